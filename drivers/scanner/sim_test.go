@@ -1,0 +1,38 @@
+package scanner_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
+)
+
+func TestSim(t *testing.T) {
+	s := scanner.NewSim()
+	out := make(chan scanner.Scan)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, out) }()
+
+	want := []string{"SDC1:ABC", "", "second"}
+	go func() {
+		for _, w := range want {
+			if err := s.Feed(ctx, w); err != nil {
+				t.Errorf("Feed(%q) = %v", w, err)
+			}
+		}
+	}()
+	for _, w := range want {
+		if got := <-out; got.Text != w || got.At.IsZero() {
+			t.Errorf("scan = %+v; want %q with a time", got, w)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run() = %v; want nil", err)
+	}
+	if err := s.Feed(context.Background(), "late"); !errors.Is(err, scanner.ErrStopped) {
+		t.Errorf("Feed after Run = %v; want ErrStopped", err)
+	}
+}

@@ -1,0 +1,19 @@
+module github.com/docketkiosk/checkin-kiosk
+
+go 1.26
+
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/coreos/go-systemd/v22 v22.5.0
+	github.com/fxamacker/cbor/v2 v2.10.0
+	github.com/gorilla/websocket v1.5.3
+	github.com/mattn/go-sqlite3 v1.14.53
+	github.com/veraison/go-cose v1.3.0
+	golang.org/x/sync v0.18.0
+)
+
+require (
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/x448/float16 v0.8.4 // indirect
+)

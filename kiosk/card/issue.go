@@ -1,0 +1,102 @@
+package card
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/veraison/go-cose"
+)
+
+// serialLen is the length in bytes of a serial Issue draws at random.
+const serialLen = 8
+
+// Issuer signs cards.
+type Issuer struct {
+	Name   string        // the CWT iss of every card it signs
+	Signer crypto.Signer // ES256 (P-256), PS256 (RSA) or EdDSA (Ed25519) by its key type
+	KID    []byte        // the kid to carry; nil means KIDOfKey(Signer.Public())
+	Prefix string        // the context prefix; "" means DefaultPrefix
+}
+
+// Issue signs c and returns the payload to print as a QR code. c.IssuedAt
+// and c.ExpiresAt are required (whole seconds are kept); c.Issuer is
+// ignored in favour of i.Name; an empty c.Serial gets 8 random bytes.
+func (i *Issuer) Issue(c Card) (string, error) {
+	if i.Signer == nil {
+		return "", errors.New("issue: no signer")
+	}
+	if err := checkText("issuer name", i.Name, maxIssuerLen); err != nil {
+		return "", fmt.Errorf("issue: %w", err)
+	}
+	alg, err := algorithmOf(i.Signer.Public())
+	if err != nil {
+		return "", fmt.Errorf("issue: %w", err)
+	}
+	kid := i.KID
+	if len(kid) == 0 {
+		if kid, err = KIDOfKey(i.Signer.Public()); err != nil {
+			return "", fmt.Errorf("issue: %w", err)
+		}
+	}
+	if c.IssuedAt.IsZero() || c.ExpiresAt.IsZero() {
+		return "", errors.New("issue: issued-at and expires-at are required")
+	}
+	if c.ExpiresAt.Unix() <= c.IssuedAt.Unix() {
+		return "", errors.New("issue: expires-at is not after issued-at")
+	}
+	if err := checkCard(&c); err != nil {
+		return "", fmt.Errorf("issue: %w", err)
+	}
+	var cti []byte
+	if c.Serial == "" {
+		cti = make([]byte, serialLen)
+		if _, err := rand.Read(cti); err != nil {
+			return "", fmt.Errorf("issue: serial: %w", err)
+		}
+	} else if cti, err = parseSerial(c.Serial); err != nil {
+		return "", fmt.Errorf("issue: %w", err)
+	}
+
+	claims, err := encodeClaims(i.Name, cti, &c)
+	if err != nil {
+		return "", fmt.Errorf("issue: encode claims: %w", err)
+	}
+	signer, err := cose.NewSigner(alg, i.Signer)
+	if err != nil {
+		return "", fmt.Errorf("issue: %w", err)
+	}
+	msg := cose.NewSign1Message()
+	msg.Headers.Protected.SetAlgorithm(alg)
+	msg.Headers.Protected[cose.HeaderLabelKeyID] = kid
+	msg.Payload = claims
+	if err := msg.Sign(rand.Reader, nil, signer); err != nil {
+		return "", fmt.Errorf("issue: sign: %w", err)
+	}
+	raw, err := msg.MarshalCBOR()
+	if err != nil {
+		return "", fmt.Errorf("issue: encode COSE_Sign1: %w", err)
+	}
+
+	var z bytes.Buffer
+	zw, err := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	if err != nil {
+		return "", fmt.Errorf("issue: zlib: %w", err)
+	}
+	zw.Write(raw) // a bytes.Buffer does not fail
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("issue: zlib: %w", err)
+	}
+	prefix := i.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	payload := prefix + EncodeBase45(z.Bytes())
+	if len(payload) > MaxPayloadLen {
+		return "", fmt.Errorf("issue: payload of %d bytes exceeds %d", len(payload), MaxPayloadLen)
+	}
+	return payload, nil
+}

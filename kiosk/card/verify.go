@@ -1,0 +1,433 @@
+package card
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto"
+	_ "crypto/sha256" // go-cose looks SHA-256 up by crypto.Hash
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/veraison/go-cose"
+)
+
+// DefaultPrefix is the context prefix of a Secure Docket Card payload.
+const DefaultPrefix = "SDC1:"
+
+// Caps on hostile input, checked before the work they bound.
+const (
+	MaxPayloadLen  = 4 << 10  // bytes of scanned text, prefix included
+	MaxInflatedLen = 16 << 10 // bytes of the COSE message once inflated
+)
+
+// NotBeforeSkew is how far in the future a card's iat may be and the card
+// still be valid: a kiosk without a real-time clock may run a little behind
+// the issuing office. Expiry gets no such allowance.
+const NotBeforeSkew = 5 * time.Minute
+
+// COSE tags (RFC 9052, RFC 8392) a message may carry.
+const (
+	tagCOSESign1 = 18
+	tagCWT       = 61
+)
+
+// CBOR major types, from the top three bits of an item's first byte.
+const (
+	cborBytes = 2
+	cborMap   = 5
+	cborTag   = 6
+)
+
+func majorType(raw []byte) int {
+	if len(raw) == 0 {
+		return -1
+	}
+	return int(raw[0] >> 5)
+}
+
+// decMode decodes every CBOR item of a payload. Its caps are far above what
+// a card needs (a card's deepest item is the card claim, two levels down)
+// and are the library's minimums or close to them, so a hostile payload
+// cannot make the decoder allocate or recurse much.
+var decMode = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{
+		MaxNestedLevels:  8,  // library minimum 4
+		MaxArrayElements: 16, // library minimum 16
+		MaxMapPairs:      32, // library minimum 16
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		UTF8:             cbor.UTF8RejectInvalid,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}()
+
+// encMode encodes what Issue signs: core deterministic encoding (RFC 8949
+// section 4.2.1), so equal cards encode equally.
+var encMode = func() cbor.EncMode {
+	em, err := cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return em
+}()
+
+// Verifier checks scanned payloads offline. A zero Verifier trusts nobody.
+// It only reads its fields, so one Verifier may serve concurrent calls.
+type Verifier struct {
+	Prefix      string       // the context prefix; "" means DefaultPrefix
+	Trust       *Trust       // the trusted issuer keys
+	Revocations *Revocations // nil revokes nothing
+}
+
+// Verify checks payload at time at, in the order of the stages: prefix,
+// Base45, inflate, COSE decode, kid lookup, signature, validity window, card
+// claim, revocation. It stops at the first failure and says where; it does
+// not panic on any input.
+func (v *Verifier) Verify(payload string, at time.Time) Result {
+	prefix := v.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+
+	// Prefix.
+	if len(payload) > MaxPayloadLen {
+		return failed(Malformed, StagePrefix, fmt.Errorf("payload of %d bytes exceeds %d", len(payload), MaxPayloadLen))
+	}
+	rest, ok := strings.CutPrefix(payload, prefix)
+	if !ok {
+		if looksLikeContext(payload) {
+			return failed(WrongContext, StagePrefix, errors.New("payload has another context prefix"))
+		}
+		return failed(Malformed, StagePrefix, fmt.Errorf("payload does not start with %q", prefix))
+	}
+
+	// Base45.
+	compressed, err := DecodeBase45(rest)
+	if err != nil {
+		return failed(Malformed, StageBase45, err)
+	}
+
+	// Inflate.
+	raw, err := inflate(compressed)
+	if err != nil {
+		return failed(Malformed, StageInflate, err)
+	}
+
+	// COSE decode.
+	msg, err := decodeSign1(raw)
+	if err != nil {
+		return failed(Malformed, StageCOSE, err)
+	}
+	res := Result{KID: msg.kid}
+
+	// Kid lookup.
+	if msg.kid == nil {
+		res.Status, res.Stage, res.Err = UnknownIssuer, StageKID, errors.New("no kid in either header")
+		return res
+	}
+	keys := v.Trust.lookup(msg.kid)
+	if len(keys) == 0 {
+		res.Status, res.Stage, res.Err = UnknownIssuer, StageKID, fmt.Errorf("no trusted key for kid %x", msg.kid)
+		return res
+	}
+
+	// Signature.
+	if err := msg.verify(keys); err != nil {
+		res.Status, res.Stage, res.Err = BadSignature, StageSignature, fmt.Errorf("kid %x: %w", msg.kid, err)
+		return res
+	}
+	res.SignatureOK = true
+
+	// Validity window. The claims are only parsed now that they are known to
+	// come from a trusted issuer.
+	var claims cwtClaims
+	if majorType(msg.payload) != cborMap {
+		res.Status, res.Stage, res.Err = Malformed, StageValidity, errors.New("cwt: payload is not a map")
+		return res
+	}
+	if err := decMode.Unmarshal(msg.payload, &claims); err != nil {
+		res.Status, res.Stage, res.Err = Malformed, StageValidity, fmt.Errorf("cwt: %w", err)
+		return res
+	}
+	if claims.Exp == nil || claims.Iat == nil {
+		res.Status, res.Stage, res.Err = Malformed, StageValidity, errors.New("cwt: exp or iat missing")
+		return res
+	}
+	exp, err := numericDate(claims.Exp)
+	if err != nil {
+		res.Status, res.Stage, res.Err = Malformed, StageValidity, fmt.Errorf("cwt: exp: %w", err)
+		return res
+	}
+	iat, err := numericDate(claims.Iat)
+	if err != nil {
+		res.Status, res.Stage, res.Err = Malformed, StageValidity, fmt.Errorf("cwt: iat: %w", err)
+		return res
+	}
+	card, cti, claimErr := readCard(&claims, iat, exp)
+	res.Card = card
+	switch {
+	case !at.Before(exp):
+		res.Status, res.Stage, res.Err = Expired, StageValidity, fmt.Errorf("expired at %s", exp.Format(time.RFC3339))
+		return res
+	case iat.After(at.Add(NotBeforeSkew)):
+		res.Status, res.Stage, res.Err = NotYetValid, StageValidity, fmt.Errorf("issued at %s, in the future", iat.Format(time.RFC3339))
+		return res
+	}
+
+	// Card claim.
+	if claimErr != nil {
+		res.Status, res.Stage, res.Err = NotACard, StageClaim, claimErr
+		return res
+	}
+
+	// Revocation.
+	if v.Revocations.containsCTI(card.Issuer, cti) {
+		res.Status, res.Stage, res.Err = Revoked, StageRevocation, fmt.Errorf("serial %s is revoked", card.Serial)
+		return res
+	}
+	res.Status, res.Stage = Valid, StageDone
+	return res
+}
+
+// Reason is a stable, machine-readable code for the result, for logs and
+// for choosing the translated text a person reads: "card.<status>", and for
+// Malformed "card.malformed.<stage>".
+func (r Result) Reason() string {
+	switch r.Status {
+	case "":
+		return "card.unknown"
+	case Malformed:
+		stage := r.Stage
+		if stage == "" {
+			stage = "unknown"
+		}
+		return "card.malformed." + string(stage)
+	}
+	return "card." + string(r.Status)
+}
+
+func failed(s Status, st Stage, err error) Result {
+	return Result{Status: s, Stage: st, Err: err}
+}
+
+// looksLikeContext reports whether s starts like another context prefix:
+// two to four upper-case letters or digits and a colon (as "HC1:").
+func looksLikeContext(s string) bool {
+	for i := 0; i < len(s) && i <= 4; i++ {
+		c := s[i]
+		switch {
+		case c == ':':
+			return i >= 2
+		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// inflate decompresses a zlib stream of at most MaxInflatedLen bytes with
+// nothing after it.
+func inflate(b []byte) ([]byte, error) {
+	br := bytes.NewReader(b)
+	zr, err := zlib.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("zlib: %w", err)
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, MaxInflatedLen+1))
+	if err != nil {
+		return nil, fmt.Errorf("zlib: %w", err)
+	}
+	if len(out) > MaxInflatedLen {
+		return nil, fmt.Errorf("zlib: inflates to more than %d bytes", MaxInflatedLen)
+	}
+	if br.Len() != 0 {
+		return nil, fmt.Errorf("zlib: %d bytes after the stream", br.Len())
+	}
+	return out, nil
+}
+
+// sign1 is a decoded COSE_Sign1 message.
+type sign1 struct {
+	protected []byte // the serialized protected header, as signed
+	alg       cose.Algorithm
+	kid       []byte
+	payload   []byte
+	signature []byte
+}
+
+// coseHeader is the part of a COSE header map we read. Other labels are
+// ignored, except that crit (2) must be absent: we understand no critical
+// extension.
+type coseHeader struct {
+	Alg  cbor.RawMessage `cbor:"1,keyasint,omitempty"`
+	Crit cbor.RawMessage `cbor:"2,keyasint,omitempty"`
+	KID  cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+}
+
+// decodeSign1 decodes a COSE_Sign1 message: tagged 18, untagged, or tagged
+// 61 (CWT) around tag 18, as the EU DCC allows.
+func decodeSign1(raw []byte) (*sign1, error) {
+	for depth := 0; majorType(raw) == cborTag; depth++ {
+		var tag cbor.RawTag
+		if err := decMode.Unmarshal(raw, &tag); err != nil {
+			return nil, fmt.Errorf("cose: %w", err)
+		}
+		switch {
+		case depth == 0 && tag.Number == tagCWT:
+		case tag.Number == tagCOSESign1:
+			if majorType(tag.Content) == cborTag {
+				return nil, errors.New("cose: tag inside COSE_Sign1 tag")
+			}
+		default:
+			return nil, fmt.Errorf("cose: unexpected tag %d", tag.Number)
+		}
+		raw = tag.Content
+	}
+	var arr []cbor.RawMessage
+	if err := decMode.Unmarshal(raw, &arr); err != nil {
+		return nil, fmt.Errorf("cose: %w", err)
+	}
+	if len(arr) != 4 {
+		return nil, fmt.Errorf("cose: COSE_Sign1 of %d items, want 4", len(arr))
+	}
+	m := &sign1{}
+	var err error
+	if m.protected, err = bstr(arr[0]); err != nil {
+		return nil, fmt.Errorf("cose: protected header: %w", err)
+	}
+	if m.payload, err = bstr(arr[2]); err != nil {
+		return nil, fmt.Errorf("cose: payload: %w", err)
+	}
+	if m.signature, err = bstr(arr[3]); err != nil {
+		return nil, fmt.Errorf("cose: signature: %w", err)
+	}
+
+	var prot, unprot coseHeader
+	if len(m.protected) > 0 {
+		if err := header(m.protected, &prot); err != nil {
+			return nil, fmt.Errorf("cose: protected header: %w", err)
+		}
+	}
+	if err := header(arr[1], &unprot); err != nil {
+		return nil, fmt.Errorf("cose: unprotected header: %w", err)
+	}
+	if prot.Crit != nil || unprot.Crit != nil {
+		return nil, errors.New("cose: critical header parameters are not supported")
+	}
+	if prot.Alg == nil {
+		return nil, errors.New("cose: no alg in the protected header")
+	}
+	var alg int64
+	if err := decMode.Unmarshal(prot.Alg, &alg); err != nil {
+		return nil, fmt.Errorf("cose: alg: %w", err)
+	}
+	switch m.alg = cose.Algorithm(alg); m.alg {
+	case cose.AlgorithmES256, cose.AlgorithmPS256, cose.AlgorithmEdDSA:
+	default:
+		return nil, fmt.Errorf("cose: unsupported alg %d", alg)
+	}
+	kid := prot.KID
+	if kid == nil {
+		kid = unprot.KID
+	}
+	if kid != nil {
+		if m.kid, err = bstr(kid); err != nil {
+			return nil, fmt.Errorf("cose: kid: %w", err)
+		}
+		if m.kid == nil {
+			m.kid = []byte{}
+		}
+	}
+	return m, nil
+}
+
+// bstr decodes a CBOR byte string, and nothing else.
+func bstr(raw cbor.RawMessage) ([]byte, error) {
+	if majorType(raw) != cborBytes {
+		return nil, errors.New("not a byte string")
+	}
+	var b []byte
+	if err := decMode.Unmarshal(raw, &b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// header decodes a COSE header map.
+func header(raw []byte, h *coseHeader) error {
+	if majorType(raw) != cborMap {
+		return errors.New("not a map")
+	}
+	return decMode.Unmarshal(raw, h)
+}
+
+// verify checks the signature against each of keys in turn.
+func (m *sign1) verify(keys []crypto.PublicKey) error {
+	tbs, err := m.toBeSigned()
+	if err != nil {
+		return err
+	}
+	tried := 0
+	for _, k := range keys {
+		v, err := cose.NewVerifier(m.alg, k)
+		if err != nil {
+			continue // a key of another type under the same kid
+		}
+		tried++
+		if v.Verify(tbs, m.signature) == nil {
+			return nil
+		}
+	}
+	if tried == 0 {
+		return fmt.Errorf("no trusted %s key", m.alg)
+	}
+	return fmt.Errorf("%s signature does not verify", m.alg)
+}
+
+// toBeSigned is the Sig_structure (RFC 9052 section 4.4) for m with no
+// external data.
+func (m *sign1) toBeSigned() ([]byte, error) {
+	return encMode.Marshal([]any{"Signature1", m.protected, []byte{}, m.payload})
+}
+
+// readCard reads the card from verified claims: the Card (nil unless the
+// card claim is valid), the raw cti, and why it is not a card.
+func readCard(claims *cwtClaims, iat, exp time.Time) (*Card, []byte, error) {
+	if claims.Card == nil {
+		return nil, nil, errors.New("no card claim")
+	}
+	if claims.Iss == nil {
+		return nil, nil, errors.New("no iss claim")
+	}
+	if err := checkText("iss", *claims.Iss, maxIssuerLen); err != nil {
+		return nil, nil, err
+	}
+	if claims.Cti == nil {
+		return nil, nil, errors.New("no cti claim")
+	}
+	cti, err := bstr(claims.Cti)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cti: %w", err)
+	}
+	if len(cti) == 0 || len(cti) > maxSerialLen {
+		return nil, nil, fmt.Errorf("cti of %d bytes, want 1 to %d", len(cti), maxSerialLen)
+	}
+	c := &Card{
+		Issuer:    *claims.Iss,
+		Serial:    fmt.Sprintf("%x", cti),
+		IssuedAt:  iat,
+		ExpiresAt: exp,
+	}
+	if err := decodeCardClaim(claims.Card, c); err != nil {
+		return nil, nil, err
+	}
+	return c, cti, nil
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+)
+
+// newBrowser starts headless Chromium as the kiosk runs it, minus the
+// screen: no GPU, no sandbox (tests run as root), nothing reaching out to
+// the network. It skips when Chromium is missing, unless KIOSK_REQUIRE_ALL=1.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("KIOSK_REQUIRE_ALL") == "1" {
+			t.Fatalf("needs chromium (KIOSK_REQUIRE_ALL=1): %v", err)
+		}
+		t.Skipf("needs chromium: %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc(); cancel() })
+	return ctx
+}
+
+// screenshot saves the page to $KIOSK_SCREENSHOTS/NAME.png when that is
+// set, for a person to look at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("KIOSK_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitScreen(t *testing.T, ctx context.Context, s kiosk.Screen) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`body[data-screen="`+string(s)+`"]`))); err != nil {
+		t.Fatalf("waiting for data-screen %q: %v", s, err)
+	}
+}
+
+func tap(t *testing.T, ctx context.Context, screen kiosk.Screen, action string) {
+	t.Helper()
+	sel := `section[data-for="` + string(screen) + `"] button[data-action="` + action + `"]`
+	if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(sel))); err != nil {
+		t.Fatalf("tap %s: %v", sel, err)
+	}
+}
+
+// TestKioskPageInBrowser checks in through the real page in real Chromium,
+// with touch alone: the page follows the server's screens, mirrors them in
+// data-screen, and leaves nothing personal in the DOM afterwards.
+func TestKioskPageInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	kit := testKit(t)
+	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
+	m := startKiosk(t, t.TempDir(), kit, up.URL)
+
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(1024, 600, chromedp.EmulateTouch),
+		chromedp.Navigate("http://"+m.Addr()+"/"),
+	); err != nil {
+		t.Fatalf("open the kiosk page: %v", err)
+	}
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+	screenshot(t, ctx, "idle")
+
+	simScan(t, m, kit.Samples["valid"])
+	waitScreen(t, ctx, kiosk.ScreenConfirm)
+	name, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#confirm-name")))
+	if err != nil || name != "Amina Haddad" {
+		t.Errorf("confirm name = %q, %v; want %q", name, err, "Amina Haddad")
+	}
+	screenshot(t, ctx, "confirm")
+
+	tap(t, ctx, kiosk.ScreenConfirm, kiosk.ActionConfirm)
+	waitScreen(t, ctx, kiosk.ScreenSuccess)
+	ids := recordIDs(t, m)
+	if len(ids) != 1 {
+		t.Fatalf("success shown with %d records; want 1", len(ids))
+	}
+	code, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#success-code")))
+	if want := kiosk.ConfirmationCode(ids[0]); err != nil || code != want {
+		t.Errorf("code on screen = %q, %v; want %q", code, err, want)
+	}
+	screenshot(t, ctx, "success")
+
+	tap(t, ctx, kiosk.ScreenSuccess, kiosk.ActionDone)
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+	html, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.documentElement.outerHTML"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, personal := range []string{"Amina", "Haddad", code} {
+		if personal != "" && strings.Contains(html, personal) {
+			t.Errorf("the DOM still holds %q after the session", personal)
+		}
+	}
+
+	// A refused card, and the help button, by touch.
+	simScan(t, m, kit.Samples["expired"])
+	waitScreen(t, ctx, kiosk.ScreenSeeStaff)
+	screenshot(t, ctx, "see_staff")
+	tap(t, ctx, kiosk.ScreenSeeStaff, kiosk.ActionDone)
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+	if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(`button[data-action="help"]`))); err != nil {
+		t.Fatalf("tap help: %v", err)
+	}
+	waitScreen(t, ctx, kiosk.ScreenHelp)
+	screenshot(t, ctx, "help")
+
+	// A reloaded page comes back to the current screen.
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitScreen(t, ctx, kiosk.ScreenHelp)
+	if n := len(recordIDs(t, m)); n != 1 {
+		t.Errorf("%d records after the session; want 1", n)
+	}
+}

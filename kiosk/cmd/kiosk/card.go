@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+)
+
+// cardCommand is "kiosk card": the issuing office's and the tester's tools.
+func cardCommand(ctx context.Context, env *Env, args []string) error {
+	subs := []struct {
+		name, summary string
+		run           func(ctx context.Context, env *Env, args []string) error
+	}{
+		{"keygen", "make an issuer key and its self-signed certificate", cardKeygen},
+		{"issue", "sign a card and print its QR payload", cardIssue},
+		{"verify", "verify a payload and print the result as JSON", cardVerify},
+		{"revoke", "add a card to a revocation list", cardRevoke},
+	}
+	if len(args) > 0 {
+		for _, s := range subs {
+			if s.name == args[0] {
+				return s.run(ctx, env, args[1:])
+			}
+		}
+	}
+	w := env.Stderr
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		w = env.Stdout
+	} else if len(args) > 0 {
+		fmt.Fprintf(w, "kiosk card: unknown subcommand %q\n\n", args[0])
+	}
+	fmt.Fprintln(w, "Usage: kiosk card SUBCOMMAND [FLAGS]")
+	fmt.Fprintln(w)
+	for _, s := range subs {
+		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
+	}
+	if w == env.Stdout {
+		return nil
+	}
+	return errUsage
+}
+
+// newCardFlags returns a flag set for "kiosk card name" that reports to
+// env.Stderr and returns errors rather than exiting.
+func newCardFlags(env *Env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("kiosk card "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
+// cardParseFlags parses args, mapping -h to success and any other error to
+// errUsage (the flag package has already explained it).
+func cardParseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return true, nil
+	case err != nil:
+		return false, errUsage
+	}
+	return false, nil
+}
+
+// cardRequired reports the first of the named flags left empty.
+func cardRequired(env *Env, fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if fs.Lookup(n).Value.String() == "" {
+			fmt.Fprintf(env.Stderr, "kiosk card %s: --%s is required\n", strings.TrimPrefix(fs.Name(), "kiosk card "), n)
+			fs.Usage()
+			return errUsage
+		}
+	}
+	return nil
+}
+
+func cardKeygen(_ context.Context, env *Env, args []string) error {
+	fs := newCardFlags(env, "keygen")
+	alg := fs.String("alg", card.AlgES256, "signature algorithm: ES256, PS256 or EdDSA")
+	subject := fs.String("subject", "", "common name of the self-signed certificate")
+	keyFile := fs.String("key", "", "file to write the private key to (PKCS #8 PEM, mode 0600; must not exist)")
+	certFile := fs.String("cert", "", "file to write the certificate to (PEM)")
+	if help, err := cardParseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := cardRequired(env, fs, "subject", "key", "cert"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "kiosk card keygen: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	key, cert, err := card.GenerateKey(*alg, *subject)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := card.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	// Never overwrite a key: it may be the only copy of an issuer's key.
+	f, err := os.OpenFile(*keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create key file: %w", err)
+	}
+	if _, err := f.Write(keyPEM); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", *keyFile, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", *keyFile, err)
+	}
+	if err := cardWriteFile(*certFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "kid %x\n", card.KIDOfCertificate(cert))
+	return nil
+}
+
+func cardIssue(_ context.Context, env *Env, args []string) error {
+	fs := newCardFlags(env, "issue")
+	keyFile := fs.String("key", "", "issuer private key (PEM)")
+	certFile := fs.String("cert", "", "issuer certificate (PEM); the card carries its kid")
+	iss := fs.String("iss", "", "issuer name (CWT iss)")
+	aNumber := fs.String("a-number", "", "A-number, digits only")
+	family := fs.String("family", "", "family name (omit with --given for a minimal card)")
+	given := fs.String("given", "", "given name")
+	dob := fs.String("dob", "", "date of birth, YYYY-MM-DD")
+	office := fs.String("office", "", "issuing office code")
+	serial := fs.String("serial", "", "card serial in hex (default: 8 random bytes)")
+	validFor := fs.Duration("valid-for", 8760*time.Hour, "how long the card is valid")
+	issuedAt := fs.String("issued-at", "", "issue time, RFC 3339 (default: now)")
+	prefix := fs.String("prefix", card.DefaultPrefix, "context prefix")
+	if help, err := cardParseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := cardRequired(env, fs, "key", "cert", "iss", "a-number", "dob", "office"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "kiosk card issue: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	iat := time.Now()
+	if *issuedAt != "" {
+		t, err := time.Parse(time.RFC3339, *issuedAt)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "kiosk card issue: --issued-at: %v\n", err)
+			return errUsage
+		}
+		iat = t
+	}
+	keyPEM, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return fmt.Errorf("read key: %w", err)
+	}
+	key, err := card.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *keyFile, err)
+	}
+	cert, err := cardReadCertificate(*certFile)
+	if err != nil {
+		return err
+	}
+	if pub, ok := key.Public().(interface{ Equal(x crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
+		return fmt.Errorf("%s does not hold the key of %s", *keyFile, *certFile)
+	}
+	i := &card.Issuer{Name: *iss, Signer: key, KID: card.KIDOfCertificate(cert), Prefix: *prefix}
+	payload, err := i.Issue(card.Card{
+		Serial:      *serial,
+		IssuedAt:    iat,
+		ExpiresAt:   iat.Add(*validFor),
+		ANumber:     *aNumber,
+		FamilyName:  *family,
+		GivenName:   *given,
+		DateOfBirth: *dob,
+		Office:      *office,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, payload)
+	return nil
+}
+
+// cardVerifyOutput is what "kiosk card verify" prints: the outcome and the
+// card's handles, never its personal data.
+type cardVerifyOutput struct {
+	Result      card.Status `json:"result"`
+	Stage       card.Stage  `json:"stage"`
+	Reason      string      `json:"reason"`
+	SignatureOK bool        `json:"signature_ok"`
+	KID         string      `json:"kid"`
+	Iss         string      `json:"iss"`
+	Serial      string      `json:"serial"`
+	ExpiresAt   string      `json:"expires_at"`
+}
+
+// cardMaxStdin bounds what verify reads from stdin: more than any card,
+// so Verify itself reports an oversized payload.
+const cardMaxStdin = 64 << 10
+
+func cardVerify(_ context.Context, env *Env, args []string) error {
+	fs := newCardFlags(env, "verify")
+	trustFile := fs.String("trust", "", "trusted issuer certificates and public keys (PEM)")
+	revFile := fs.String("revocations", "", "revocation list (JSON)")
+	atFlag := fs.String("at", "", "time to verify at, RFC 3339 (default: now)")
+	prefix := fs.String("prefix", card.DefaultPrefix, "context prefix")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: kiosk card verify --trust FILE [--revocations FILE] [--at TIME] [--prefix P] [PAYLOAD|-]")
+		fs.PrintDefaults()
+	}
+	if help, err := cardParseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := cardRequired(env, fs, "trust"); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintln(env.Stderr, "kiosk card verify: more than one payload")
+		return errUsage
+	}
+	at := time.Now()
+	if *atFlag != "" {
+		t, err := time.Parse(time.RFC3339, *atFlag)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "kiosk card verify: --at: %v\n", err)
+			return errUsage
+		}
+		at = t
+	}
+	trustPEM, err := os.ReadFile(*trustFile)
+	if err != nil {
+		return fmt.Errorf("read trust: %w", err)
+	}
+	trust, err := card.ParseTrustPEM(trustPEM)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *trustFile, err)
+	}
+	var revs *card.Revocations
+	if *revFile != "" {
+		data, err := os.ReadFile(*revFile)
+		if err != nil {
+			return fmt.Errorf("read revocations: %w", err)
+		}
+		if revs, err = card.ParseRevocations(data); err != nil {
+			return fmt.Errorf("%s: %w", *revFile, err)
+		}
+	}
+
+	payload := fs.Arg(0)
+	if payload == "" || payload == "-" {
+		data, err := io.ReadAll(io.LimitReader(env.Stdin, cardMaxStdin))
+		if err != nil {
+			return fmt.Errorf("read payload: %w", err)
+		}
+		// A scanner or a shell ends the line; Base45 has a space, so trim
+		// only the line ending.
+		payload = strings.TrimRight(string(data), "\r\n")
+	}
+
+	r := (&card.Verifier{Prefix: *prefix, Trust: trust, Revocations: revs}).Verify(payload, at)
+	out := cardVerifyOutput{
+		Result:      r.Status,
+		Stage:       r.Stage,
+		Reason:      r.Reason(),
+		SignatureOK: r.SignatureOK,
+		KID:         hex.EncodeToString(r.KID),
+	}
+	if r.Card != nil {
+		out.Iss, out.Serial = r.Card.Issuer, r.Card.Serial
+		out.ExpiresAt = r.Card.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s\n", b)
+	if r.Status != card.Valid {
+		if r.Err != nil {
+			fmt.Fprintf(env.Stderr, "kiosk card verify: %s: %v\n", r.Status, r.Err)
+		}
+		return &exitError{Code: 1}
+	}
+	return nil
+}
+
+func cardRevoke(_ context.Context, env *Env, args []string) error {
+	fs := newCardFlags(env, "revoke")
+	listFile := fs.String("list", "", "revocation list (JSON) to update; created if missing")
+	iss := fs.String("iss", "", "issuer name (CWT iss) of the card")
+	serial := fs.String("serial", "", "card serial in hex")
+	if help, err := cardParseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := cardRequired(env, fs, "list", "iss", "serial"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "kiosk card revoke: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	var old *card.Revocations // nil: a new list, whose first seq is 1
+	data, err := os.ReadFile(*listFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("read revocations: %w", err)
+	default:
+		if old, err = card.ParseRevocations(data); err != nil {
+			return fmt.Errorf("%s: %w", *listFile, err)
+		}
+	}
+	next := old.Next()
+	if err := next.Add(*iss, *serial); err != nil {
+		return err
+	}
+	b, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	if err := cardWriteFile(*listFile, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "seq %d, %d entries\n", next.Seq(), next.Len())
+	return nil
+}
+
+// cardReadCertificate reads the first CERTIFICATE PEM block of file.
+func cardReadCertificate(file string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read certificate: %w", err)
+	}
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return nil, fmt.Errorf("%s: no CERTIFICATE PEM block", file)
+		}
+		if b.Type == "CERTIFICATE" {
+			cert, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+			return cert, nil
+		}
+	}
+}
+
+// cardWriteFile replaces file with data so a reader sees the old or the
+// new content, never half of it.
+func cardWriteFile(file string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if _, err := io.Copy(tmp, bytes.NewReader(data)); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+)
+
+// The demo's issuing authority and sample cards. The people are invented.
+const demoIssuer = "SDC-DEMO"
+
+var demoSamples = []string{"valid", "expired", "revoked", "forged"}
+
+// demoKit is what the demo keeps in STATE/demo: an issuer key kept across
+// runs, the trust and revocation files the kiosk reads, and sample cards.
+type demoKit struct {
+	Dir         string
+	Trust       string            // PEM file: the demo issuer's certificate
+	Revocations string            // revocation list naming the revoked sample
+	Samples     map[string]string // sample name → payload, also in Dir/NAME.txt
+}
+
+// prepareDemo creates or refreshes the demo kit in dir: the issuer key is
+// made once and kept, the samples are issued anew against now.
+func prepareDemo(dir string, now time.Time) (*demoKit, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create demo directory: %w", err)
+	}
+	signer, cert, err := demoIssuerKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	kit := &demoKit{
+		Dir:         dir,
+		Trust:       filepath.Join(dir, "trust.pem"),
+		Revocations: filepath.Join(dir, "revocations.json"),
+		Samples:     map[string]string{},
+	}
+	if err := os.WriteFile(kit.Trust, card.MarshalCertificatePEM(cert), 0o644); err != nil {
+		return nil, fmt.Errorf("write trust file: %w", err)
+	}
+	issuer := &card.Issuer{Name: demoIssuer, Signer: signer, KID: card.KIDOfCertificate(cert)}
+	// A forger holds a key of their own but copies the real issuer's kid.
+	forgerKey, _, err := card.GenerateKey("ES256", "forger")
+	if err != nil {
+		return nil, err
+	}
+	forger := &card.Issuer{Name: demoIssuer, Signer: forgerKey, KID: issuer.KID}
+
+	person := func(serial, given, family string) card.Card {
+		return card.Card{
+			Serial: serial, ANumber: "201555" + serial[len(serial)-3:],
+			GivenName: given, FamilyName: family, DateOfBirth: "1991-04-12", Office: "DEMO",
+			IssuedAt: now.Add(-24 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0),
+		}
+	}
+	valid := person("d0c0000000000001", "Amina", "Haddad")
+	expired := person("d0c0000000000002", "Tomás", "Quispe")
+	expired.IssuedAt, expired.ExpiresAt = now.AddDate(-2, 0, 0), now.AddDate(0, -1, 0)
+	revoked := person("d0c0000000000003", "Lan", "Nguyen")
+	forged := person("d0c0000000000004", "Yusuf", "Demir")
+
+	rev := card.NewRevocations(1)
+	if err := rev.Add(demoIssuer, revoked.Serial); err != nil {
+		return nil, err
+	}
+	revJSON, err := rev.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(kit.Revocations, revJSON, 0o644); err != nil {
+		return nil, fmt.Errorf("write revocation list: %w", err)
+	}
+
+	for _, s := range []struct {
+		name   string
+		issuer *card.Issuer
+		card   card.Card
+	}{
+		{"valid", issuer, valid},
+		{"expired", issuer, expired},
+		{"revoked", issuer, revoked},
+		{"forged", forger, forged},
+	} {
+		payload, err := s.issuer.Issue(s.card)
+		if err != nil {
+			return nil, fmt.Errorf("issue %s sample: %w", s.name, err)
+		}
+		kit.Samples[s.name] = payload
+		if err := os.WriteFile(filepath.Join(dir, s.name+".txt"), []byte(payload+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("write %s sample: %w", s.name, err)
+		}
+	}
+	return kit, nil
+}
+
+// demoIssuerKey loads the demo issuer's key and certificate from dir, making
+// them on first start.
+func demoIssuerKey(dir string) (crypto.Signer, *x509.Certificate, error) {
+	keyFile, certFile := filepath.Join(dir, "issuer-key.pem"), filepath.Join(dir, "issuer-cert.pem")
+	keyPEM, kerr := os.ReadFile(keyFile)
+	certPEM, cerr := os.ReadFile(certFile)
+	if errors.Is(kerr, fs.ErrNotExist) && errors.Is(cerr, fs.ErrNotExist) {
+		signer, cert, err := card.GenerateKey("ES256", "Secure Docket Card demo issuer")
+		if err != nil {
+			return nil, nil, err
+		}
+		keyPEM, err := card.MarshalPrivateKeyPEM(signer)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+			return nil, nil, fmt.Errorf("write demo issuer key: %w", err)
+		}
+		if err := os.WriteFile(certFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
+			return nil, nil, fmt.Errorf("write demo issuer certificate: %w", err)
+		}
+		return signer, cert, nil
+	}
+	if err := errors.Join(kerr, cerr); err != nil {
+		return nil, nil, fmt.Errorf("read demo issuer: %w", err)
+	}
+	signer, err := card.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", keyFile, err)
+	}
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return nil, nil, fmt.Errorf("%s: no PEM certificate", certFile)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", certFile, err)
+	}
+	return signer, cert, nil
+}
+
+// defaultDemoDir is where the demo keeps its state across runs:
+// $XDG_STATE_HOME/checkin-kiosk/demo, else ~/.local/state/checkin-kiosk/demo.
+func defaultDemoDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "checkin-kiosk", "demo")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "checkin-kiosk", "demo")
+	}
+	return filepath.Join(os.TempDir(), "checkin-kiosk-demo")
+}
+
+func demoCommand(ctx context.Context, env *Env, args []string) error {
+	m := NewMain()
+	m.Config.StateDir = defaultDemoDir(env.Getenv)
+	m.Config.KioskID = "demo-kiosk"
+	m.Config.UploadMaxBackoff = 5 * time.Second
+	upstreamListen := "127.0.0.1:0"
+
+	fs := flag.NewFlagSet("kiosk demo", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.StringVar(&m.Config.Listen, "listen", m.Config.Listen, "`address` of the kiosk page and API")
+	fs.StringVar(&m.Config.StateDir, "state-dir", m.Config.StateDir, "`directory` for the demo's state, kept across runs")
+	fs.StringVar(&upstreamListen, "upstream-listen", upstreamListen, "`address` of the in-process upstream")
+	fs.StringVar(&m.Config.LogLevel, "log-level", m.Config.LogLevel, "log `level`: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "kiosk demo: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	m.Log = newLogger(env.Stderr, m.Config.LogLevel)
+	return runDemo(ctx, env, m, upstreamListen)
+}
+
+// runDemo runs m with the demo kit and an in-process upstream until ctx ends.
+func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) error {
+	state := m.Config.StateDir
+	kit, err := prepareDemo(filepath.Join(state, "demo"), time.Now())
+	if err != nil {
+		return err
+	}
+	// The upstream decrypts what it receives, so it keeps its store apart.
+	up, err := upstream.Open(filepath.Join(state, "upstream", "upstream.db"), m.Log.With("part", "upstream"))
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	upLn, err := net.Listen("tcp", upstreamListen)
+	if err != nil {
+		return fmt.Errorf("listen for upstream: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveUpstream(gctx, upLn, up, m.Log.With("part", "upstream")) })
+
+	m.Config.Trust = kit.Trust
+	m.Config.Revocations = kit.Revocations
+	m.Config.Upstream = "http://" + upLn.Addr().String()
+	if err := m.Run(gctx); err != nil {
+		cancel()
+		g.Wait()
+		return err
+	}
+	g.Go(m.Wait)
+	printDemo(env.Stdout, m, kit, state, upLn.Addr().String())
+	go feedLines(gctx, env.Stdin, m, kit, env.Stderr)
+
+	err = g.Wait()
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func printDemo(w io.Writer, m *Main, kit *demoKit, state, upstreamAddr string) {
+	page := "http://" + m.Addr() + "/"
+	fmt.Fprintf(w, `Check-in kiosk demo: all hardware simulated.
+
+  Kiosk page      %s
+  Status          %sapi/v1/status
+  Upstream stats  http://%s/v1/stats
+  State           %s
+  Sample cards    %s/{%s}.txt
+
+To scan a card, type a sample's name (%s) or paste a card payload
+here and press Enter, or send it to the simulated scanner:
+
+  curl --data-binary @%s %sapi/v1/sim/scan
+
+Press Ctrl-C to stop.
+`, page, page, upstreamAddr, state, kit.Dir, strings.Join(demoSamples, ","),
+		strings.Join(demoSamples, ", "), filepath.Join(kit.Dir, "valid.txt"), page)
+}
+
+// feedLines scans each line typed on r: a sample's name scans that sample,
+// anything else is scanned as typed. It ends at end of input; a read blocked
+// on a terminal ends with the process.
+func feedLines(ctx context.Context, r io.Reader, m *Main, kit *demoKit, errw io.Writer) {
+	lines := bufio.NewScanner(r)
+	lines.Buffer(make([]byte, 0, 4096), 64*1024)
+	for lines.Scan() {
+		text := strings.TrimSpace(lines.Text())
+		if text == "" {
+			continue
+		}
+		if p, ok := kit.Samples[text]; ok {
+			text = p
+		}
+		if err := m.Scan(ctx, text); err != nil {
+			if ctx.Err() == nil {
+				fmt.Fprintf(errw, "scan: %v\n", err)
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/docketkiosk/checkin-kiosk"
+
+// TestDependencyDirection keeps the layout's one rule: dependencies point
+// inward. Drivers import nothing of ours; the domain (kiosk, kiosk/card)
+// imports no adapter; adapters do not import each other; only this command
+// imports everything.
+func TestDependencyDirection(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command")
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	ours := func(p string) bool { return p == module || strings.HasPrefix(p, module+"/") }
+	rel := func(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, module), "/") }
+	under := func(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := rel(fields[0])
+		seen++
+		for _, d := range fields[1:] {
+			if !ours(d) {
+				continue
+			}
+			dep := rel(d)
+			var bad bool
+			switch {
+			case strings.HasPrefix(pkg, "kiosk/cmd/"):
+				// The wiring imports everything.
+			case under(pkg, "drivers"):
+				bad = true // drivers are leaves
+			case pkg == "kiosk" || under(pkg, "kiosk/card"):
+				bad = dep != "kiosk/card"
+			case under(pkg, "kiosk/kiosktest"):
+				bad = dep != "kiosk" && dep != "kiosk/card"
+			case under(pkg, "ui"):
+				bad = !(dep == "kiosk" || under(dep, "kiosk/card") || under(dep, "ui"))
+			case pkg == "systemd":
+				bad = true // unit-file tests only
+			case under(pkg, "sync"):
+				bad = !(dep == "kiosk" || under(dep, "kiosk/card") || under(dep, "sync"))
+			default:
+				t.Errorf("package %s has no place in the layout", pkg)
+			}
+			if under(dep, "kiosk/cmd") {
+				bad = true
+			}
+			if bad {
+				t.Errorf("%s imports %s; the layout forbids it", pkg, dep)
+			}
+		}
+	}
+	if seen < 8 {
+		t.Errorf("go list saw %d packages; want the whole module", seen)
+	}
+}

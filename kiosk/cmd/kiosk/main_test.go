@@ -1,0 +1,566 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+)
+
+// testUpstream is a reference upstream served on loopback, as the kiosk
+// sees it in production: a separate server it reaches over HTTP.
+type testUpstream struct {
+	URL    string
+	Server *upstream.Server
+	stop   func()
+}
+
+// startUpstream serves an upstream with its store in dir on addr
+// ("127.0.0.1:0" for any port).
+func startUpstream(t *testing.T, dir, addr string) *testUpstream {
+	t.Helper()
+	srv, err := upstream.Open(filepath.Join(dir, "upstream.db"), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveUpstream(ctx, ln, srv, testLog(t)) }()
+	u := &testUpstream{URL: "http://" + ln.Addr().String(), Server: srv}
+	var stopped bool
+	u.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serveUpstream() = %v", err)
+		}
+		if err := srv.Close(); err != nil {
+			t.Errorf("upstream Close() = %v", err)
+		}
+	}
+	t.Cleanup(u.stop)
+	return u
+}
+
+func (u *testUpstream) checkIns(t *testing.T) int64 {
+	t.Helper()
+	st, err := u.Server.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CheckIns
+}
+
+// startKiosk runs the daemon on a free loopback port with the simulated
+// scanner, the demo kit's trust and revocation files, and state in dir.
+func startKiosk(t *testing.T, dir string, kit *demoKit, upstreamURL string) *Main {
+	t.Helper()
+	m := NewMain()
+	m.Log = testLog(t)
+	m.Config.Listen = "127.0.0.1:0"
+	m.Config.StateDir = dir
+	m.Config.KioskID = "test-kiosk"
+	m.Config.Trust = kit.Trust
+	m.Config.Revocations = kit.Revocations
+	m.Config.Upstream = upstreamURL
+	m.Config.UploadMinBackoff = 10 * time.Millisecond
+	m.Config.UploadMaxBackoff = 100 * time.Millisecond
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("Close() = %v", err)
+		}
+	})
+	return m
+}
+
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func testKit(t *testing.T) *demoKit {
+	t.Helper()
+	kit, err := prepareDemo(filepath.Join(t.TempDir(), "demo"), time.Now())
+	if err != nil {
+		t.Fatalf("prepareDemo() = %v", err)
+	}
+	return kit
+}
+
+// page is a websocket client speaking the kiosk page's protocol.
+type page struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func openPage(t *testing.T, m *Main) *page {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+m.Addr()+"/ws/kiosk", nil)
+	if err != nil {
+		t.Fatalf("dial websocket: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &page{t: t, conn: conn}
+}
+
+type screenMsg struct {
+	V      int    `json:"v"`
+	Type   string `json:"type"`
+	Screen string `json:"screen"`
+	Reason string `json:"reason"`
+	Name   string `json:"name"`
+	Code   string `json:"code"`
+}
+
+// want reads frames until a screen message and fails unless it shows s.
+func (p *page) want(s kiosk.Screen) screenMsg {
+	p.t.Helper()
+	p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var msg screenMsg
+		if err := p.conn.ReadJSON(&msg); err != nil {
+			p.t.Fatalf("read websocket: %v (waiting for %q)", err, s)
+		}
+		if msg.Type != "screen" {
+			continue
+		}
+		if msg.V != 1 || msg.Screen != string(s) {
+			p.t.Fatalf("screen message %+v; want v 1, screen %q", msg, s)
+		}
+		return msg
+	}
+}
+
+func (p *page) act(action string) {
+	p.t.Helper()
+	if err := p.conn.WriteJSON(map[string]any{"v": 1, "type": "action", "action": action}); err != nil {
+		p.t.Fatalf("write action: %v", err)
+	}
+}
+
+func simScan(t *testing.T, m *Main, text string) {
+	t.Helper()
+	resp, err := http.Post("http://"+m.Addr()+"/api/v1/sim/scan", "text/plain", strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /api/v1/sim/scan: %s; want 202", resp.Status)
+	}
+}
+
+type statusDoc struct {
+	Screen string `json:"screen"`
+	Outbox struct {
+		Pending       int64      `json:"pending"`
+		UploadedTotal int64      `json:"uploaded_total"`
+		LastUpload    *time.Time `json:"last_upload"`
+	} `json:"outbox"`
+}
+
+func getStatus(t *testing.T, m *Main) statusDoc {
+	t.Helper()
+	resp, err := http.Get("http://" + m.Addr() + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s statusDoc
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatalf("decode status: %v", err)
+	}
+	return s
+}
+
+// eventually polls cond until it holds or ten seconds pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// recorded returns the check-ins in the kiosk's outbox.
+func recorded(t *testing.T, m *Main) int64 {
+	t.Helper()
+	st, err := m.store.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Pending + st.Uploaded
+}
+
+// recordIDs reads the record ids in the kiosk's database through a
+// connection of its own, so it sees only what was committed.
+func recordIDs(t *testing.T, m *Main) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(m.Config.StateDir, "kiosk.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT id FROM checkins ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func TestCheckInEndToEnd(t *testing.T) {
+	kit := testKit(t)
+	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
+	m := startKiosk(t, t.TempDir(), kit, up.URL)
+	p := openPage(t, m)
+
+	p.want(kiosk.ScreenIdle)
+	simScan(t, m, kit.Samples["valid"])
+	if c := p.want(kiosk.ScreenConfirm); c.Name != "Amina Haddad" {
+		t.Errorf("confirm name = %q; want %q", c.Name, "Amina Haddad")
+	}
+	if n := recorded(t, m); n != 0 {
+		t.Fatalf("%d check-ins recorded before the person confirmed", n)
+	}
+	p.act(kiosk.ActionConfirm)
+	s := p.want(kiosk.ScreenSuccess)
+	// The success screen may only follow the commit: when it arrives, the
+	// record must already be in the database, under the code shown.
+	ids := recordIDs(t, m)
+	if len(ids) != 1 {
+		t.Fatalf("success shown with %d records in the outbox; want 1", len(ids))
+	}
+	if want := kiosk.ConfirmationCode(ids[0]); s.Code != want {
+		t.Errorf("confirmation code = %q; want %q (from record %s)", s.Code, want, ids[0])
+	}
+
+	eventually(t, "the upstream to hold the check-in", func() bool { return up.checkIns(t) >= 1 })
+	eventually(t, "status to show it uploaded", func() bool { return getStatus(t, m).Outbox.UploadedTotal == 1 })
+	st := getStatus(t, m)
+	if st.Outbox.Pending != 0 || st.Outbox.LastUpload == nil || st.Screen != "success" {
+		t.Errorf("status = %+v; want pending 0, a last upload, screen success", st)
+	}
+	if n := up.checkIns(t); n != 1 {
+		t.Errorf("upstream holds %d check-ins; want 1", n)
+	}
+
+	p.act(kiosk.ActionDone)
+	p.want(kiosk.ScreenIdle)
+}
+
+func TestRefusedCardsEndToEnd(t *testing.T) {
+	kit := testKit(t)
+	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
+	m := startKiosk(t, t.TempDir(), kit, up.URL)
+	p := openPage(t, m)
+	p.want(kiosk.ScreenIdle)
+
+	for _, tc := range []struct {
+		name, scan string
+		want       kiosk.Reason
+	}{
+		{"expired", kit.Samples["expired"], kiosk.ReasonCardExpired},
+		{"revoked", kit.Samples["revoked"], kiosk.ReasonCardRevoked},
+		{"forged", kit.Samples["forged"], kiosk.ReasonCardBadSignature},
+		{"garbage", "http://example.com/?q=%00\x01 not a card", kiosk.ReasonCardUnreadable},
+		{"truncated", kit.Samples["valid"][:len(kit.Samples["valid"])/2], kiosk.ReasonCardUnreadable},
+	} {
+		simScan(t, m, tc.scan)
+		got := p.want(kiosk.ScreenSeeStaff)
+		if got.Reason != string(tc.want) || got.Name != "" || got.Code != "" {
+			t.Errorf("%s: screen %+v; want see_staff/%s with nothing personal", tc.name, got, tc.want)
+		}
+		// A confirm sent anyway must not record the refused card.
+		p.act(kiosk.ActionConfirm)
+		p.act(kiosk.ActionDone)
+		p.want(kiosk.ScreenIdle)
+	}
+	// "No, this is not me" records nothing either.
+	simScan(t, m, kit.Samples["valid"])
+	p.want(kiosk.ScreenConfirm)
+	p.act(kiosk.ActionDeny)
+	if got := p.want(kiosk.ScreenSeeStaff); got.Reason != string(kiosk.ReasonPersonDenied) {
+		t.Errorf("deny: reason %q; want %q", got.Reason, kiosk.ReasonPersonDenied)
+	}
+
+	if n := recorded(t, m); n != 0 {
+		t.Errorf("%d check-ins recorded; want 0", n)
+	}
+	if n := up.checkIns(t); n != 0 {
+		t.Errorf("upstream holds %d check-ins; want 0", n)
+	}
+}
+
+func TestRestartUploadsQueuedCheckIn(t *testing.T) {
+	kit := testKit(t)
+	state := t.TempDir()
+
+	// An address with nothing listening: the upstream is down.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	m := startKiosk(t, state, kit, "http://"+addr)
+	p := openPage(t, m)
+	p.want(kiosk.ScreenIdle)
+	simScan(t, m, kit.Samples["valid"])
+	p.want(kiosk.ScreenConfirm)
+	p.act(kiosk.ActionConfirm)
+	p.want(kiosk.ScreenSuccess)
+	eventually(t, "a failed upload attempt", func() bool { return m.uploader.Status().LastError != "" })
+	if st := getStatus(t, m); st.Outbox.Pending != 1 || st.Outbox.UploadedTotal != 0 {
+		t.Fatalf("status with upstream down = %+v; want 1 pending, 0 uploaded", st.Outbox)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+
+	up := startUpstream(t, t.TempDir(), addr)
+	m = startKiosk(t, state, kit, up.URL)
+	eventually(t, "the queued check-in to arrive", func() bool { return getStatus(t, m).Outbox.UploadedTotal == 1 })
+	if n := up.checkIns(t); n != 1 {
+		t.Errorf("upstream holds %d check-ins; want 1", n)
+	}
+	if st := getStatus(t, m); st.Outbox.Pending != 0 {
+		t.Errorf("pending = %d after upload; want 0", st.Outbox.Pending)
+	}
+	// Once more, with feeling: a third start sends nothing again.
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	m = startKiosk(t, state, kit, up.URL)
+	if st := getStatus(t, m); st.Outbox.Pending != 0 || st.Outbox.UploadedTotal != 1 {
+		t.Errorf("after restart: %+v; want 0 pending, 1 uploaded", st.Outbox)
+	}
+	if n := up.checkIns(t); n != 1 {
+		t.Errorf("upstream holds %d check-ins after a restart; want 1", n)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	kit := testKit(t)
+	m := startKiosk(t, t.TempDir(), kit, "")
+	resp, err := http.Get("http://" + m.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz: %s; want 200", resp.Status)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	kit := testKit(t)
+	for _, tc := range []struct {
+		name string
+		set  func(c *Config)
+		want string
+	}{
+		{"no trust", func(c *Config) { c.Trust = "" }, "--trust"},
+		{"missing trust", func(c *Config) { c.Trust = filepath.Join(t.TempDir(), "none.pem") }, "trust"},
+		{"bad scanner", func(c *Config) { c.Scanner = "bluetooth:x" }, "scanner"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMain()
+			m.Log = testLog(t)
+			m.Config.Listen = "127.0.0.1:0"
+			m.Config.StateDir = t.TempDir()
+			m.Config.Trust = kit.Trust
+			tc.set(&m.Config)
+			err := m.Run(context.Background())
+			if err == nil {
+				m.Close()
+				t.Fatalf("Run() = nil; want an error about %s", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Run() = %v; want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSystemdNotify runs the daemon against a real unixgram NOTIFY_SOCKET,
+// as systemd provides it for Type=notify with WatchdogSec.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "100000")
+	t.Setenv("WATCHDOG_PID", itoa(os.Getpid()))
+
+	kit := testKit(t)
+	m := startKiosk(t, t.TempDir(), kit, "")
+	read := func() string {
+		t.Helper()
+		buf := make([]byte, 256)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("read notify socket: %v", err)
+		}
+		return string(buf[:n])
+	}
+	if got := read(); got != "READY=1" {
+		t.Fatalf("first notification = %q; want READY=1", got)
+	}
+	// The page is served by the time READY=1 is sent.
+	resp, err := http.Get("http://" + m.Addr() + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz after READY=1: %v", err)
+	}
+	resp.Body.Close()
+	for range 2 {
+		if got := read(); got != "WATCHDOG=1" {
+			t.Fatalf("notification = %q; want WATCHDOG=1", got)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got := read()
+		if got == "STOPPING=1" {
+			break
+		}
+		if got != "WATCHDOG=1" {
+			t.Fatalf("notification = %q; want STOPPING=1", got)
+		}
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	var out bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard, Getenv: os.Getenv}
+	if code := dispatch(context.Background(), env, []string{"help"}); code != 0 {
+		t.Fatalf("kiosk help: exit %d", code)
+	}
+	for _, c := range []string{"run", "demo", "card", "upstream", "version", "help"} {
+		if !strings.Contains(out.String(), "\n  "+c+" ") {
+			t.Errorf("kiosk help does not list %q:\n%s", c, out.String())
+		}
+	}
+	if code := dispatch(context.Background(), env, []string{"no-such-command"}); code != 2 {
+		t.Errorf("unknown command: exit %d; want 2", code)
+	}
+}
+
+// TestDemo runs "kiosk demo" as a newcomer would, scans the valid sample by
+// typing its name on stdin, and checks the demo wrote its samples.
+func TestDemo(t *testing.T) {
+	state := t.TempDir()
+	stdinR, stdinW := io.Pipe()
+	var out syncBuffer
+	env := &Env{Stdin: stdinR, Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(ctx, env, []string{"demo", "--listen", "127.0.0.1:0", "--state-dir", state, "--log-level", "warn"})
+	}()
+	eventually(t, "the demo banner", func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
+	for _, s := range demoSamples {
+		b, err := os.ReadFile(filepath.Join(state, "demo", s+".txt"))
+		if err != nil || !strings.HasPrefix(string(b), "SDC1:") {
+			t.Errorf("sample %s: %q, %v; want an SDC1: payload", s, b, err)
+		}
+	}
+	pageURL := between(out.String(), "Kiosk page", "\n")
+	wsURL := "ws://" + strings.TrimPrefix(pageURL, "http://") + "ws/kiosk"
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatalf("dial the demo's page %q: %v\n%s", wsURL, err, out.String())
+	}
+	p := &page{t: t, conn: conn}
+	p.want(kiosk.ScreenIdle)
+	io.WriteString(stdinW, "valid\n")
+	p.want(kiosk.ScreenConfirm)
+	p.act(kiosk.ActionConfirm)
+	p.want(kiosk.ScreenSuccess)
+	conn.Close()
+
+	cancel()
+	stdinW.Close()
+	if code := <-done; code != 0 {
+		t.Errorf("kiosk demo exited %d:\n%s", code, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(state, "upstream", "upstream.db")); err != nil {
+		t.Errorf("the in-process upstream keeps no store under STATE/upstream: %v", err)
+	}
+}
+
+func between(s, after, before string) string {
+	_, s, _ = strings.Cut(s, after)
+	s, _, _ = strings.Cut(s, before)
+	return strings.TrimSpace(s)
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
+	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
+	"github.com/docketkiosk/checkin-kiosk/sync/upload"
+	"github.com/docketkiosk/checkin-kiosk/ui"
+)
+
+// Config is the daemon's configuration. Every field has a documented default
+// (see DefaultConfig and the flags of "kiosk run").
+type Config struct {
+	Listen      string // kiosk page and API; loopback only
+	StateDir    string // the SQLite outbox and other state
+	Scanner     string // scanner source: "sim"
+	Panel       string // panel source: "sim"
+	Trust       string // PEM file of trusted issuer certificates or public keys
+	Revocations string // revocation list file; "" for none
+	Upstream    string // base URL of the upstream; "" to keep everything queued
+	KioskID     string // this kiosk's name at the upstream
+	LogLevel    string // debug, info, warn, error
+
+	ConfirmTimeout time.Duration
+	ResultTimeout  time.Duration
+	HelpTimeout    time.Duration
+
+	UploadMinBackoff time.Duration
+	UploadMaxBackoff time.Duration
+}
+
+// DefaultConfig returns the configuration "kiosk run" starts from.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Listen:           "127.0.0.1:8080",
+		StateDir:         "/var/lib/kiosk",
+		Scanner:          "sim",
+		Panel:            "sim",
+		KioskID:          host,
+		LogLevel:         "info",
+		ConfirmTimeout:   kiosk.DefaultConfirmTimeout,
+		ResultTimeout:    kiosk.DefaultResultTimeout,
+		HelpTimeout:      kiosk.DefaultHelpTimeout,
+		UploadMinBackoff: 500 * time.Millisecond,
+		UploadMaxBackoff: 30 * time.Second,
+	}
+}
+
+// flags registers c's fields on fs.
+func (c *Config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "`address` of the kiosk page and API (keep it on loopback)")
+	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "`directory` for the outbox and other state")
+	fs.StringVar(&c.Scanner, "scanner", c.Scanner, "scanner `source`: sim")
+	fs.StringVar(&c.Panel, "panel", c.Panel, "panel `source`: sim")
+	fs.StringVar(&c.Trust, "trust", c.Trust, "PEM `file` of trusted card issuer certificates or public keys (required)")
+	fs.StringVar(&c.Revocations, "revocations", c.Revocations, "revocation list `file` (none if empty)")
+	fs.StringVar(&c.Upstream, "upstream", c.Upstream, "upstream base `URL` (check-ins stay queued if empty)")
+	fs.StringVar(&c.KioskID, "kiosk-id", c.KioskID, "this kiosk's `name` at the upstream (default: the host name)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
+	fs.DurationVar(&c.ConfirmTimeout, "confirm-timeout", c.ConfirmTimeout, "how long the confirm screen waits for the person")
+	fs.DurationVar(&c.ResultTimeout, "result-timeout", c.ResultTimeout, "how long success and see-staff screens stay up")
+	fs.DurationVar(&c.HelpTimeout, "help-timeout", c.HelpTimeout, "how long the help screen stays up")
+	fs.DurationVar(&c.UploadMinBackoff, "upload-min-backoff", c.UploadMinBackoff, "first retry delay after a failed upload")
+	fs.DurationVar(&c.UploadMaxBackoff, "upload-max-backoff", c.UploadMaxBackoff, "longest retry delay between uploads")
+}
+
+// Main is the daemon. A test can build one with a Config, Run it on port 0
+// in a temporary directory with simulated hardware, and Close it.
+type Main struct {
+	Config Config
+	Log    *slog.Logger // nil: text to stderr at Config.LogLevel
+
+	ln       net.Listener
+	store    *outbox.Store
+	flow     *kiosk.Flow
+	server   *ui.Server
+	uploader *upload.Uploader
+	sim      *scanner.Sim
+	panel    *panel.Sim
+
+	cancel context.CancelFunc
+	group  *errgroup.Group
+	once   sync.Once
+	err    error
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main { return &Main{Config: DefaultConfig()} }
+
+// ParseFlags sets m.Config from the arguments of "kiosk run".
+func (m *Main) ParseFlags(env *Env, name string, args []string) error {
+	fs := flag.NewFlagSet("kiosk "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	m.Config.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "kiosk %s: unexpected argument %q\n", name, fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}
+
+// Run opens the state, starts every part of the daemon and returns once the
+// kiosk page is served. The daemon runs until ctx ends or Close is called;
+// Wait returns its error.
+func (m *Main) Run(ctx context.Context) (err error) {
+	c := m.Config
+	if m.Log == nil {
+		m.Log = newLogger(os.Stderr, c.LogLevel)
+	}
+	log := m.Log
+	defer func() {
+		if err != nil {
+			m.closeState()
+		}
+	}()
+
+	verifier, err := loadVerifier(c)
+	if err != nil {
+		return err
+	}
+	if c.Scanner != "sim" {
+		return fmt.Errorf("scanner source %q: only \"sim\" is supported by this build", c.Scanner)
+	}
+	if c.Panel != "sim" {
+		return fmt.Errorf("panel source %q: only \"sim\" is supported by this build", c.Panel)
+	}
+	m.sim = scanner.NewSim()
+	m.panel = panel.NewSim()
+
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	m.store, err = outbox.Open(filepath.Join(c.StateDir, "kiosk.db"), outbox.Options{KioskID: c.KioskID})
+	if err != nil {
+		return err
+	}
+
+	actions := make(chan kiosk.Action)
+	m.flow = &kiosk.Flow{
+		Verifier:       verifier,
+		Store:          m.store,
+		Log:            log.With("part", "flow"),
+		ConfirmTimeout: c.ConfirmTimeout,
+		ResultTimeout:  c.ResultTimeout,
+		HelpTimeout:    c.HelpTimeout,
+	}
+	if c.Upstream != "" {
+		m.uploader = &upload.Uploader{
+			Store:      m.store,
+			URL:        c.Upstream,
+			Log:        log.With("part", "upload"),
+			MinBackoff: c.UploadMinBackoff,
+			MaxBackoff: c.UploadMaxBackoff,
+		}
+	} else {
+		log.Warn("no upstream configured: check-ins stay queued")
+	}
+	m.server = ui.New(ui.Config{
+		Views:   m.flow,
+		Actions: actions,
+		SimScan: m.simScan,
+		Status:  m.status,
+		Log:     log.With("part", "ui"),
+	})
+	m.flow.Sinks = []kiosk.ViewSink{m.server, lightSink{m.panel}}
+
+	m.ln, err = net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+
+	ctx, m.cancel = context.WithCancel(ctx)
+	g, ctx := errgroup.WithContext(ctx)
+	m.group = g
+	scans := make(chan kiosk.Scan)
+	g.Go(func() error { return m.flow.Run(ctx, scans, actions) })
+	g.Go(func() error { return m.server.Serve(ctx, m.ln) })
+	g.Go(func() error { return runScanner(ctx, m.sim, scans) })
+	g.Go(func() error { return runPanel(ctx, m.panel, actions) })
+	if m.uploader != nil {
+		g.Go(func() error { return m.uploader.Run(ctx) })
+	}
+	g.Go(func() error { return watchdog(ctx, log, m.healthy) })
+
+	log.Info("kiosk serving", "addr", m.ln.Addr().String(), "version", versionString())
+	sdNotify(log, "READY=1")
+	return nil
+}
+
+// Wait blocks until the daemon stops and returns why: nil when its context
+// ended or Close was called.
+func (m *Main) Wait() error {
+	if m.group == nil {
+		return nil
+	}
+	err := m.group.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// Close stops the daemon, waits for every part to finish and closes the
+// store. It is safe to call more than once.
+func (m *Main) Close() error {
+	m.once.Do(func() {
+		if m.cancel != nil {
+			sdNotify(m.Log, "STOPPING=1")
+			m.cancel()
+		}
+		m.err = m.Wait()
+		m.closeState()
+	})
+	return m.err
+}
+
+func (m *Main) closeState() {
+	if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			m.Log.Error("close outbox", "err", err)
+		}
+		m.store = nil
+	}
+}
+
+// Addr returns the address the kiosk page is served on, once Run returned.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Scan feeds text to the simulated scanner.
+func (m *Main) Scan(ctx context.Context, text string) error { return m.sim.Feed(ctx, text) }
+
+func (m *Main) simScan(text string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.sim.Feed(ctx, text)
+}
+
+// healthy reports whether the daemon can take check-ins.
+func (m *Main) healthy(ctx context.Context) error {
+	_, err := m.store.Stats(ctx)
+	return err
+}
+
+func (m *Main) status(ctx context.Context) (ui.Status, error) {
+	st, err := m.store.Stats(ctx)
+	if err != nil {
+		return ui.Status{}, err
+	}
+	s := ui.Status{
+		Screen:  m.flow.View().Screen,
+		Scanner: ui.Device{Source: m.Config.Scanner, State: ui.DeviceOK},
+		Panel:   ui.Device{Source: m.Config.Panel, State: ui.DeviceOK},
+		Outbox:  ui.Outbox{Pending: st.Pending, UploadedTotal: st.Uploaded, LastUpload: st.LastUpload},
+	}
+	if m.uploader != nil {
+		us := m.uploader.Status()
+		s.Upload = ui.Upload{LastAttempt: us.LastAttempt, LastError: us.LastError}
+	}
+	return s, nil
+}
+
+// loadVerifier reads the trust and revocation files named in c.
+func loadVerifier(c Config) (*card.Verifier, error) {
+	if c.Trust == "" {
+		return nil, errors.New("no trust file: set --trust to the PEM file of the card issuers' certificates")
+	}
+	data, err := os.ReadFile(c.Trust)
+	if err != nil {
+		return nil, fmt.Errorf("read trust file: %w", err)
+	}
+	trust, err := card.ParseTrustPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("trust file %s: %w", c.Trust, err)
+	}
+	v := &card.Verifier{Trust: trust}
+	if c.Revocations != "" {
+		data, err := os.ReadFile(c.Revocations)
+		if err != nil {
+			return nil, fmt.Errorf("read revocation list: %w", err)
+		}
+		if v.Revocations, err = card.ParseRevocations(data); err != nil {
+			return nil, fmt.Errorf("revocation list %s: %w", c.Revocations, err)
+		}
+	}
+	return v, nil
+}
+
+// runScanner runs the scanner driver and hands its scans to the flow.
+func runScanner(ctx context.Context, s *scanner.Sim, out chan<- kiosk.Scan) error {
+	raw := make(chan scanner.Scan)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Run(ctx, raw) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case sc := <-raw:
+				select {
+				case out <- kiosk.Scan(sc):
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// runPanel turns panel inputs into flow actions: the help button is the
+// same request as the help button on screen.
+func runPanel(ctx context.Context, p *panel.Sim, actions chan<- kiosk.Action) error {
+	events := make(chan panel.Event)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.Run(ctx, events) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case e := <-events:
+				if e != panel.HelpPressed {
+					continue
+				}
+				select {
+				case actions <- kiosk.Action{Name: kiosk.ActionHelp}:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// lightSink shows the screen on the panel's status light.
+type lightSink struct{ p *panel.Sim }
+
+func (l lightSink) Show(v kiosk.View) {
+	light := panel.Green
+	switch v.Screen {
+	case kiosk.ScreenConfirm:
+		light = panel.Amber
+	case kiosk.ScreenSeeStaff:
+		light = panel.Red
+	case kiosk.ScreenHelp:
+		light = panel.Blue
+	case kiosk.ScreenOutOfService:
+		light = panel.Purple
+	}
+	l.p.SetLight(light)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func runCommand(ctx context.Context, env *Env, args []string) error {
+	m := NewMain()
+	if err := m.ParseFlags(env, "run", args); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	// Wait returns when ctx ends (nil) or when a part fails (its error);
+	// either way, stop everything before exiting.
+	err := m.Wait()
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,310 @@
+package kiosk_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/kiosktest"
+)
+
+var person = card.Card{
+	Issuer: "SDC-TEST", Serial: "0102030405060708",
+	ANumber: "012345678", GivenName: "Amina", FamilyName: "Haddad",
+	DateOfBirth: "1990-01-02", Office: "NYC",
+}
+
+func verifier() kiosktest.Verifier {
+	c := person
+	return kiosktest.Verifier{
+		"valid":   {Status: card.Valid, Stage: card.StageDone, SignatureOK: true, Card: &c},
+		"expired": {Status: card.Expired, Stage: card.StageValidity, SignatureOK: true, Card: &c},
+		"revoked": {Status: card.Revoked, Stage: card.StageRevocation, SignatureOK: true, Card: &c},
+		"forged":  {Status: card.BadSignature, Stage: card.StageSignature},
+		"unknown": {Status: card.UnknownIssuer, Stage: card.StageKID},
+		"nocard":  {Status: card.NotACard, Stage: card.StageClaim, SignatureOK: true},
+		"hc1":     {Status: card.WrongContext, Stage: card.StagePrefix},
+		"early":   {Status: card.NotYetValid, Stage: card.StageValidity, SignatureOK: true, Card: &c},
+		"stale":   {Status: card.StaleLists, Stage: card.StageRevocation, SignatureOK: true, Card: &c},
+	}
+}
+
+const (
+	confirmTimeout = 30 * time.Second
+	resultTimeout  = 10 * time.Second
+	helpTimeout    = 60 * time.Second
+)
+
+// harness runs a Flow; tests call start inside a synctest bubble so that
+// timeouts pass without waiting.
+type harness struct {
+	t       *testing.T
+	store   *kiosktest.Store
+	sink    *kiosktest.Sink
+	scans   chan kiosk.Scan
+	actions chan kiosk.Action
+}
+
+func start(t *testing.T, store *kiosktest.Store) *harness {
+	t.Helper()
+	h := &harness{
+		t:       t,
+		store:   store,
+		sink:    kiosktest.NewSink(64),
+		scans:   make(chan kiosk.Scan),
+		actions: make(chan kiosk.Action),
+	}
+	f := &kiosk.Flow{
+		Verifier:       verifier(),
+		Store:          store,
+		Sinks:          []kiosk.ViewSink{h.sink},
+		ConfirmTimeout: confirmTimeout,
+		ResultTimeout:  resultTimeout,
+		HelpTimeout:    helpTimeout,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx, h.scans, h.actions) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v; want nil", err)
+		}
+	})
+	h.want(kiosk.ScreenIdle)
+	return h
+}
+
+func (h *harness) scan(text string) { h.scans <- kiosk.Scan{Text: text, At: time.Now()} }
+func (h *harness) act(name string)  { h.actions <- kiosk.Action{Name: name} }
+
+// want waits for the flow to settle and returns the one view it showed,
+// failing unless it is on screen s.
+func (h *harness) want(s kiosk.Screen) kiosk.View {
+	h.t.Helper()
+	synctest.Wait()
+	select {
+	case v := <-h.sink.C:
+		if v.Screen != s {
+			h.t.Fatalf("screen = %q (%+v); want %q", v.Screen, v, s)
+		}
+		return v
+	default:
+		h.t.Fatalf("no view shown; want %q", s)
+	}
+	return kiosk.View{}
+}
+
+// none fails if the flow showed anything.
+func (h *harness) none() {
+	h.t.Helper()
+	synctest.Wait()
+	select {
+	case v := <-h.sink.C:
+		h.t.Fatalf("unexpected view %+v", v)
+	default:
+	}
+}
+
+func TestFlowCheckIn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		v := h.want(kiosk.ScreenConfirm)
+		if v.Name != "Amina Haddad" {
+			t.Errorf("confirm name = %q; want %q", v.Name, "Amina Haddad")
+		}
+		if got, want := v.Expires, time.Now().Add(confirmTimeout); !got.Equal(want) {
+			t.Errorf("confirm expires = %v; want %v", got, want)
+		}
+		if h.store.Len() != 0 {
+			t.Fatalf("committed before confirmation")
+		}
+		h.act(kiosk.ActionConfirm)
+		v = h.want(kiosk.ScreenSuccess)
+		if h.store.Len() != 1 {
+			t.Fatalf("success shown with %d check-ins committed; want 1", h.store.Len())
+		}
+		if want := kiosk.ConfirmationCode("fake-1"); v.Code != want {
+			t.Errorf("code = %q; want %q", v.Code, want)
+		}
+		if v.Name != "" {
+			t.Errorf("success view carries the name %q", v.Name)
+		}
+		got := h.store.CheckIns[0]
+		if got.Card != person || got.Outcome != kiosk.OutcomeCheckedIn || !got.At.Equal(v.At) {
+			t.Errorf("committed %+v; want card %+v at %v", got, person, v.At)
+		}
+		// A second tap on a stale confirm button records nothing more.
+		h.act(kiosk.ActionConfirm)
+		h.none()
+		time.Sleep(resultTimeout)
+		h.want(kiosk.ScreenIdle)
+		if h.store.Len() != 1 {
+			t.Errorf("check-ins = %d; want 1", h.store.Len())
+		}
+	})
+}
+
+func TestFlowRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		scan string
+		want kiosk.Reason
+	}{
+		{"expired", kiosk.ReasonCardExpired},
+		{"revoked", kiosk.ReasonCardRevoked},
+		{"forged", kiosk.ReasonCardBadSignature},
+		{"unknown", kiosk.ReasonCardUnknownIssuer},
+		{"nocard", kiosk.ReasonNotACard},
+		{"hc1", kiosk.ReasonCardWrongContext},
+		{"early", kiosk.ReasonCardNotYetValid},
+		{"stale", kiosk.ReasonListsStale},
+		{"garbage \x00\xff", kiosk.ReasonCardUnreadable},
+	} {
+		t.Run(tc.scan, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := start(t, &kiosktest.Store{})
+				h.scan(tc.scan)
+				v := h.want(kiosk.ScreenSeeStaff)
+				if v.Reason != tc.want || v.Name != "" {
+					t.Errorf("scan %q: view %+v; want reason %q and no name", tc.scan, v, tc.want)
+				}
+				// Confirming a refused card does nothing.
+				h.act(kiosk.ActionConfirm)
+				h.none()
+				time.Sleep(resultTimeout)
+				h.want(kiosk.ScreenIdle)
+				if h.store.Len() != 0 {
+					t.Errorf("scan %q recorded %d check-ins; want 0", tc.scan, h.store.Len())
+				}
+			})
+		})
+	}
+}
+
+func TestFlowDeny(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionDeny)
+		if v := h.want(kiosk.ScreenSeeStaff); v.Reason != kiosk.ReasonPersonDenied {
+			t.Errorf("reason = %q; want %q", v.Reason, kiosk.ReasonPersonDenied)
+		}
+		h.act(kiosk.ActionConfirm)
+		h.none()
+		if h.store.Len() != 0 {
+			t.Errorf("denied card recorded")
+		}
+	})
+}
+
+func TestFlowStoreFailureIsNeverSuccess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{Err: errors.New("disk I/O error")})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		if v := h.want(kiosk.ScreenSeeStaff); v.Reason != kiosk.ReasonRecordFailed || v.Code != "" {
+			t.Errorf("view = %+v; want see_staff/%s without a code", v, kiosk.ReasonRecordFailed)
+		}
+	})
+}
+
+func TestFlowConfirmTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		time.Sleep(confirmTimeout - time.Second)
+		h.none()
+		h.act(kiosk.ActionExtend)
+		v := h.want(kiosk.ScreenConfirm)
+		if want := time.Now().Add(confirmTimeout + time.Second); !v.Expires.Equal(want) {
+			t.Errorf("extended expiry = %v; want %v", v.Expires, want)
+		}
+		time.Sleep(confirmTimeout)
+		h.none()
+		time.Sleep(time.Second)
+		h.want(kiosk.ScreenIdle)
+		// The person walked away: a late tap must not record their card.
+		h.act(kiosk.ActionConfirm)
+		h.none()
+		if h.store.Len() != 0 {
+			t.Errorf("timed-out card recorded")
+		}
+	})
+}
+
+func TestFlowRescanReplacesCard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.scan("revoked")
+		h.want(kiosk.ScreenSeeStaff)
+		h.act(kiosk.ActionConfirm)
+		h.none()
+		if h.store.Len() != 0 {
+			t.Errorf("replaced card recorded")
+		}
+	})
+}
+
+func TestFlowHelpAndLanguage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.actions <- kiosk.Action{Name: kiosk.ActionLanguage, Lang: "es"}
+		if v := h.want(kiosk.ScreenIdle); v.Lang != "es" {
+			t.Errorf("lang = %q; want es", v.Lang)
+		}
+		h.scan("valid")
+		if v := h.want(kiosk.ScreenConfirm); v.Lang != "es" {
+			t.Errorf("confirm lang = %q; want es", v.Lang)
+		}
+		h.act(kiosk.ActionHelp)
+		if v := h.want(kiosk.ScreenHelp); v.Name != "" || v.Lang != "es" {
+			t.Errorf("help view = %+v; want no name, lang es", v)
+		}
+		h.act(kiosk.ActionConfirm)
+		h.none()
+		time.Sleep(helpTimeout)
+		// Back to idle, the next person starts in the default language.
+		if v := h.want(kiosk.ScreenIdle); v.Lang != "" {
+			t.Errorf("idle lang = %q; want default", v.Lang)
+		}
+		if h.store.Len() != 0 {
+			t.Errorf("help recorded a check-in")
+		}
+	})
+}
+
+func TestFlowDoneAndRev(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		c := h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		s := h.want(kiosk.ScreenSuccess)
+		h.act(kiosk.ActionDone)
+		i := h.want(kiosk.ScreenIdle)
+		if !(c.Rev < s.Rev && s.Rev < i.Rev) {
+			t.Errorf("revs %d, %d, %d; want increasing", c.Rev, s.Rev, i.Rev)
+		}
+	})
+}
+
+func TestConfirmationCode(t *testing.T) {
+	a := kiosk.ConfirmationCode("0190f3a2-7c1e-7000-8000-000000000001")
+	b := kiosk.ConfirmationCode("0190f3a2-7c1e-7000-8000-000000000002")
+	if len(a) != 9 || a[4] != '-' || a == b {
+		t.Errorf("ConfirmationCode = %q, %q; want distinct XXXX-XXXX", a, b)
+	}
+	if a != kiosk.ConfirmationCode("0190f3a2-7c1e-7000-8000-000000000001") {
+		t.Errorf("ConfirmationCode is not deterministic")
+	}
+}

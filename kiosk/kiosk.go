@@ -1,0 +1,153 @@
+// Package kiosk is the domain of the check-in kiosk: the check-in Flow (a
+// state machine owned by one goroutine), the values it trades in (Scan,
+// Action, View, CheckIn) and the small interfaces it consumes (CardVerifier,
+// Store, ViewSink).
+//
+// It imports no package of this module but card. Adapters — the scanner
+// drivers, the web UI, the outbox, the uploader — depend on it, never the
+// other way round; only kiosk/cmd/kiosk wires them together.
+package kiosk
+
+import (
+	"context"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+)
+
+// Scan is one read from the barcode scanner: the decoded text of a QR code.
+// The text is personal data and is never logged.
+type Scan struct {
+	Text string
+	At   time.Time
+}
+
+// Screen names what the kiosk page shows. The names are part of the
+// websocket protocol (ui/PROTOCOL.md) and the page's data-screen attribute.
+type Screen string
+
+// The screens.
+const (
+	ScreenIdle         Screen = "idle"           // waiting for a card
+	ScreenChecking     Screen = "checking"       // a scan arrived; verifying or recording
+	ScreenConfirm      Screen = "confirm"        // "Is this you?" with the person's name
+	ScreenSuccess      Screen = "success"        // committed: confirmation code and time
+	ScreenAlready      Screen = "already"        // already checked in today
+	ScreenSeeStaff     Screen = "see_staff"      // refused or failed: please see staff, with a reason
+	ScreenHelp         Screen = "help"           // the person asked for a human
+	ScreenOutOfService Screen = "out_of_service" // the kiosk cannot take check-ins
+)
+
+// Reason is the code behind a see_staff screen. The page translates it; a
+// person never reads an error string.
+type Reason string
+
+// The reasons.
+const (
+	ReasonCardExpired       Reason = "card_expired"
+	ReasonCardNotYetValid   Reason = "card_not_yet_valid"
+	ReasonCardRevoked       Reason = "card_revoked"
+	ReasonCardUnknownIssuer Reason = "card_unknown_issuer"
+	ReasonCardBadSignature  Reason = "card_bad_signature"
+	ReasonCardUnreadable    Reason = "card_unreadable"
+	ReasonCardWrongContext  Reason = "card_wrong_context"
+	ReasonNotACard          Reason = "not_a_card"
+	ReasonListsStale        Reason = "lists_stale"
+	ReasonPersonDenied      Reason = "person_denied" // "No, this is not me"
+	ReasonRecordFailed      Reason = "record_failed" // the check-in could not be stored
+)
+
+// ReasonFor maps a card verification status to the reason shown to the
+// person. It returns "" for card.Valid.
+func ReasonFor(s card.Status) Reason {
+	switch s {
+	case card.Valid:
+		return ""
+	case card.Expired:
+		return ReasonCardExpired
+	case card.NotYetValid:
+		return ReasonCardNotYetValid
+	case card.Revoked:
+		return ReasonCardRevoked
+	case card.UnknownIssuer:
+		return ReasonCardUnknownIssuer
+	case card.BadSignature:
+		return ReasonCardBadSignature
+	case card.WrongContext:
+		return ReasonCardWrongContext
+	case card.NotACard:
+		return ReasonNotACard
+	case card.StaleLists:
+		return ReasonListsStale
+	default:
+		return ReasonCardUnreadable
+	}
+}
+
+// Action is something the person did on the touchscreen.
+type Action struct {
+	Name string // one of the Action* constants
+	Lang string // with ActionLanguage: a BCP 47 tag
+}
+
+// The actions the page may send.
+const (
+	ActionConfirm  = "confirm"  // "Yes, this is me"
+	ActionDeny     = "deny"     // "No, this is not me"
+	ActionHelp     = "help"     // "I need help"
+	ActionExtend   = "extend"   // "I need more time"
+	ActionLanguage = "language" // chose a language
+	ActionAnother  = "another"  // check in another family member
+	ActionDone     = "done"     // finished; back to idle now
+)
+
+// View is the state of the screen: what the page shows now. Rev grows by one
+// on every change, so a client can tell a fresh view from a repeat.
+type View struct {
+	Rev     uint64
+	Screen  Screen
+	Reason  Reason    // see_staff
+	Name    string    // confirm: the name printed on the card
+	Code    string    // success: the confirmation code
+	At      time.Time // success: when the check-in was recorded
+	Expires time.Time // when the screen times out; zero if it does not
+	Lang    string    // the language the person chose; "" for the default
+}
+
+// ViewSink receives every view the flow shows. Show is called on the flow's
+// goroutine and must not block: a slow consumer drops, never delays.
+type ViewSink interface {
+	Show(View)
+}
+
+// CardVerifier checks a scanned payload offline. *card.Verifier is one.
+type CardVerifier interface {
+	Verify(payload string, at time.Time) card.Result
+}
+
+// Outcome is what a check-in record says happened.
+type Outcome string
+
+// The outcomes.
+const (
+	OutcomeCheckedIn Outcome = "checked_in"
+)
+
+// CheckIn is a check-in the person confirmed, handed to the Store.
+type CheckIn struct {
+	At      time.Time
+	Outcome Outcome
+	Card    card.Card // all of it: the store decides what is kept in clear
+}
+
+// Committed is the store's proof that a check-in is durable.
+type Committed struct {
+	ID  string // the record's id (a UUIDv7)
+	Seq uint64 // the kiosk's sequence number for it
+}
+
+// Store keeps check-ins durably. Commit returns only once the check-in is on
+// stable storage; an error means it is not recorded at all.
+type Store interface {
+	Commit(ctx context.Context, c CheckIn) (Committed, error)
+}

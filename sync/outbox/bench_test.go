@@ -1,0 +1,56 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
+)
+
+// BenchmarkCommit commits check-ins as the flow does: one at a time, each
+// durable before the next. Compare with BenchmarkFsyncFloor, run on the same
+// disk (both use the benchmark's temporary directory; set TMPDIR to measure
+// another disk). The target is at most 1.3× the floor.
+func BenchmarkCommit(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "kiosk.db"))
+	ctx := context.WithoutCancel(context.Background())
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Commit(ctx, kiosk.CheckIn{At: time.Now(), Outcome: kiosk.OutcomeCheckedIn, Card: testCard}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFsyncFloor appends a record the size of a committed check-in to a
+// file and fsyncs it: the least any durable commit can cost on this disk.
+func BenchmarkFsyncFloor(b *testing.B) {
+	rec, err := json.Marshal(wire.Record{
+		ID: "01977420-4c00-7abc-8def-0123456789ab", KioskID: "kiosk-01", Seq: 1,
+		At: time.Now(), Outcome: "checked_in", Issuer: testCard.Issuer, Serial: testCard.Serial,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec = append(rec, '\n')
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "floor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.SetBytes(int64(len(rec)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := f.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,346 @@
+package outbox_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
+)
+
+// testCard carries personal data that must never reach the file.
+var testCard = card.Card{
+	Issuer:      "US-DHS-TEST",
+	Serial:      "0f1e2d3c4b5a6978",
+	IssuedAt:    time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC),
+	ExpiresAt:   time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC),
+	ANumber:     "A208417385",
+	FamilyName:  "Quetzalcoatlova",
+	GivenName:   "Xiomarelly",
+	DateOfBirth: "1987-11-23",
+	Office:      "SFR",
+}
+
+func open(t testing.TB, path string) *outbox.Store {
+	t.Helper()
+	s, err := outbox.Open(path, outbox.Options{KioskID: "kiosk-01"})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func commit(t testing.TB, s *outbox.Store, at time.Time) kiosk.Committed {
+	t.Helper()
+	got, err := s.Commit(context.Background(), kiosk.CheckIn{At: at, Outcome: kiosk.OutcomeCheckedIn, Card: testCard})
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	return got
+}
+
+func TestCommitSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "kiosk.db")
+	s := open(t, path)
+	at := time.Date(2026, 3, 4, 9, 15, 30, 123456789, time.UTC)
+	c := commit(t, s, at)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = open(t, path)
+	recs, err := s.Pending(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("Pending after reopen = %d records; want 1", len(recs))
+	}
+	r := recs[0]
+	if r.ID != c.ID || r.Seq != c.Seq || r.Seq != 1 || r.KioskID != "kiosk-01" || !r.At.Equal(at) ||
+		r.Outcome != "checked_in" || r.Issuer != testCard.Issuer || r.Serial != testCard.Serial {
+		t.Errorf("Pending()[0] = %+v; want id %s seq 1 at %v and the card's issuer and serial", r, c.ID, at)
+	}
+	if c2 := commit(t, s, at); c2.Seq != 2 {
+		t.Errorf("seq after reopen = %d; want 2", c2.Seq)
+	}
+}
+
+func TestFileModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	path := filepath.Join(dir, "kiosk.db")
+	s := open(t, path)
+	commit(t, s, time.Now())
+	for name, want := range map[string]os.FileMode{dir: 0o700, path: 0o600, path + "-wal": 0o600} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("mode of %s = %v; want %v", filepath.Base(name), got, want)
+		}
+	}
+}
+
+func TestSeqIncreases(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "kiosk.db"))
+	var last kiosk.Committed
+	for i := range 5 {
+		c := commit(t, s, time.Now())
+		if c.Seq != uint64(i+1) {
+			t.Errorf("Commit #%d: seq = %d; want %d", i+1, c.Seq, i+1)
+		}
+		if i > 0 && c.ID <= last.ID {
+			t.Errorf("Commit #%d: id %s does not sort after %s", i+1, c.ID, last.ID)
+		}
+		last = c
+	}
+}
+
+func TestChanged(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "kiosk.db"))
+	select {
+	case <-s.Changed():
+		t.Fatal("Changed signalled before any commit")
+	default:
+	}
+	commit(t, s, time.Now())
+	commit(t, s, time.Now()) // does not block on the full channel
+	select {
+	case <-s.Changed():
+	default:
+		t.Fatal("Changed not signalled after a commit")
+	}
+}
+
+func TestPendingAckStats(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "kiosk.db"))
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != (outbox.Stats{}) {
+		t.Errorf("Stats of an empty store = %+v; want zero", st)
+	}
+
+	var ids []string
+	for range 5 {
+		ids = append(ids, commit(t, s, time.Now()).ID)
+	}
+	recs, err := s.Pending(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0].ID != ids[0] || recs[2].ID != ids[2] {
+		t.Fatalf("Pending(3) = %v; want the first three of %v", recs, ids)
+	}
+
+	ackAt := time.Date(2026, 5, 6, 7, 8, 9, 10, time.UTC)
+	if err := s.Ack(ctx, []string{ids[0], ids[2], "not-an-id"}, ackAt); err != nil {
+		t.Fatal(err)
+	}
+	// Acknowledging again keeps the first time.
+	if err := s.Ack(ctx, []string{ids[0]}, ackAt.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	recs, err = s.Pending(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.ID)
+	}
+	if want := []string{ids[1], ids[3], ids[4]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Pending after Ack = %v; want %v", got, want)
+	}
+	st, err = s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (outbox.Stats{Pending: 3, Uploaded: 2, LastUpload: ackAt}); st != want {
+		t.Errorf("Stats = %+v; want %+v", st, want)
+	}
+}
+
+func TestWriterPragmas(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	s := open(t, path)
+	// A second connection cannot see the writer's per-connection settings,
+	// so ask the writer itself through the test hook.
+	got := outbox.WriterPragmas(t, s)
+	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "journal_size_limit": "67108864"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("PRAGMA %s = %q; want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestConcurrentCommits(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "kiosk.db"))
+	const workers, each = 8, 10
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		seqs = map[uint64]bool{}
+		ids  = map[string]bool{}
+	)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				c, err := s.Commit(context.Background(), kiosk.CheckIn{At: time.Now(), Outcome: kiosk.OutcomeCheckedIn, Card: testCard})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seqs[c.Seq] || ids[c.ID] {
+					t.Errorf("Commit returned seq %d / id %s twice", c.Seq, c.ID)
+				}
+				seqs[c.Seq], ids[c.ID] = true, true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for i := uint64(1); i <= workers*each; i++ {
+		if !seqs[i] {
+			t.Errorf("seq %d missing: seqs must run 1..%d without gaps", i, workers*each)
+		}
+	}
+}
+
+var uuidv7 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestUUIDv7(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "kiosk.db"))
+	before := time.Now().UnixMilli()
+	var prev string
+	for i := range 50 {
+		id := commit(t, s, time.Now()).ID
+		if !uuidv7.MatchString(id) {
+			t.Fatalf("id %q is not a lower-case UUIDv7", id)
+		}
+		var ms int64
+		if _, err := fmt.Sscanf(id[0:8]+id[9:13], "%x", &ms); err != nil {
+			t.Fatal(err)
+		}
+		if now := time.Now().UnixMilli(); ms < before || ms > now+1 {
+			t.Errorf("id %s: timestamp %d ms not within [%d, %d]", id, ms, before, now)
+		}
+		if i > 0 && id <= prev {
+			t.Errorf("id %s does not sort after %s", id, prev)
+		}
+		prev = id
+	}
+}
+
+func TestUUIDGenerator(t *testing.T) {
+	t0 := time.UnixMilli(1_750_000_000_000)
+	var times []time.Time
+	for range 5000 { // more than 4096 in one millisecond: spills into the next
+		times = append(times, t0)
+	}
+	for range 10 { // the clock stepped back
+		times = append(times, t0.Add(-time.Hour))
+	}
+	times = append(times, t0.Add(time.Second))
+	ids := outbox.NewIDs(times...)
+	for i, id := range ids {
+		if !uuidv7.MatchString(id) {
+			t.Fatalf("id %q is not a lower-case UUIDv7", id)
+		}
+		if i > 0 && id <= ids[i-1] {
+			t.Fatalf("id #%d %s does not sort after %s", i, id, ids[i-1])
+		}
+	}
+	if got, want := ids[0][0:8]+ids[0][9:13], fmt.Sprintf("%012x", t0.UnixMilli()); got != want {
+		t.Errorf("timestamp of %s = %s; want %s", ids[0], got, want)
+	}
+}
+
+func TestNoPersonalDataInFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kiosk.db")
+	s := open(t, path)
+	for range 20 {
+		commit(t, s, time.Now())
+	}
+	secrets := []string{testCard.ANumber, testCard.FamilyName, testCard.GivenName, testCard.DateOfBirth}
+	check := func(when string) {
+		files, _ := filepath.Glob(path + "*")
+		var all []byte
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range secrets {
+				if bytes.Contains(b, []byte(s)) {
+					t.Errorf("%s: %s contains %q", when, filepath.Base(f), s)
+				}
+			}
+			all = append(all, b...)
+		}
+		// The scan must be able to fail: what is stored in clear is found.
+		if !bytes.Contains(all, []byte(testCard.Serial)) {
+			t.Errorf("%s: the card serial is in none of %v: the scan does not see the records", when, files)
+		}
+	}
+	check("open")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("closed")
+}
+
+func TestCorruptFileIsNotRecreated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	junk := bytes.Repeat([]byte("not a database "), 512)
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := outbox.Open(path, outbox.Options{KioskID: "kiosk-01"}); err == nil {
+		s.Close()
+		t.Fatal("Open of a corrupt file succeeded")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, junk) {
+		t.Error("Open changed the corrupt file")
+	}
+}
+
+func TestOpenRejectsBadKioskID(t *testing.T) {
+	for _, id := range []string{"", "has space", "semi;colon"} {
+		if s, err := outbox.Open(filepath.Join(t.TempDir(), "kiosk.db"), outbox.Options{KioskID: id}); err == nil {
+			s.Close()
+			t.Errorf("Open with kiosk id %q succeeded", id)
+		}
+	}
+}
+
+func TestPathNeedingEscapes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a b?c#d%20e", "kiosk.db")
+	s := open(t, path)
+	commit(t, s, time.Now())
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not at %s: %v", path, err)
+	}
+	if recs, err := s.Pending(context.Background(), 10); err != nil || len(recs) != 1 {
+		t.Errorf("Pending = %d records, %v; want 1 (the read pool opens the same file)", len(recs), err)
+	}
+}

@@ -1,0 +1,407 @@
+// Package upload drains the outbox to the upstream: it sends pending
+// check-ins in batches to the upload API (sync/API.md) and marks them
+// uploaded once the upstream holds them.
+//
+// The API is idempotent by record id and by (kiosk, seq), so a batch whose
+// answer was lost is simply sent again: at least once on the wire, exactly
+// once upstream. One goroutine, Run's, does all the work; Status and Kick
+// may be called from any goroutine.
+package upload
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
+)
+
+// Source is the outbox as the uploader sees it. *outbox.Store is one.
+type Source interface {
+	// Pending returns up to limit unacknowledged records, oldest first.
+	Pending(ctx context.Context, limit int) ([]wire.Record, error)
+	// Ack marks records uploaded.
+	Ack(ctx context.Context, ids []string, at time.Time) error
+	// Changed signals (at most one signal buffered) after a commit.
+	Changed() <-chan struct{}
+}
+
+// Defaults of the Uploader's fields.
+const (
+	DefaultMinBackoff     = 500 * time.Millisecond
+	DefaultMaxBackoff     = 30 * time.Second
+	DefaultPollInterval   = 30 * time.Second
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+const (
+	// maxRetryAfter bounds the wait a server's Retry-After can impose.
+	maxRetryAfter = 15 * time.Minute
+	// maxResponseBytes bounds the body read from the upstream.
+	maxResponseBytes = 4 << 20
+)
+
+// Uploader drains Store to the upstream at URL. Set the fields, then call Run
+// once; do not change them while it runs.
+type Uploader struct {
+	Store        Source
+	URL          string        // base URL of the upstream, e.g. "https://upstream.example"
+	Client       *http.Client  // nil: a client with timeouts
+	Log          *slog.Logger  // nil: discard
+	BatchSize    int           // records per request; 0 (or more than wire.MaxBatch): wire.MaxBatch
+	MinBackoff   time.Duration // 0: DefaultMinBackoff
+	MaxBackoff   time.Duration // 0: DefaultMaxBackoff
+	PollInterval time.Duration // 0: DefaultPollInterval; a retry even without a commit
+
+	// RequestTimeout bounds each request, from sending to reading the
+	// answer. 0: DefaultRequestTimeout.
+	RequestTimeout time.Duration
+
+	once sync.Once
+	kick chan struct{}
+
+	mu     sync.Mutex
+	status Status
+
+	// Owned by Run's goroutine: the ids the upstream rejected. They stay
+	// pending in the outbox but are not sent again by this process, so they
+	// cannot block the records behind them. Quarantining them durably in
+	// the outbox, and alerting staff, comes with the sync issue.
+	rejected map[string]bool
+}
+
+// Status is what the uploader has done lately.
+type Status struct {
+	LastAttempt time.Time // when a batch was last sent
+	LastSuccess time.Time // when the upstream last answered a batch
+	LastError   string    // why the last round failed; "" once a round succeeds
+	Uploaded    int64     // records this process had acknowledged
+}
+
+// Status returns the uploader's status. It is safe to call from any goroutine.
+func (u *Uploader) Status() Status {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.status
+}
+
+// Kick makes the uploader try now: it ends a backoff or an idle wait. It
+// never blocks.
+func (u *Uploader) Kick() {
+	u.init()
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (u *Uploader) init() {
+	u.once.Do(func() {
+		u.kick = make(chan struct{}, 1)
+		u.rejected = map[string]bool{}
+	})
+}
+
+// Run uploads until ctx ends, then returns nil. It drains the outbox, waits
+// for a commit, a Kick or the poll interval, and drains again; after a
+// failure it backs off (full-jitter exponential, or the server's
+// Retry-After) before trying again.
+func (u *Uploader) Run(ctx context.Context) error {
+	u.init()
+	client := u.Client
+	if client == nil {
+		client = defaultClient()
+	}
+	failures := 0
+	for {
+		n, err := u.drain(ctx, client)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			failures++
+			wait := u.backoff(failures)
+			if se, ok := errors.AsType[*statusError](err); ok && se.retryAfter > wait {
+				// Not before the server said; a "Retry-After: 0" still
+				// gets the jittered backoff, never a tight loop.
+				wait = se.retryAfter
+			}
+			u.setError(err)
+			level := slog.LevelDebug
+			if failures == 1 {
+				level = slog.LevelWarn
+			}
+			u.log().Log(ctx, level, "upload failed", "err", err, "failures", failures, "retry_in", wait)
+			if !u.sleep(ctx, wait, nil) {
+				return nil
+			}
+			continue
+		}
+		if failures > 0 {
+			u.log().Info("upload recovered", "failures", failures)
+			failures = 0
+		}
+		u.setError(nil)
+		if n > 0 {
+			u.log().Info("uploaded", "records", n)
+		}
+		if !u.sleep(ctx, u.pollInterval(), u.Store.Changed()) {
+			return nil
+		}
+	}
+}
+
+// sleep waits for d, a Kick, a signal on changed (nil: none) or the end of
+// ctx, and reports whether ctx is still live.
+func (u *Uploader) sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-u.kick:
+	case <-changed:
+	}
+	return true
+}
+
+// drain sends pending records until none is left but those rejected, and
+// returns how many the upstream now holds.
+func (u *Uploader) drain(ctx context.Context, client *http.Client) (int, error) {
+	size := u.BatchSize
+	if size <= 0 || size > wire.MaxBatch {
+		size = wire.MaxBatch
+	}
+	total := 0
+	for {
+		// Ask for enough to fill a batch past the rejected records.
+		recs, err := u.Store.Pending(ctx, size+len(u.rejected))
+		if err != nil {
+			return total, fmt.Errorf("read outbox: %w", err)
+		}
+		batch := u.nextBatch(recs, size)
+		if len(batch) == 0 {
+			return total, nil
+		}
+		results, err := u.post(ctx, client, batch)
+		if err != nil {
+			return total, err
+		}
+		acks, protoErr := u.sortResults(batch, results)
+		if len(acks) > 0 {
+			// The upstream holds them now; a shutdown must not undo
+			// that bookkeeping (it would only cost a resend).
+			if err := u.Store.Ack(context.WithoutCancel(ctx), acks, time.Now()); err != nil {
+				return total, fmt.Errorf("ack: %w", err)
+			}
+			total += len(acks)
+			u.mu.Lock()
+			u.status.Uploaded += int64(len(acks))
+			u.mu.Unlock()
+		}
+		if protoErr != nil {
+			return total, protoErr
+		}
+	}
+}
+
+// nextBatch picks up to size records of recs to send: not rejected before,
+// and all of the first one's kiosk (a batch names one kiosk; the kiosk id
+// changes only if the kiosk is re-provisioned).
+func (u *Uploader) nextBatch(recs []wire.Record, size int) []wire.Record {
+	var batch []wire.Record
+	for _, r := range recs {
+		if u.rejected[r.ID] {
+			continue
+		}
+		if len(batch) > 0 && r.KioskID != batch[0].KioskID {
+			break
+		}
+		batch = append(batch, r)
+		if len(batch) == size {
+			break
+		}
+	}
+	return batch
+}
+
+// sortResults returns the ids to acknowledge and remembers the rejected
+// ones. A result missing or unknown is a protocol error: that record is
+// left pending and sent again after a backoff.
+func (u *Uploader) sortResults(batch []wire.Record, results []wire.ItemResult) ([]string, error) {
+	byID := make(map[string]wire.ItemResult, len(results))
+	for _, r := range results {
+		byID[r.ID] = r
+	}
+	var acks []string
+	var bad int
+	for _, rec := range batch {
+		r, ok := byID[rec.ID]
+		switch {
+		case !ok:
+			bad++
+		case r.Status == wire.StatusAccepted || r.Status == wire.StatusDuplicate:
+			acks = append(acks, rec.ID)
+		case r.Status == wire.StatusRejected:
+			u.rejected[rec.ID] = true
+			u.log().Error("record rejected by upstream", "id", rec.ID, "kiosk", rec.KioskID, "seq", rec.Seq, "reason", r.Reason)
+		default:
+			bad++
+		}
+	}
+	if bad > 0 {
+		return acks, fmt.Errorf("upstream answered %d of %d records with no known status", bad, len(batch))
+	}
+	return acks, nil
+}
+
+// post sends one batch and returns the upstream's per-record results.
+func (u *Uploader) post(ctx context.Context, client *http.Client, batch []wire.Record) ([]wire.ItemResult, error) {
+	body, err := json.Marshal(wire.Batch{KioskID: batch[0].KioskID, Records: batch})
+	if err != nil {
+		return nil, err
+	}
+	timeout := u.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	url := strings.TrimSuffix(u.URL, "/") + wire.PathCheckIns
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", wire.ContentType)
+	req.Header.Set("Accept", wire.ContentType)
+
+	u.mu.Lock()
+	u.status.LastAttempt = time.Now()
+	u.mu.Unlock()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("post batch: %w", err)
+	}
+	defer resp.Body.Close()
+	lr := io.LimitReader(resp.Body, maxResponseBytes)
+	if resp.StatusCode != http.StatusOK {
+		return nil, newStatusError(resp, lr)
+	}
+	var res wire.BatchResult
+	if err := json.NewDecoder(lr).Decode(&res); err != nil {
+		return nil, fmt.Errorf("post batch: read answer: %w", err)
+	}
+	u.mu.Lock()
+	u.status.LastSuccess = time.Now()
+	u.mu.Unlock()
+	return res.Results, nil
+}
+
+// statusError is an answer other than 200.
+type statusError struct {
+	code       int
+	msg        string
+	retryAfter time.Duration // from Retry-After on 429 and 503; -1 if none
+}
+
+func (e *statusError) Error() string {
+	if e.msg == "" {
+		return fmt.Sprintf("post batch: %d %s", e.code, http.StatusText(e.code))
+	}
+	return fmt.Sprintf("post batch: %d %s: %s", e.code, http.StatusText(e.code), e.msg)
+}
+
+func newStatusError(resp *http.Response, body io.Reader) *statusError {
+	e := &statusError{code: resp.StatusCode, retryAfter: -1}
+	var we wire.Error
+	if json.NewDecoder(io.LimitReader(body, 4096)).Decode(&we) == nil {
+		e.msg = we.Message
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return e
+}
+
+// parseRetryAfter reads a Retry-After value (RFC 9110 §10.2.3): seconds or
+// an HTTP date. It returns -1 if there is none, and never more than
+// maxRetryAfter.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return -1
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseUint(v, 10, 63); err == nil {
+		d = time.Duration(min(secs, uint64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = max(t.Sub(now), 0)
+	} else {
+		return -1
+	}
+	return min(d, maxRetryAfter)
+}
+
+// backoff returns the wait after the nth failure in a row: full jitter,
+// uniform in [0, min(MaxBackoff, MinBackoff·2^(n-1))].
+func (u *Uploader) backoff(n int) time.Duration {
+	base, ceiling := u.MinBackoff, u.MaxBackoff
+	if base <= 0 {
+		base = DefaultMinBackoff
+	}
+	if ceiling <= 0 {
+		ceiling = DefaultMaxBackoff
+	}
+	d := ceiling
+	if n-1 < 62 {
+		if x := base << (n - 1); x > 0 && x < ceiling {
+			d = x
+		}
+	}
+	return rand.N(d + 1)
+}
+
+func (u *Uploader) pollInterval() time.Duration {
+	if u.PollInterval <= 0 {
+		return DefaultPollInterval
+	}
+	return u.PollInterval
+}
+
+func (u *Uploader) setError(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err == nil {
+		u.status.LastError = ""
+	} else {
+		u.status.LastError = err.Error()
+	}
+}
+
+func (u *Uploader) log() *slog.Logger {
+	if u.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return u.Log
+}
+
+// defaultClient bounds every phase of a request, on top of the per-request
+// context deadline.
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = DefaultRequestTimeout
+	t.MaxIdleConnsPerHost = 2
+	return &http.Client{Transport: t, Timeout: 2 * DefaultRequestTimeout}
+}

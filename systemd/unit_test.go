@@ -1,0 +1,79 @@
+// Package systemd_test checks the unit files with systemd's own tools.
+package systemd_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// need skips the test when a program is missing, unless KIOSK_REQUIRE_ALL=1.
+func need(t *testing.T, prog string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		if os.Getenv("KIOSK_REQUIRE_ALL") == "1" {
+			t.Fatalf("needs %s (KIOSK_REQUIRE_ALL=1): %v", prog, err)
+		}
+		t.Skipf("needs %s: %v", prog, err)
+	}
+	return p
+}
+
+// unitCopy writes the unit to a temporary directory with ExecStart pointing
+// at a binary that exists here, as systemd-analyze verify insists.
+func unitCopy(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(b), "/usr/bin/kiosk ", "/bin/true ")
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUnitVerifies(t *testing.T) {
+	analyze := need(t, "systemd-analyze")
+	out, err := exec.Command(analyze, "verify", unitCopy(t, "kioskd.service")).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// TestUnitExposure keeps the sandbox tight: systemd's own exposure score
+// (0 = locked down, 10 = exposed) must stay at or below 2.
+func TestUnitExposure(t *testing.T) {
+	analyze := need(t, "systemd-analyze")
+	out, _ := exec.Command(analyze, "security", "--offline=true", unitCopy(t, "kioskd.service")).CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for kioskd\.service: ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("systemd-analyze security printed no exposure level:\n%s", out)
+	}
+	level, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if level > 2.0 {
+		t.Errorf("exposure level = %.1f; want ≤ 2.0\n%s", level, out)
+	}
+}
+
+func TestUnitIsNotify(t *testing.T) {
+	b, err := os.ReadFile("kioskd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "Restart=always", "ExecStart=/usr/bin/kiosk run "} {
+		if !strings.Contains(string(b), "\n"+want) {
+			t.Errorf("kioskd.service lacks %q", want)
+		}
+	}
+}

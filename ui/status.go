@@ -1,0 +1,124 @@
+package ui
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+)
+
+// Status is the kiosk's health as GET /api/v1/status reports it:
+//
+//	{
+//	  "screen": "idle",
+//	  "scanner": {"source": "sim", "state": "ok"},
+//	  "panel": {"source": "sim", "state": "ok"},
+//	  "outbox": {"pending": 0, "uploaded_total": 0, "last_upload": null},
+//	  "upload": {"last_attempt": "2025-11-25T19:43:00Z", "last_error": ""}
+//	}
+//
+// Times are RFC 3339 in UTC, or null for never. It holds no personal data.
+type Status struct {
+	Screen  kiosk.Screen `json:"screen"`  // filled from Config.Views when empty
+	Scanner Device       `json:"scanner"` // the barcode scanner
+	Panel   Device       `json:"panel"`   // lights, buzzer, help button, tamper switch
+	Outbox  Outbox       `json:"outbox"`
+	Upload  Upload       `json:"upload"`
+}
+
+// Device is the state of one piece of hardware.
+type Device struct {
+	Source string      `json:"source"`          // as configured: "sim", "serial:/dev/ttyACM0", "evdev:…"
+	State  DeviceState `json:"state"`           // "" reads as "unknown"
+	Error  string      `json:"error,omitempty"` // why it is not ok, for the operator
+}
+
+// DeviceState says whether a device works.
+type DeviceState string
+
+// The device states.
+const (
+	DeviceOK      DeviceState = "ok"      // working
+	DeviceFailed  DeviceState = "failed"  // configured but failing; Error says why
+	DeviceAbsent  DeviceState = "absent"  // not configured
+	DeviceUnknown DeviceState = "unknown" // not reported
+)
+
+// MarshalJSON writes an empty State as "unknown".
+func (d Device) MarshalJSON() ([]byte, error) {
+	type plain Device
+	if d.State == "" {
+		d.State = DeviceUnknown
+	}
+	return json.Marshal(plain(d))
+}
+
+// Outbox is the state of the local queue of check-ins.
+type Outbox struct {
+	Pending       int64     // check-ins recorded but not yet acknowledged upstream
+	UploadedTotal int64     // check-ins acknowledged upstream, ever
+	LastUpload    time.Time // last acknowledged upload; zero: never (null in JSON)
+}
+
+type outboxJSON struct {
+	Pending       int64      `json:"pending"`
+	UploadedTotal int64      `json:"uploaded_total"`
+	LastUpload    *time.Time `json:"last_upload"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (o Outbox) MarshalJSON() ([]byte, error) {
+	return json.Marshal(outboxJSON{o.Pending, o.UploadedTotal, jsonTime(o.LastUpload)})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *Outbox) UnmarshalJSON(b []byte) error {
+	var j outboxJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*o = Outbox{Pending: j.Pending, UploadedTotal: j.UploadedTotal, LastUpload: goTime(j.LastUpload)}
+	return nil
+}
+
+// Upload is the state of the uploader.
+type Upload struct {
+	LastAttempt time.Time // zero: never (null in JSON)
+	LastError   string    // of the last attempt; "" if it succeeded
+}
+
+type uploadJSON struct {
+	LastAttempt *time.Time `json:"last_attempt"`
+	LastError   string     `json:"last_error"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (u Upload) MarshalJSON() ([]byte, error) {
+	return json.Marshal(uploadJSON{jsonTime(u.LastAttempt), u.LastError})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (u *Upload) UnmarshalJSON(b []byte) error {
+	var j uploadJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*u = Upload{LastAttempt: goTime(j.LastAttempt), LastError: j.LastError}
+	return nil
+}
+
+// jsonTime is t in UTC to the second, or nil for the zero time.
+func jsonTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC().Truncate(time.Second)
+	return &t
+}
+
+func goTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}

@@ -1,0 +1,699 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+)
+
+// wait bounds every wait in these tests: reaching it is a failure, never
+// the way a test proceeds.
+const wait = 10 * time.Second
+
+var clock = time.Date(2025, 11, 25, 14, 30, 0, 0, time.UTC)
+
+// views is a ViewSource the test sets.
+type views struct {
+	mu sync.Mutex
+	v  kiosk.View
+}
+
+func (f *views) View() kiosk.View {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.v
+}
+
+func (f *views) set(v kiosk.View) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.v = v
+}
+
+type harness struct {
+	srv     *Server
+	base    string // http://127.0.0.1:PORT
+	views   *views
+	actions chan kiosk.Action
+}
+
+// start serves cfg (Views and Actions filled in if empty) on a loopback
+// port until the test ends, and checks that Serve then returns nil.
+func start(t *testing.T, cfg Config) *harness {
+	t.Helper()
+	h := &harness{views: &views{v: kiosk.View{Rev: 1, Screen: kiosk.ScreenIdle}}, actions: make(chan kiosk.Action, 16)}
+	if cfg.Views == nil {
+		cfg.Views = h.views
+	}
+	if cfg.Actions == nil {
+		cfg.Actions = h.actions
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return clock }
+	}
+	h.srv = New(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.base = "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve = %v; want nil", err)
+			}
+		case <-time.After(wait):
+			t.Errorf("Serve did not return after its context ended")
+		}
+	})
+	return h
+}
+
+func (h *harness) dial(t *testing.T, header http.Header) *websocket.Conn {
+	t.Helper()
+	c, resp, err := websocket.DefaultDialer.Dial(strings.Replace(h.base, "http", "ws", 1)+"/ws/kiosk", header)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial: %v (status %d)", err, status)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// frame is any frame from the server, decoded.
+type frame struct {
+	V           int          `json:"v"`
+	Type        string       `json:"type"`
+	Screen      kiosk.Screen `json:"screen"`
+	Rev         uint64       `json:"rev"`
+	Reason      kiosk.Reason `json:"reason"`
+	Name        string       `json:"name"`
+	Code        string       `json:"code"`
+	At          string       `json:"at"`
+	ExpiresInMS *int64       `json:"expires_in_ms"`
+	Lang        string       `json:"lang"`
+	Error       string       `json:"error"`
+}
+
+func read(t *testing.T, c *websocket.Conn) frame {
+	t.Helper()
+	f, _, err := readRaw(c)
+	if err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	return f
+}
+
+func readRaw(c *websocket.Conn) (frame, map[string]any, error) {
+	c.SetReadDeadline(time.Now().Add(wait))
+	typ, b, err := c.ReadMessage()
+	if err != nil {
+		return frame{}, nil, err
+	}
+	if typ != websocket.TextMessage {
+		return frame{}, nil, errors.New("not a text frame")
+	}
+	var f frame
+	var m map[string]any
+	if err := json.Unmarshal(b, &f); err != nil {
+		return frame{}, nil, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return frame{}, nil, err
+	}
+	return f, m, nil
+}
+
+func write(t *testing.T, c *websocket.Conn, s string) {
+	t.Helper()
+	c.SetWriteDeadline(time.Now().Add(wait))
+	if err := c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+		t.Fatalf("write %s: %v", s, err)
+	}
+}
+
+func (s *Server) clientCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+func TestConnectSendsCurrentScreen(t *testing.T) {
+	h := start(t, Config{})
+	h.views.set(kiosk.View{Rev: 7, Screen: kiosk.ScreenConfirm, Name: "Ana María Pérez", Expires: clock.Add(45 * time.Second), Lang: "es"})
+	c := h.dial(t, nil)
+	f, m, err := readRaw(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.V != 1 || f.Type != "screen" || f.Screen != kiosk.ScreenConfirm || f.Rev != 7 || f.Name != "Ana María Pérez" || f.Lang != "es" {
+		t.Errorf("first frame = %+v; want v 1, screen confirm, rev 7, the name, lang es", f)
+	}
+	if f.ExpiresInMS == nil || *f.ExpiresInMS != 45000 {
+		t.Errorf("expires_in_ms = %v; want 45000", m["expires_in_ms"])
+	}
+	for _, k := range []string{"reason", "code", "at"} {
+		if _, ok := m[k]; ok {
+			t.Errorf("first frame has %q; want it omitted when empty", k)
+		}
+	}
+}
+
+func TestScreenFrameFields(t *testing.T) {
+	at := time.Date(2025, 11, 25, 9, 41, 5, 0, time.FixedZone("EST", -5*3600))
+	tests := []struct {
+		v    kiosk.View
+		want string
+	}{
+		{kiosk.View{Rev: 1, Screen: kiosk.ScreenIdle},
+			`{"v":1,"type":"screen","screen":"idle","rev":1}`},
+		{kiosk.View{Rev: 2, Screen: kiosk.ScreenSuccess, Code: "7KQ2-M9XD", At: at, Expires: clock.Add(20 * time.Second)},
+			`{"v":1,"type":"screen","screen":"success","rev":2,"code":"7KQ2-M9XD","at":"2025-11-25T09:41:05-05:00","expires_in_ms":20000}`},
+		{kiosk.View{Rev: 3, Screen: kiosk.ScreenSeeStaff, Reason: kiosk.ReasonCardExpired, Expires: clock.Add(-time.Second), Lang: "es"},
+			`{"v":1,"type":"screen","screen":"see_staff","rev":3,"reason":"card_expired","expires_in_ms":0,"lang":"es"}`},
+	}
+	for _, tt := range tests {
+		if got := string(encodeScreen(tt.v, clock)); got != tt.want {
+			t.Errorf("encodeScreen(%+v) =\n%s\nwant\n%s", tt.v, got, tt.want)
+		}
+	}
+}
+
+func TestShowBroadcastsInOrder(t *testing.T) {
+	h := start(t, Config{})
+	a, b := h.dial(t, nil), h.dial(t, nil)
+	for _, c := range []*websocket.Conn{a, b} {
+		if f := read(t, c); f.Rev != 1 {
+			t.Fatalf("first frame rev = %d; want 1", f.Rev)
+		}
+	}
+	screens := []kiosk.Screen{kiosk.ScreenChecking, kiosk.ScreenConfirm, kiosk.ScreenSuccess, kiosk.ScreenIdle}
+	// A burst as long as a page's queue: kept whole and in order.
+	const n = wsSendQueue
+	for i := range n {
+		h.srv.Show(kiosk.View{Rev: uint64(i + 2), Screen: screens[i%len(screens)]})
+	}
+	for _, c := range []*websocket.Conn{a, b} {
+		for i := range n {
+			f := read(t, c)
+			if f.Rev != uint64(i+2) || f.Screen != screens[i%len(screens)] {
+				t.Fatalf("frame %d = rev %d %s; want rev %d %s", i, f.Rev, f.Screen, i+2, screens[i%len(screens)])
+			}
+		}
+	}
+}
+
+func TestShowSkipsRevisionSentOnConnect(t *testing.T) {
+	h := start(t, Config{})
+	h.views.set(kiosk.View{Rev: 5, Screen: kiosk.ScreenHelp})
+	c := h.dial(t, nil)
+	if f := read(t, c); f.Rev != 5 {
+		t.Fatalf("first frame rev = %d; want 5", f.Rev)
+	}
+	// The flow changes its view before it calls Show: a page that
+	// connected in between has rev 5 already.
+	h.srv.Show(kiosk.View{Rev: 5, Screen: kiosk.ScreenHelp})
+	h.srv.Show(kiosk.View{Rev: 6, Screen: kiosk.ScreenIdle})
+	if f := read(t, c); f.Rev != 6 {
+		t.Fatalf("next frame rev = %d; want 6 (rev 5 once only)", f.Rev)
+	}
+}
+
+func TestActionsForwarded(t *testing.T) {
+	h := start(t, Config{})
+	c := h.dial(t, nil)
+	read(t, c)
+	tests := []struct {
+		in   string
+		want kiosk.Action
+	}{
+		{`{"v":1,"type":"action","action":"confirm"}`, kiosk.Action{Name: kiosk.ActionConfirm}},
+		{`{"v":1,"type":"action","action":"deny"}`, kiosk.Action{Name: kiosk.ActionDeny}},
+		{`{"v":1,"type":"action","action":"help"}`, kiosk.Action{Name: kiosk.ActionHelp}},
+		{`{"v":1,"type":"action","action":"extend"}`, kiosk.Action{Name: kiosk.ActionExtend}},
+		{`{"v":1,"type":"action","action":"language","lang":"es"}`, kiosk.Action{Name: kiosk.ActionLanguage, Lang: "es"}},
+		{`{"v":1,"type":"action","action":"language","lang":"zh-Hant-TW"}`, kiosk.Action{Name: kiosk.ActionLanguage, Lang: "zh-Hant-TW"}},
+		{`{"v":1,"type":"action","action":"another"}`, kiosk.Action{Name: kiosk.ActionAnother}},
+		{`{"v":1,"type":"action","action":"done","lang":"ignored","extra":true}`, kiosk.Action{Name: kiosk.ActionDone}},
+	}
+	for _, tt := range tests {
+		write(t, c, tt.in)
+		select {
+		case got := <-h.actions:
+			if got != tt.want {
+				t.Errorf("%s: action = %+v; want %+v", tt.in, got, tt.want)
+			}
+		case <-time.After(wait):
+			t.Fatalf("%s: no action", tt.in)
+		}
+	}
+}
+
+func TestBadFramesGetErrorFrames(t *testing.T) {
+	h := start(t, Config{})
+	c := h.dial(t, nil)
+	read(t, c)
+	tests := []struct{ in, code string }{
+		{`not json`, "bad_json"},
+		{`[1,2]`, "bad_json"},
+		{`{"type":"ping"}`, "bad_version"},
+		{`{"v":2,"type":"ping"}`, "bad_version"},
+		{`{"v":"1","type":"ping"}`, "bad_json"},
+		{`{"v":1}`, "unknown_type"},
+		{`{"v":1,"type":"screen","screen":"success"}`, "unknown_type"},
+		{`{"v":1,"type":"action","action":"commit"}`, "unknown_action"},
+		{`{"v":1,"type":"action"}`, "unknown_action"},
+		{`{"v":1,"type":"action","action":"language"}`, "bad_lang"},
+		{`{"v":1,"type":"action","action":"language","lang":"<script>"}`, "bad_lang"},
+	}
+	for _, tt := range tests {
+		write(t, c, tt.in)
+		f := read(t, c)
+		if f.V != 1 || f.Type != "error" || f.Error != tt.code {
+			t.Errorf("%s: reply = %+v; want error %q", tt.in, f, tt.code)
+		}
+		// The connection is kept.
+		write(t, c, `{"v":1,"type":"ping"}`)
+		if f := read(t, c); f.Type != "pong" || f.V != 1 {
+			t.Fatalf("after %s: ping reply = %+v; want pong", tt.in, f)
+		}
+	}
+	c.SetWriteDeadline(time.Now().Add(wait))
+	if err := c.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, c); f.Type != "error" || f.Error != "binary_frame" {
+		t.Errorf("binary frame: reply = %+v; want error binary_frame", f)
+	}
+	select {
+	case a := <-h.actions:
+		t.Errorf("a bad frame made action %+v", a)
+	default:
+	}
+}
+
+func TestOversizedFrameClosesConnection(t *testing.T) {
+	h := start(t, Config{})
+	c := h.dial(t, nil)
+	read(t, c)
+	write(t, c, `{"v":1,"type":"ping","pad":"`+strings.Repeat("x", 2000)+`"}`)
+	if _, _, err := readRaw(c); err == nil || isTimeout(err) {
+		t.Fatalf("read after a 2 KB frame = %v; want the connection closed", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// A page that stops reading is dropped, while one that reads keeps
+// receiving; Show never waits for either.
+func TestSlowClientDropped(t *testing.T) {
+	h := start(t, Config{})
+	fast, slow := h.dial(t, nil), h.dial(t, nil)
+	read(t, fast)
+	read(t, slow) // registered; it never reads again
+	name := strings.Repeat("N", 8<<10)
+	rev := uint64(1)
+	for h.srv.clientCount() == 2 {
+		if rev > 100_000 {
+			t.Fatalf("slow client still connected after %d views", rev)
+		}
+		rev++
+		h.srv.Show(kiosk.View{Rev: rev, Screen: kiosk.ScreenConfirm, Name: name})
+		if f := read(t, fast); f.Rev != rev {
+			t.Fatalf("fast client got rev %d; want %d", f.Rev, rev)
+		}
+	}
+	rev++
+	h.srv.Show(kiosk.View{Rev: rev, Screen: kiosk.ScreenIdle})
+	if f := read(t, fast); f.Rev != rev || f.Screen != kiosk.ScreenIdle {
+		t.Fatalf("fast client after the drop got %+v; want rev %d idle", f, rev)
+	}
+	// The slow one finds its connection closed before the last view.
+	for {
+		f, _, err := readRaw(slow)
+		if err != nil {
+			if isTimeout(err) {
+				t.Fatalf("slow client: %v; want its connection closed", err)
+			}
+			break
+		}
+		if f.Rev == rev {
+			t.Fatalf("slow client got the last view; want it dropped before")
+		}
+	}
+}
+
+func TestShowNeverBlocks(t *testing.T) {
+	h := start(t, Config{})
+	c := h.dial(t, nil)
+	read(t, c) // registered; it does not read while Show runs
+	name := strings.Repeat("N", 4<<10)
+	const n = 10_000 // 40 MB: more than any socket buffers hold
+	for i := range n {
+		h.srv.Show(kiosk.View{Rev: uint64(i + 2), Screen: kiosk.ScreenConfirm, Name: name})
+	}
+	got := 0
+	for {
+		_, _, err := readRaw(c)
+		if err != nil {
+			if isTimeout(err) {
+				t.Fatalf("after %d frames: %v; want the connection closed", got, err)
+			}
+			break
+		}
+		got++
+	}
+	if got >= n {
+		t.Fatalf("client read all %d frames; want it dropped", got)
+	}
+	if n := h.srv.clientCount(); n != 0 {
+		t.Errorf("clients = %d; want 0", n)
+	}
+}
+
+func TestCrossOriginWebsocketRefused(t *testing.T) {
+	h := start(t, Config{})
+	u, _ := url.Parse(h.base)
+	for _, origin := range []string{"http://evil.example", "http://" + u.Hostname() + ":1", "null", "file://"} {
+		_, resp, err := websocket.DefaultDialer.Dial("ws://"+u.Host+"/ws/kiosk", http.Header{"Origin": {origin}})
+		if err == nil {
+			t.Errorf("Origin %s: connected; want refused", origin)
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("Origin %s: %v; want 403", origin, err)
+		}
+	}
+	for _, origin := range []string{h.base, strings.ToUpper(h.base[:4]) + h.base[4:]} {
+		c := h.dial(t, http.Header{"Origin": {origin}})
+		if f := read(t, c); f.Type != "screen" {
+			t.Errorf("Origin %s: first frame %+v; want a screen", origin, f)
+		}
+	}
+}
+
+func TestServeClosesWebsockets(t *testing.T) {
+	srv := New(Config{Views: &views{}, Actions: make(chan kiosk.Action)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/ws/kiosk", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	read(t, c)
+	// A reader blocked on the Actions channel (nobody reads it) must not
+	// hold up shutdown either.
+	write(t, c, `{"v":1,"type":"action","action":"help"}`)
+	cancel()
+	_, _, err = readRaw(c)
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("read after shutdown = %v; want close 1001", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve = %v; want nil", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Serve did not return")
+	}
+}
+
+func get(t *testing.T, u string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+func TestStatus(t *testing.T) {
+	last := time.Date(2025, 11, 25, 14, 0, 0, 0, time.UTC)
+	h := start(t, Config{Status: func(ctx context.Context) (Status, error) {
+		return Status{
+			Scanner: Device{Source: "sim", State: DeviceOK},
+			Panel:   Device{Source: "gpio", State: DeviceFailed, Error: "open /dev/gpiochip0: permission denied"},
+			Outbox:  Outbox{Pending: 3, UploadedTotal: 12, LastUpload: last},
+			Upload:  Upload{LastAttempt: last.Add(time.Minute), LastError: "upstream: 503"},
+		}, nil
+	}})
+	h.views.set(kiosk.View{Rev: 4, Screen: kiosk.ScreenConfirm, Name: "secret"})
+	resp, b := get(t, h.base+"/api/v1/status")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d; want 200", resp.StatusCode)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q; want no-store", cc)
+	}
+	want := `{"screen":"confirm","scanner":{"source":"sim","state":"ok"},` +
+		`"panel":{"source":"gpio","state":"failed","error":"open /dev/gpiochip0: permission denied"},` +
+		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z"},` +
+		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503"}}` + "\n"
+	if string(b) != want {
+		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
+	}
+	var back Status
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.Outbox.LastUpload.Equal(last) || back.Upload.LastError != "upstream: 503" || back.Screen != kiosk.ScreenConfirm {
+		t.Errorf("Status round trip = %+v", back)
+	}
+
+	resp, b = get(t, h.base+"/healthz")
+	if resp.StatusCode != http.StatusOK || string(b) != `{"status":"ok"}`+"\n" {
+		t.Errorf("GET /healthz = %d %s; want 200 {\"status\":\"ok\"}", resp.StatusCode, b)
+	}
+}
+
+func TestStatusDefaults(t *testing.T) {
+	h := start(t, Config{}) // no Status callback
+	_, b := get(t, h.base+"/api/v1/status")
+	want := `{"screen":"idle","scanner":{"source":"","state":"unknown"},"panel":{"source":"","state":"unknown"},` +
+		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null},"upload":{"last_attempt":null,"last_error":""}}` + "\n"
+	if string(b) != want {
+		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
+	}
+}
+
+func TestStatusFailing(t *testing.T) {
+	h := start(t, Config{Status: func(ctx context.Context) (Status, error) {
+		return Status{}, errors.New("outbox: database is locked")
+	}})
+	for _, path := range []string{"/healthz", "/api/v1/status"} {
+		resp, b := get(t, h.base+path)
+		var body map[string]any
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Errorf("GET %s: %v in %s", path, err, b)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || body["status"] != "unavailable" {
+			t.Errorf("GET %s = %d %s; want 503 with status unavailable", path, resp.StatusCode, b)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("GET %s: Content-Type %q; want JSON", path, ct)
+		}
+	}
+}
+
+func TestSimScan(t *testing.T) {
+	scans := make(chan string, 1)
+	h := start(t, Config{SimScan: func(text string) error { scans <- text; return nil }})
+	off := start(t, Config{})
+	post := func(base, body string, header http.Header) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/api/v1/sim/scan", strings.NewReader(body))
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(h.base, "SDC1:ABC\r\n", nil); code != http.StatusAccepted {
+		t.Errorf("POST scan = %d; want 202", code)
+	}
+	select {
+	case got := <-scans:
+		if got != "SDC1:ABC" {
+			t.Errorf("SimScan got %q; want %q", got, "SDC1:ABC")
+		}
+	default:
+		t.Errorf("SimScan not called")
+	}
+	tests := []struct {
+		base, body string
+		header     http.Header
+		want       int
+	}{
+		{h.base, strings.Repeat("A", maxSimScan), nil, http.StatusAccepted},
+		{h.base, strings.Repeat("A", maxSimScan+1), nil, http.StatusRequestEntityTooLarge},
+		{h.base, "\n", nil, http.StatusBadRequest},
+		{h.base, "SDC1:ABC", http.Header{"Origin": {"http://evil.example"}}, http.StatusForbidden},
+		{h.base, "SDC1:ABC", http.Header{"Origin": {h.base}}, http.StatusAccepted},
+		{off.base, "SDC1:ABC", nil, http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		if got := post(tt.base, tt.body, tt.header); got != tt.want {
+			t.Errorf("POST %d bytes (Origin %q) = %d; want %d", len(tt.body), tt.header.Get("Origin"), got, tt.want)
+		}
+		select {
+		case <-scans:
+		default:
+		}
+	}
+	resp, _ := get(t, off.base+"/api/v1/sim/scan")
+	if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET sim scan = %d; want 404 or 405", resp.StatusCode)
+	}
+}
+
+func TestSimScanFailing(t *testing.T) {
+	h := start(t, Config{SimScan: func(string) error { return errors.New("scanner: not running") }})
+	resp, err := http.Post(h.base+"/api/v1/sim/scan", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("POST scan = %d; want 503", resp.StatusCode)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	h := start(t, Config{})
+	const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	for _, path := range []string{"/", "/index.html", "/app.js", "/style.css", "/healthz", "/api/v1/status", "/no-such-file", "/ws/kiosk"} {
+		resp, _ := get(t, h.base+path)
+		for k, want := range map[string]string{
+			"Content-Security-Policy": csp,
+			"X-Content-Type-Options":  "nosniff",
+			"Referrer-Policy":         "no-referrer",
+		} {
+			if got := resp.Header.Get(k); got != want {
+				t.Errorf("GET %s: %s = %q; want %q", path, k, got, want)
+			}
+		}
+	}
+}
+
+func TestStaticFiles(t *testing.T) {
+	h := start(t, Config{})
+	tests := []struct{ path, ctype, contains string }{
+		{"/", "text/html", `data-screen="connecting"`},
+		{"/app.js", "text/javascript", `"/ws/kiosk"`},
+		{"/style.css", "text/css", `[hidden]`},
+	}
+	for _, tt := range tests {
+		resp, b := get(t, h.base+tt.path)
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), tt.ctype) || !strings.Contains(string(b), tt.contains) {
+			t.Errorf("GET %s = %d %s; want 200 %s containing %s", tt.path, resp.StatusCode, resp.Header.Get("Content-Type"), tt.ctype, tt.contains)
+		}
+	}
+	if resp, _ := get(t, h.base+"/secret.txt"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /secret.txt = %d; want 404", resp.StatusCode)
+	}
+}
+
+// The CSP forbids inline code, so the page must have none: it would
+// silently not run.
+func TestPageHasNoInlineCode(t *testing.T) {
+	b, err := webFS.ReadFile("web/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, bad := range []*regexp.Regexp{
+		regexp.MustCompile(`(?i)<style`),
+		regexp.MustCompile(`(?i)\sstyle\s*=`),
+		regexp.MustCompile(`(?i)\son[a-z]+\s*=`),
+		regexp.MustCompile(`(?i)<script(\s[^>]*)?>[^<]`),
+		regexp.MustCompile(`(?i)javascript:`),
+	} {
+		if m := bad.FindString(page); m != "" {
+			t.Errorf("index.html has inline code: %q", m)
+		}
+	}
+	for _, m := range regexp.MustCompile(`(?i)<script[^>]*>`).FindAllString(page, -1) {
+		if !strings.Contains(m, `src="/`) {
+			t.Errorf("index.html: %s; want every script from a file", m)
+		}
+	}
+}
+
+// Every screen has a section in the page, and every reason a string in
+// every language of app.js.
+func TestPageCoversDomain(t *testing.T) {
+	html, _ := webFS.ReadFile("web/index.html")
+	js, _ := webFS.ReadFile("web/app.js")
+	for _, s := range []kiosk.Screen{
+		kiosk.ScreenIdle, kiosk.ScreenChecking, kiosk.ScreenConfirm, kiosk.ScreenSuccess,
+		kiosk.ScreenAlready, kiosk.ScreenSeeStaff, kiosk.ScreenHelp, kiosk.ScreenOutOfService,
+	} {
+		if !strings.Contains(string(html), `data-for="`+string(s)+`"`) {
+			t.Errorf("index.html has no section for screen %s", s)
+		}
+	}
+	langs := len(regexp.MustCompile(`(?m)^    dir: "(ltr|rtl)",$`).FindAll(js, -1))
+	if langs < 2 {
+		t.Fatalf("app.js has %d languages; want at least 2", langs)
+	}
+	for _, r := range []kiosk.Reason{
+		kiosk.ReasonCardExpired, kiosk.ReasonCardNotYetValid, kiosk.ReasonCardRevoked,
+		kiosk.ReasonCardUnknownIssuer, kiosk.ReasonCardBadSignature, kiosk.ReasonCardUnreadable,
+		kiosk.ReasonCardWrongContext, kiosk.ReasonNotACard, kiosk.ReasonListsStale,
+		kiosk.ReasonPersonDenied, kiosk.ReasonRecordFailed, "unknown",
+	} {
+		if n := strings.Count(string(js), "reason_"+string(r)+": "); n != langs {
+			t.Errorf("app.js translates reason %s %d times; want once in each of %d languages", r, n, langs)
+		}
+	}
+	for _, a := range []string{
+		kiosk.ActionConfirm, kiosk.ActionDeny, kiosk.ActionHelp, kiosk.ActionExtend,
+		kiosk.ActionAnother, kiosk.ActionDone,
+	} {
+		if !strings.Contains(string(html), `data-action="`+a+`"`) {
+			t.Errorf("index.html has no button for action %s", a)
+		}
+	}
+}
