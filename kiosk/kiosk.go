@@ -29,7 +29,6 @@ type Screen string
 // The screens.
 const (
 	ScreenIdle         Screen = "idle"           // waiting for a card
-	ScreenChecking     Screen = "checking"       // a scan arrived; verifying or recording
 	ScreenConfirm      Screen = "confirm"        // "Is this you?" with the person's name
 	ScreenSuccess      Screen = "success"        // committed: confirmation code and time
 	ScreenAlready      Screen = "already"        // already checked in today

@@ -208,7 +208,7 @@ func TestShowBroadcastsInOrder(t *testing.T) {
 			t.Fatalf("first frame rev = %d; want 1", f.Rev)
 		}
 	}
-	screens := []kiosk.Screen{kiosk.ScreenChecking, kiosk.ScreenConfirm, kiosk.ScreenSuccess, kiosk.ScreenIdle}
+	screens := []kiosk.Screen{kiosk.ScreenHelp, kiosk.ScreenConfirm, kiosk.ScreenSuccess, kiosk.ScreenIdle}
 	// A burst as long as a page's queue: kept whole and in order.
 	const n = wsSendQueue
 	for i := range n {
@@ -667,7 +667,7 @@ func TestPageCoversDomain(t *testing.T) {
 	html, _ := webFS.ReadFile("web/index.html")
 	js, _ := webFS.ReadFile("web/app.js")
 	for _, s := range []kiosk.Screen{
-		kiosk.ScreenIdle, kiosk.ScreenChecking, kiosk.ScreenConfirm, kiosk.ScreenSuccess,
+		kiosk.ScreenIdle, kiosk.ScreenConfirm, kiosk.ScreenSuccess,
 		kiosk.ScreenAlready, kiosk.ScreenSeeStaff, kiosk.ScreenHelp, kiosk.ScreenOutOfService,
 	} {
 		if !strings.Contains(string(html), `data-for="`+string(s)+`"`) {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/sync/internal/sqlitedb"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -57,7 +58,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, r, err := openDB(context.Background(), path, migrations)
+	w, r, err := sqlitedb.Open(context.Background(), path, migrations)
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}

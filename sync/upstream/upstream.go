@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/sync/internal/sqlitedb"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -57,7 +58,7 @@ func Open(path string, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, r, err := openDB(context.Background(), path, migrations)
+	w, r, err := sqlitedb.Open(context.Background(), path, migrations)
 	if err != nil {
 		return nil, fmt.Errorf("open upstream: %w", err)
 	}

@@ -106,7 +106,7 @@ const BACKOFF_MAX_MS = 8000;  // …up to here
 
 // The screens this page can show; any other name from a newer server
 // shows the neutral "One moment…".
-const SCREENS = ["connecting", "idle", "checking", "confirm", "success", "already", "see_staff", "help", "out_of_service"];
+const SCREENS = ["connecting", "idle", "confirm", "success", "already", "see_staff", "help", "out_of_service"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -138,7 +138,8 @@ function setLang(lang) {
 // show switches to a screen, clearing every personal field first: a field
 // is filled again only by the frame that shows its screen.
 function show(screen, msg) {
-  if (!SCREENS.includes(screen)) screen = "checking";
+  // A screen this page does not know shows the neutral "One moment…".
+  if (!SCREENS.includes(screen)) screen = "connecting";
   page.screen = screen;
   document.body.dataset.screen = screen;
   for (const sec of document.querySelectorAll("section[data-for]")) {

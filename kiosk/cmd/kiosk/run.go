@@ -196,8 +196,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	scans := make(chan kiosk.Scan)
 	g.Go(func() error { return m.flow.Run(ctx, scans, actions) })
 	g.Go(func() error { return m.server.Serve(ctx, m.ln) })
-	g.Go(func() error { return runScanner(ctx, m.sim, scans) })
-	g.Go(func() error { return runPanel(ctx, m.panel, actions) })
+	g.Go(func() error { return relay(ctx, m.sim.Run, scans, scanFromDriver) })
+	g.Go(func() error { return relay(ctx, m.panel.Run, actions, actionFromPanel) })
 	if m.uploader != nil {
 		g.Go(func() error { return m.uploader.Run(ctx) })
 	}
@@ -309,19 +309,25 @@ func loadVerifier(c Config) (*card.Verifier, error) {
 	return v, nil
 }
 
-// runScanner runs the scanner driver and hands its scans to the flow.
-func runScanner(ctx context.Context, s *scanner.Sim, out chan<- kiosk.Scan) error {
-	raw := make(chan scanner.Scan)
+// relay runs a driver and hands what it sends, through conv, to out; conv
+// returns false for an input the flow has no use for. Like the drivers, it
+// never drops an input the flow needs: it blocks on out.
+func relay[T, U any](ctx context.Context, run func(context.Context, chan<- T) error, out chan<- U, conv func(T) (U, bool)) error {
+	in := make(chan T)
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.Run(ctx, raw) })
+	g.Go(func() error { return run(ctx, in) })
 	g.Go(func() error {
 		for {
 			select {
 			case <-ctx.Done():
 				return nil
-			case sc := <-raw:
+			case v := <-in:
+				u, ok := conv(v)
+				if !ok {
+					continue
+				}
 				select {
-				case out <- kiosk.Scan(sc):
+				case out <- u:
 				case <-ctx.Done():
 					return nil
 				}
@@ -331,30 +337,15 @@ func runScanner(ctx context.Context, s *scanner.Sim, out chan<- kiosk.Scan) erro
 	return g.Wait()
 }
 
-// runPanel turns panel inputs into flow actions: the help button is the
+func scanFromDriver(s scanner.Scan) (kiosk.Scan, bool) { return kiosk.Scan(s), true }
+
+// actionFromPanel maps panel inputs to flow actions: the help button is the
 // same request as the help button on screen.
-func runPanel(ctx context.Context, p *panel.Sim, actions chan<- kiosk.Action) error {
-	events := make(chan panel.Event)
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.Run(ctx, events) })
-	g.Go(func() error {
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case e := <-events:
-				if e != panel.HelpPressed {
-					continue
-				}
-				select {
-				case actions <- kiosk.Action{Name: kiosk.ActionHelp}:
-				case <-ctx.Done():
-					return nil
-				}
-			}
-		}
-	})
-	return g.Wait()
+func actionFromPanel(e panel.Event) (kiosk.Action, bool) {
+	if e == panel.HelpPressed {
+		return kiosk.Action{Name: kiosk.ActionHelp}, true
+	}
+	return kiosk.Action{}, false
 }
 
 // lightSink shows the screen on the panel's status light.

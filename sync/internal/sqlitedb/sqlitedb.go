@@ -1,7 +1,8 @@
-// Code shared in shape with sync/outbox/sqlite.go: both ends keep the same
-// SQLite discipline. Keep the two in step.
-
-package upstream
+// Package sqlitedb opens the SQLite files of the kiosk's outbox and of the
+// reference upstream with one discipline: WAL, synchronous=FULL, one writer
+// connection, a read-only pool, an integrity check at open, and embedded
+// forward-only migrations keyed by PRAGMA user_version.
+package sqlitedb
 
 import (
 	"context"
@@ -38,15 +39,15 @@ func fileURI(path string, q url.Values) string {
 	return u.String()
 }
 
-// openDB opens the SQLite file at path for one writer and many readers, as
+// Open opens the SQLite file at path for one writer and many readers, as
 // the durability rule requires: WAL, synchronous=FULL (mattn/go-sqlite3 sets
 // NORMAL unless told), BEGIN IMMEDIATE, one writer connection so writers
 // queue in Go rather than fail with SQLITE_BUSY, and a separate read-only
 // pool so a reader never holds the writer. The directory is created 0700 and
 // the file 0600 (SQLite gives the -wal and -shm files the same mode). A file
 // that fails PRAGMA quick_check is an error: it is never recreated.
-func openDB(ctx context.Context, file string, migrations fs.FS) (*sql.DB, *sql.DB, error) {
-	file, err := filepath.Abs(file)
+func Open(ctx context.Context, file string, migrations fs.FS) (writer, reader *sql.DB, err error) {
+	file, err = filepath.Abs(file)
 	if err != nil {
 		return nil, nil, err
 	}
