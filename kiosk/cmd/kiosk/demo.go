@@ -153,13 +153,13 @@ func demoIssuerKey(dir string) (crypto.Signer, *x509.Certificate, error) {
 }
 
 // defaultDemoDir is where the demo keeps its state across runs:
-// $XDG_STATE_HOME/checkin-kiosk/demo, else ~/.local/state/checkin-kiosk/demo.
+// $XDG_STATE_HOME/checkin-kiosk-demo, else ~/.local/state/checkin-kiosk-demo.
 func defaultDemoDir(getenv func(string) string) string {
 	if d := getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "checkin-kiosk", "demo")
+		return filepath.Join(d, "checkin-kiosk-demo")
 	}
 	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "checkin-kiosk", "demo")
+		return filepath.Join(home, ".local", "state", "checkin-kiosk-demo")
 	}
 	return filepath.Join(os.TempDir(), "checkin-kiosk-demo")
 }
