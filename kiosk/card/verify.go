@@ -256,11 +256,12 @@ func inflate(b []byte) ([]byte, error) {
 
 // sign1 is a decoded COSE_Sign1 message.
 type sign1 struct {
-	protected []byte // the serialized protected header, as signed
-	alg       cose.Algorithm
-	kid       []byte
-	payload   []byte
-	signature []byte
+	protected   []byte // the serialized protected header, as signed
+	alg         cose.Algorithm
+	kid         []byte
+	contentType string // protected header 3, when text
+	payload     []byte
+	signature   []byte
 }
 
 // coseHeader is the part of a COSE header map we read. Other labels are
@@ -269,6 +270,7 @@ type sign1 struct {
 type coseHeader struct {
 	Alg  cbor.RawMessage `cbor:"1,keyasint,omitempty"`
 	Crit cbor.RawMessage `cbor:"2,keyasint,omitempty"`
+	CT   cbor.RawMessage `cbor:"3,keyasint,omitempty"`
 	KID  cbor.RawMessage `cbor:"4,keyasint,omitempty"`
 }
 
@@ -333,6 +335,15 @@ func decodeSign1(raw []byte) (*sign1, error) {
 	case cose.AlgorithmES256, cose.AlgorithmPS256, cose.AlgorithmEdDSA:
 	default:
 		return nil, fmt.Errorf("cose: unsupported alg %d", alg)
+	}
+	if prot.CT != nil {
+		// A content type may be text or a CoAP number; only signed
+		// documents use it, and they use text.
+		var ct any
+		if err := decMode.Unmarshal(prot.CT, &ct); err != nil {
+			return nil, fmt.Errorf("cose: content type: %w", err)
+		}
+		m.contentType, _ = ct.(string)
 	}
 	kid := prot.KID
 	if kid == nil {
