@@ -28,7 +28,10 @@ type Flow struct {
 	Store    Store
 	Sinks    []ViewSink       // told of every view, in order
 	Log      *slog.Logger     // nil: discard
-	Now      func() time.Time // nil: time.Now
+	Now      func() time.Time // screen timeouts; nil: time.Now
+	// Clock is the time cards are verified against and check-ins are
+	// recorded at; nil: the system clock, unsynchronized.
+	Clock TimeSource
 
 	ConfirmTimeout time.Duration // 0: DefaultConfirmTimeout
 	ResultTimeout  time.Duration // 0: DefaultResultTimeout
@@ -85,7 +88,8 @@ func (f *Flow) Run(ctx context.Context, scans <-chan Scan, actions <-chan Action
 }
 
 func (f *Flow) scan(s Scan) {
-	r := f.Verifier.Verify(s.Text, f.now())
+	at, _ := f.clock()
+	r := f.Verifier.Verify(s.Text, at)
 	if r.Status != card.Valid || r.Card == nil {
 		f.log().Info("card refused", "status", r.Status, "stage", r.Stage, "err", r.Err)
 		f.pending = nil
@@ -146,10 +150,10 @@ func (f *Flow) act(ctx context.Context, a Action) {
 func (f *Flow) commit(ctx context.Context) {
 	c := *f.pending
 	f.pending = nil
-	at := f.now()
+	at, state := f.clock()
 	// A confirmed tap is recorded or refused whole: shutdown must not cut a
 	// commit short and turn it into a failure the person never sees.
-	got, err := f.Store.Commit(context.WithoutCancel(ctx), CheckIn{At: at, Outcome: OutcomeCheckedIn, Card: c})
+	got, err := f.Store.Commit(context.WithoutCancel(ctx), CheckIn{At: at, Clock: state, Outcome: OutcomeCheckedIn, Card: c})
 	if err != nil {
 		f.log().Error("check-in not recorded", "err", err)
 		f.showFor(View{Screen: ScreenSeeStaff, Reason: ReasonRecordFailed}, f.resultTimeout())
@@ -201,6 +205,13 @@ func (f *Flow) now() time.Time {
 		return f.Now()
 	}
 	return time.Now()
+}
+
+func (f *Flow) clock() (time.Time, ClockState) {
+	if f.Clock != nil {
+		return f.Clock.Now()
+	}
+	return time.Now(), ClockUnsynced
 }
 
 func (f *Flow) log() *slog.Logger {

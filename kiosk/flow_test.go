@@ -308,3 +308,52 @@ func TestConfirmationCode(t *testing.T) {
 		t.Errorf("ConfirmationCode is not deterministic")
 	}
 }
+
+type fixedClock struct {
+	t     time.Time
+	state kiosk.ClockState
+}
+
+func (c fixedClock) Now() (time.Time, kiosk.ClockState) { return c.t, c.state }
+
+// atVerifier records the time it was asked to verify at.
+type atVerifier struct {
+	kiosktest.Verifier
+	at *time.Time
+}
+
+func (v atVerifier) Verify(payload string, at time.Time) card.Result {
+	*v.at = at
+	return v.Verifier.Verify(payload, at)
+}
+
+func TestFlowUsesTrustedClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		trusted := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		var verifiedAt time.Time
+		store := &kiosktest.Store{}
+		sink := kiosktest.NewSink(8)
+		f := &kiosk.Flow{
+			Verifier: atVerifier{verifier(), &verifiedAt},
+			Store:    store,
+			Sinks:    []kiosk.ViewSink{sink},
+			Clock:    fixedClock{trusted, kiosk.ClockImplausible},
+		}
+		scans, actions := make(chan kiosk.Scan), make(chan kiosk.Action)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go f.Run(ctx, scans, actions)
+		scans <- kiosk.Scan{Text: "valid"}
+		actions <- kiosk.Action{Name: kiosk.ActionConfirm}
+		synctest.Wait()
+		if !verifiedAt.Equal(trusted) {
+			t.Errorf("verified at %v; want the clock's %v", verifiedAt, trusted)
+		}
+		if store.Len() != 1 {
+			t.Fatalf("check-ins = %d; want 1", store.Len())
+		}
+		if got := store.CheckIns[0]; !got.At.Equal(trusted) || got.Clock != kiosk.ClockImplausible {
+			t.Errorf("recorded at %v (%s); want %v (implausible)", got.At, got.Clock, trusted)
+		}
+	})
+}

@@ -119,6 +119,12 @@ type ViewSink interface {
 	Show(View)
 }
 
+// TimeSource tells the time that cards are checked against and check-ins
+// recorded at. *Clock is one.
+type TimeSource interface {
+	Now() (time.Time, ClockState)
+}
+
 // CardVerifier checks a scanned payload offline. *card.Verifier is one.
 type CardVerifier interface {
 	Verify(payload string, at time.Time) card.Result
@@ -135,6 +141,7 @@ const (
 // CheckIn is a check-in the person confirmed, handed to the Store.
 type CheckIn struct {
 	At      time.Time
+	Clock   ClockState // how far At can be trusted
 	Outcome Outcome
 	Card    card.Card // all of it: the store decides what is kept in clear
 }

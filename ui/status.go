@@ -14,7 +14,9 @@ import (
 //	  "scanner": {"source": "sim", "state": "ok"},
 //	  "panel": {"source": "sim", "state": "ok"},
 //	  "outbox": {"pending": 0, "uploaded_total": 0, "last_upload": null},
-//	  "upload": {"last_attempt": "2025-11-25T19:43:00Z", "last_error": ""}
+//	  "upload": {"last_attempt": "2025-11-25T19:43:00Z", "last_error": ""},
+//	  "clock": {"state": "synced", "trusted": "2025-11-25T19:40:00Z"},
+//	  "lists": {"trust_seq": 4, "revocations_seq": 17, "revocations_issued_at": "2025-11-25T06:00:00Z", "stale": false}
 //	}
 //
 // Times are RFC 3339 in UTC, or null for never. It holds no personal data.
@@ -24,6 +26,71 @@ type Status struct {
 	Panel   Device       `json:"panel"`   // lights, buzzer, help button, tamper switch
 	Outbox  Outbox       `json:"outbox"`
 	Upload  Upload       `json:"upload"`
+	Clock   Clock        `json:"clock"`
+	Lists   Lists        `json:"lists"`
+}
+
+// Lists is the state of the signed lists cards are checked against. Stale
+// means the revocation list is older than the kiosk may trust (or missing):
+// every card is sent to staff until a fresh list arrives.
+type Lists struct {
+	TrustSeq            uint64    // 0: no signed trust list (development keys)
+	RevocationsSeq      uint64    // 0: no revocation list
+	RevocationsIssuedAt time.Time // zero: no revocation list (null in JSON)
+	Stale               bool
+}
+
+type listsJSON struct {
+	TrustSeq            uint64     `json:"trust_seq"`
+	RevocationsSeq      uint64     `json:"revocations_seq"`
+	RevocationsIssuedAt *time.Time `json:"revocations_issued_at"`
+	Stale               bool       `json:"stale"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (l Lists) MarshalJSON() ([]byte, error) {
+	return json.Marshal(listsJSON{l.TrustSeq, l.RevocationsSeq, jsonTime(l.RevocationsIssuedAt), l.Stale})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (l *Lists) UnmarshalJSON(b []byte) error {
+	var j listsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*l = Lists{j.TrustSeq, j.RevocationsSeq, goTime(j.RevocationsIssuedAt), j.Stale}
+	return nil
+}
+
+// Clock is how far the kiosk trusts its time. An "implausible" clock is one
+// staff must see to: check-ins go on, recorded at the trusted time and
+// marked so.
+type Clock struct {
+	State   kiosk.ClockState // synced, unsynced or implausible; "" reads as "unknown"
+	Trusted time.Time        // the last trusted time; zero: none (null in JSON)
+}
+
+type clockJSON struct {
+	State   kiosk.ClockState `json:"state"`
+	Trusted *time.Time       `json:"trusted"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (c Clock) MarshalJSON() ([]byte, error) {
+	if c.State == "" {
+		c.State = "unknown"
+	}
+	return json.Marshal(clockJSON{c.State, jsonTime(c.Trusted)})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *Clock) UnmarshalJSON(b []byte) error {
+	var j clockJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*c = Clock{State: j.State, Trusted: goTime(j.Trusted)}
+	return nil
 }
 
 // Device is the state of one piece of hardware.

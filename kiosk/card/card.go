@@ -13,7 +13,7 @@ const (
 	Valid         Status = "valid"
 	Malformed     Status = "malformed"      // not decodable; Result.Stage says where
 	WrongContext  Status = "wrong_context"  // a signed envelope, but not ours (wrong prefix)
-	UnknownIssuer Status = "unknown_issuer" // no trusted key for the kid
+	UnknownIssuer Status = "unknown_issuer" // no trusted key for the kid, or none that may sign this card
 	BadSignature  Status = "bad_signature"  // a trusted kid, but the signature does not verify
 	Expired       Status = "expired"
 	NotYetValid   Status = "not_yet_valid"
@@ -33,6 +33,7 @@ const (
 	StageCOSE       Stage = "cose"
 	StageKID        Stage = "kid"
 	StageSignature  Stage = "signature"
+	StageRoster     Stage = "roster" // a reference card's roster lookup, in place of kid and signature
 	StageValidity   Stage = "validity"
 	StageClaim      Stage = "claim"
 	StageRevocation Stage = "revocation"

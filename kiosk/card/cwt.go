@@ -56,8 +56,42 @@ type cardClaim struct {
 	ANumber    *string `cbor:"1,keyasint,omitempty"`
 	FamilyName *string `cbor:"2,keyasint,omitempty"`
 	GivenName  *string `cbor:"3,keyasint,omitempty"`
-	BirthDate  *string `cbor:"4,keyasint,omitempty"`
+	BirthDate  *int64  `cbor:"4,keyasint,omitempty"` // days since 1970-01-01
 	Office     *string `cbor:"5,keyasint,omitempty"`
+}
+
+// A date of birth travels as a day number, days since 1970-01-01 (negative
+// before): at most 3 bytes of CBOR for a date from 1791 into 2149, where
+// the text YYYY-MM-DD takes 11. Its range is the years YYYY can spell.
+var (
+	minBirthDay = dayNumber(time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC))
+	maxBirthDay = dayNumber(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
+)
+
+const secondsPerDay = 24 * 60 * 60
+
+func dayNumber(t time.Time) int64 {
+	return t.Unix() / secondsPerDay // exact: t is a UTC midnight
+}
+
+// birthDay is the day number of a date of birth YYYY-MM-DD.
+func birthDay(date string) (int64, error) {
+	if len(date) != len(time.DateOnly) {
+		return 0, errors.New("date of birth is not YYYY-MM-DD")
+	}
+	t, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return 0, errors.New("date of birth is not YYYY-MM-DD")
+	}
+	return dayNumber(t), nil
+}
+
+// birthDate is the date YYYY-MM-DD of day number n.
+func birthDate(n int64) (string, error) {
+	if n < minBirthDay || n > maxBirthDay {
+		return "", errors.New("date of birth out of range") // the value is personal data
+	}
+	return time.Unix(n*secondsPerDay, 0).UTC().Format(time.DateOnly), nil
 }
 
 // parseSerial decodes a card serial from hex.
@@ -75,25 +109,35 @@ func parseSerial(s string) ([]byte, error) {
 // numericDate decodes a CWT NumericDate: an integer or a finite float
 // number of seconds since the epoch, fractions dropped.
 func numericDate(raw cbor.RawMessage) (time.Time, error) {
-	var v any
-	if err := decMode.Unmarshal(raw, &v); err != nil {
-		return time.Time{}, err
-	}
-	switch n := v.(type) {
-	case uint64:
+	// Decode into the type of raw's major type, not into an interface:
+	// Verify reads two dates on every scan.
+	switch {
+	case majorType(raw) == 0:
+		var n uint64
+		if err := decMode.Unmarshal(raw, &n); err != nil {
+			return time.Time{}, err
+		}
 		if n > math.MaxInt64 {
 			return time.Time{}, errors.New("date out of range")
 		}
 		return time.Unix(int64(n), 0).UTC(), nil
-	case int64:
+	case majorType(raw) == 1:
+		var n int64
+		if err := decMode.Unmarshal(raw, &n); err != nil {
+			return time.Time{}, err // below math.MinInt64
+		}
 		return time.Unix(n, 0).UTC(), nil
-	case float64:
-		if math.IsNaN(n) || n < -1<<62 || n > 1<<62 {
+	case len(raw) > 0 && (raw[0] == 0xf9 || raw[0] == 0xfa || raw[0] == 0xfb): // half, single, double
+		var f float64
+		if err := decMode.Unmarshal(raw, &f); err != nil {
+			return time.Time{}, err
+		}
+		if math.IsNaN(f) || f < -1<<62 || f > 1<<62 {
 			return time.Time{}, errors.New("date out of range")
 		}
-		return time.Unix(int64(math.Floor(n)), 0).UTC(), nil
+		return time.Unix(int64(math.Floor(f)), 0).UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("date of CBOR type %T", v)
+	return time.Time{}, fmt.Errorf("date of CBOR major type %d", majorType(raw))
 }
 
 // checkText checks a text field: present, within max bytes, and free of
@@ -136,11 +180,8 @@ func checkCard(c *Card) error {
 			return err
 		}
 	}
-	if len(c.DateOfBirth) != len(time.DateOnly) {
-		return errors.New("date of birth is not YYYY-MM-DD")
-	}
-	if _, err := time.Parse(time.DateOnly, c.DateOfBirth); err != nil {
-		return errors.New("date of birth is not YYYY-MM-DD")
+	if _, err := birthDay(c.DateOfBirth); err != nil {
+		return err
 	}
 	return checkText("office", c.Office, maxOfficeLen)
 }
@@ -163,7 +204,6 @@ func decodeCardClaim(raw cbor.RawMessage, c *Card) error {
 		{"a-number", cc.ANumber, &c.ANumber, false},
 		{"family name", cc.FamilyName, &c.FamilyName, true},
 		{"given name", cc.GivenName, &c.GivenName, true},
-		{"date of birth", cc.BirthDate, &c.DateOfBirth, false},
 		{"office", cc.Office, &c.Office, false},
 	} {
 		switch {
@@ -175,15 +215,27 @@ func decodeCardClaim(raw cbor.RawMessage, c *Card) error {
 			return fmt.Errorf("no %s", f.name)
 		}
 	}
+	if cc.BirthDate == nil {
+		return errors.New("no date of birth")
+	}
+	dob, err := birthDate(*cc.BirthDate)
+	if err != nil {
+		return err
+	}
+	c.DateOfBirth = dob
 	return checkCard(c)
 }
 
 // encodeClaims is the CWT claims map of an issued card, in CBOR core
 // deterministic encoding.
 func encodeClaims(iss string, cti []byte, c *Card) ([]byte, error) {
-	fields := map[int]string{
+	dob, err := birthDay(c.DateOfBirth)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[int]any{
 		cardANumber:   c.ANumber,
-		cardBirthDate: c.DateOfBirth,
+		cardBirthDate: dob,
 		cardOffice:    c.Office,
 	}
 	if c.FamilyName != "" {

@@ -5,8 +5,10 @@ import (
 	"compress/zlib"
 	"crypto"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/adler32"
 
 	"github.com/veraison/go-cose"
 )
@@ -81,22 +83,63 @@ func (i *Issuer) Issue(c Card) (string, error) {
 		return "", fmt.Errorf("issue: encode COSE_Sign1: %w", err)
 	}
 
-	var z bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	z, err := zlibWrap(raw)
 	if err != nil {
-		return "", fmt.Errorf("issue: zlib: %w", err)
-	}
-	zw.Write(raw) // a bytes.Buffer does not fail
-	if err := zw.Close(); err != nil {
 		return "", fmt.Errorf("issue: zlib: %w", err)
 	}
 	prefix := i.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	payload := prefix + EncodeBase45(z.Bytes())
+	payload := prefix + EncodeBase45(z)
 	if len(payload) > MaxPayloadLen {
 		return "", fmt.Errorf("issue: payload of %d bytes exceeds %d", len(payload), MaxPayloadLen)
 	}
 	return payload, nil
+}
+
+// zlibWrap wraps raw in a zlib stream (RFC 1950): deflated at best
+// compression, or, when that is no shorter, as one final stored block.
+// A short card seldom deflates (a signature, a key id and a serial are
+// random bytes), and Go's compressor then ends its stored block with an
+// empty final one, 5 bytes (7 or 8 characters of QR) that carry nothing.
+func zlibWrap(raw []byte) ([]byte, error) {
+	var z bytes.Buffer
+	zw, err := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	zw.Write(raw) // a bytes.Buffer does not fail
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if stored := zlibStored(raw); len(stored) <= z.Len() {
+		return stored, nil
+	}
+	return z.Bytes(), nil
+}
+
+// zlibStored is raw as a zlib stream of stored blocks (RFC 1951 section
+// 3.2.4), the last one final: header 78 01 (deflate, 32 KiB window, the
+// fastest level, no dictionary), each block 01 or 00, LEN and NLEN little
+// endian, the bytes; then the Adler-32 of raw, big endian.
+func zlibStored(raw []byte) []byte {
+	const maxStored = 0xffff
+	out := make([]byte, 0, 2+len(raw)+5*(len(raw)/maxStored+1)+4)
+	out = append(out, 0x78, 0x01)
+	for rest := raw; ; {
+		n := min(len(rest), maxStored)
+		final := byte(0)
+		if n == len(rest) {
+			final = 1
+		}
+		out = append(out, final)
+		out = binary.LittleEndian.AppendUint16(out, uint16(n))
+		out = binary.LittleEndian.AppendUint16(out, ^uint16(n))
+		out = append(out, rest[:n]...)
+		if rest = rest[n:]; final == 1 {
+			break
+		}
+	}
+	return binary.BigEndian.AppendUint32(out, adler32.Checksum(raw))
 }

@@ -1,6 +1,7 @@
 package card
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -154,4 +155,41 @@ func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 // MarshalCertificatePEM encodes cert as a "CERTIFICATE" PEM block.
 func MarshalCertificatePEM(cert *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+}
+
+// MarshalPublicKeyPEM encodes pub as a "PUBLIC KEY" (SubjectPublicKeyInfo)
+// PEM block: the form a kiosk pins the root key in.
+func MarshalPublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
+	if _, err := algorithmOf(pub); err != nil {
+		return nil, fmt.Errorf("marshal public key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("marshal public key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// ParsePublicKeyPEM decodes data holding exactly one "PUBLIC KEY" PEM block
+// of a supported key: a pinned root key file with anything else in it is
+// more likely a mistake than a key.
+func ParsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
+	b, rest := pem.Decode(data)
+	if b == nil {
+		return nil, errors.New("parse public key: no PEM block")
+	}
+	if b.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("parse public key: PEM block of type %q, want PUBLIC KEY", b.Type)
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, errors.New("parse public key: data after the PUBLIC KEY block")
+	}
+	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse public key: %w", err)
+	}
+	if _, err := algorithmOf(pub); err != nil {
+		return nil, fmt.Errorf("parse public key: %w", err)
+	}
+	return pub, nil
 }

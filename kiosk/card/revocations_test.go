@@ -1,9 +1,10 @@
 package card
 
 import (
+	"bytes"
 	"encoding/json"
-	"strings"
 	"testing"
+	"time"
 )
 
 func TestRevocations(t *testing.T) {
@@ -49,28 +50,22 @@ func TestRevocations(t *testing.T) {
 	}
 }
 
-// TestRevocationsFile pins the file form and the entry hash: changing either
-// breaks every list already published.
-func TestRevocationsFile(t *testing.T) {
+// TestRevocationsEntryHash pins the entry hash and the display form:
+// changing the hash breaks every list already published.
+func TestRevocationsEntryHash(t *testing.T) {
 	r := NewRevocations(1)
 	if err := r.Add("SDC-TEST", "0102030405060708"); err != nil {
 		t.Fatal(err)
 	}
+	r.SetIssuedAt(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	got, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// sha256("sdc-revocation-v1\x00" || be32(8) "SDC-TEST" || be32(8) 01…08)[:16]
-	const want = `{"seq":1,"entries":["17ed32b09be99bd52f0f170a8f3926bd"]}`
+	const want = `{"seq":1,"issued_at":"2026-03-01T09:00:00Z","entries":["17ed32b09be99bd52f0f170a8f3926bd"]}`
 	if string(got) != want {
 		t.Errorf("json.Marshal(list) = %s; want %s", got, want)
-	}
-	back, err := ParseRevocations(got)
-	if err != nil {
-		t.Fatalf("ParseRevocations(%s): %v", got, err)
-	}
-	if back.Seq() != 1 || !back.Contains("SDC-TEST", "0102030405060708") {
-		t.Errorf("ParseRevocations(%s) lost the entry or the seq", got)
 	}
 	empty, _ := json.Marshal(NewRevocations(0))
 	if string(empty) != `{"seq":0,"entries":[]}` {
@@ -78,29 +73,112 @@ func TestRevocationsFile(t *testing.T) {
 	}
 }
 
-func TestParseRevocationsInvalid(t *testing.T) {
-	e := "17ed32b09be99bd52f0f170a8f3926bd"
-	for _, s := range []string{
-		``,
-		`[]`,
-		`{"entries":[]}`,
-		`{"seq":1}`,
-		`{"seq":-1,"entries":[]}`,
-		`{"seq":1,"entries":["` + e + `"],"extra":1}`,
-		`{"seq":1,"entries":["` + e + `","` + e + `"]}`,
-		`{"seq":1,"entries":["` + strings.ToUpper(e) + `"]}`,
-		`{"seq":1,"entries":["` + e[:30] + `"]}`,
-		`{"seq":1,"entries":["` + e[:31] + `x"]}`,
-		`{"seq":1,"entries":[]} {}`,
-		`{"seq":1,"entries":[]}}`,
+// TestOpenRevocationsInvalid signs payloads Sign never writes.
+func TestOpenRevocationsInvalid(t *testing.T) {
+	root := keyFor(t, AlgEdDSA, "root").signer
+	e := bytes.Repeat([]byte{0x17}, 16)
+	for _, tt := range []struct {
+		name    string
+		payload any
+	}{
+		{"not a map", []any{1, 2, 3}},
+		{"no seq", map[int]any{2: t0.Unix(), 3: [][]byte{e}}},
+		{"no issued_at", map[int]any{1: 1, 3: [][]byte{e}}},
+		{"no entries", map[int]any{1: 1, 2: t0.Unix()}},
+		{"null entries", map[int]any{1: 1, 2: t0.Unix(), 3: nil}},
+		{"negative seq", map[int]any{1: -1, 2: t0.Unix(), 3: [][]byte{}}},
+		{"float issued_at", map[int]any{1: 1, 2: 1.5, 3: [][]byte{}}},
+		{"short entry", map[int]any{1: 1, 2: t0.Unix(), 3: [][]byte{e[:15]}}},
+		{"long entry", map[int]any{1: 1, 2: t0.Unix(), 3: [][]byte{append(e, 0)}}},
+		{"text entry", map[int]any{1: 1, 2: t0.Unix(), 3: []any{"17171717171717171717171717171717"}}},
+		{"duplicate entry", map[int]any{1: 1, 2: t0.Unix(), 3: [][]byte{e, e}}},
 	} {
-		if _, err := ParseRevocations([]byte(s)); err == nil {
-			t.Errorf("ParseRevocations(%s) = nil error; want an error", s)
+		data, err := signDocument(root, ContentTypeRevocations, tt.payload)
+		if err != nil {
+			t.Fatalf("%s: signDocument: %v", tt.name, err)
+		}
+		if r, err := OpenRevocations(data, root.Public()); err == nil {
+			t.Errorf("OpenRevocations(%s) = seq %d, nil; want an error", tt.name, r.Seq())
 		}
 	}
 }
 
-func TestVerifyRevokedViaFile(t *testing.T) {
+func TestRevocationsSignNeedsIssueTime(t *testing.T) {
+	root := keyFor(t, AlgEdDSA, "root").signer
+	if _, err := NewRevocations(1).Sign(root); err == nil {
+		t.Errorf("Sign(list without issue time) = nil error; want an error")
+	}
+	r := NewRevocations(1)
+	r.SetIssuedAt(t0)
+	if _, err := r.Next().Sign(root); err == nil {
+		t.Errorf("Next().Sign() = nil error; want an error (Next keeps no issue time)")
+	}
+}
+
+// TestVerifyRevocationsAge runs a card through lists of every age.
+func TestVerifyRevocationsAge(t *testing.T) {
+	root := keyFor(t, AlgEdDSA, "root").signer
+	k := keyFor(t, AlgES256, "issuer")
+	c := fullCard()
+	c.Serial = "a1b2c3d4e5f60718"
+	payload := issue(t, k, c)
+	other := fullCard()
+	other.Serial = "0000000000000001"
+	otherPayload := issue(t, k, other)
+
+	// list signs and reopens a list issued at iat revoking c, as a kiosk loads it.
+	list := func(iat time.Time) *Revocations {
+		r := NewRevocations(4)
+		if err := r.Add(testIssuerName, c.Serial); err != nil {
+			t.Fatal(err)
+		}
+		r.SetIssuedAt(iat)
+		data, err := r.Sign(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := OpenRevocations(data, root.Public())
+		if err != nil {
+			t.Fatalf("OpenRevocations: %v", err)
+		}
+		return back
+	}
+	at := t0.Add(time.Hour)
+	for _, tt := range []struct {
+		name    string
+		payload string
+		revs    *Revocations
+		maxAge  time.Duration
+		status  Status
+		stage   Stage
+		stale   bool // ListsStale(at)
+	}{
+		{"fresh", otherPayload, list(at.Add(-time.Hour)), 72 * time.Hour, Valid, StageDone, false},
+		{"exactly the maximum age", otherPayload, list(at.Add(-72 * time.Hour)), 72 * time.Hour, Valid, StageDone, false},
+		{"a second too old", otherPayload, list(at.Add(-72*time.Hour - time.Second)), 72 * time.Hour, StaleLists, StageRevocation, true},
+		{"issued after now (clock behind)", otherPayload, list(at.Add(time.Hour)), 72 * time.Hour, Valid, StageDone, false},
+		{"old, but no limit", otherPayload, list(at.AddDate(-1, 0, 0)), 0, Valid, StageDone, false},
+		{"no list, no limit", otherPayload, nil, 0, Valid, StageDone, false},
+		{"no list, with a limit", otherPayload, nil, 72 * time.Hour, StaleLists, StageRevocation, true},
+		{"revoked, fresh list", payload, list(at.Add(-time.Hour)), 72 * time.Hour, Revoked, StageRevocation, false},
+		{"revoked, stale list", payload, list(at.AddDate(0, 0, -30)), 72 * time.Hour, Revoked, StageRevocation, true},
+	} {
+		v := &Verifier{Trust: k.trust(t), Revocations: tt.revs, MaxListAge: tt.maxAge}
+		r := v.Verify(tt.payload, at)
+		if r.Status != tt.status || r.Stage != tt.stage {
+			t.Errorf("Verify(%s) = %s at %s (%v); want %s at %s", tt.name, r.Status, r.Stage, r.Err, tt.status, tt.stage)
+		}
+		if tt.status != Valid && (r.Card == nil || !r.SignatureOK) {
+			t.Errorf("Verify(%s) = card %v, signature %v; want the card and a verified signature", tt.name, r.Card != nil, r.SignatureOK)
+		}
+		if got := v.ListsStale(at); got != tt.stale {
+			t.Errorf("ListsStale(%s) = %v; want %v", tt.name, got, tt.stale)
+		}
+	}
+}
+
+func TestVerifyRevokedViaSignedList(t *testing.T) {
+	root := keyFor(t, AlgES256, "root").signer
 	k := keyFor(t, AlgEdDSA, "issuer")
 	c := fullCard()
 	c.Serial = "a1b2c3d4e5f60718"
@@ -108,10 +186,17 @@ func TestVerifyRevokedViaFile(t *testing.T) {
 	if err := r.Add(testIssuerName, c.Serial); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(r)
-	list, err := ParseRevocations(data)
+	r.SetIssuedAt(t0)
+	data, err := r.Sign(root)
 	if err != nil {
 		t.Fatal(err)
+	}
+	list, err := OpenRevocations(data, root.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.Seq() != 1 || list.Len() != 1 || !list.IssuedAt().Equal(t0) {
+		t.Errorf("OpenRevocations(Sign(list)) = seq %d, %d entries, issued %s; want seq 1, 1 entry, issued %s", list.Seq(), list.Len(), list.IssuedAt(), t0)
 	}
 	res := (&Verifier{Trust: k.trust(t), Revocations: list}).Verify(issue(t, k, c), t0)
 	if res.Status != Revoked || res.Card == nil || res.Card.Serial != c.Serial {

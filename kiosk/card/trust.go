@@ -7,26 +7,43 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
+
+	"github.com/veraison/go-cose"
 )
 
 // Trust is the set of issuer public keys cards are verified against, indexed
 // by kid. Several keys may share a kid (a kid is only 8 bytes); Verify tries
-// each. A Trust is not safe for concurrent modification; build it, then
-// share it read-only.
+// each. A key from a signed trust list (TrustList.Trust) is limited to its
+// entry's issuer, window and offices; a key added with AddCertificate or
+// AddKey is not limited. A Trust is not safe for concurrent modification;
+// build it, then share it read-only.
 type Trust struct {
-	keys map[string][]crypto.PublicKey // by string(kid)
+	keys map[string][]trustedKey // by string(kid)
 	n    int
+}
+
+// trustedKey is a trusted public key and, when it came from a trust list,
+// what it may sign.
+type trustedKey struct {
+	pub     crypto.PublicKey
+	limited bool // false: any issuer, any office, any time
+
+	issuer              string
+	notBefore, notAfter time.Time // iat must lie within, bounds included
+	offices             []string  // "*" is any office
 }
 
 // NewTrust returns an empty Trust.
 func NewTrust() *Trust {
-	return &Trust{keys: make(map[string][]crypto.PublicKey)}
+	return &Trust{keys: make(map[string][]trustedKey)}
 }
 
-// AddCertificate trusts cert's public key under KIDOfCertificate(cert). The
-// certificate's validity dates and extensions are not checked: the kiosk
-// trusts what its (signed) trust list says, and the card carries its own
-// validity window.
+// AddCertificate trusts cert's public key under KIDOfCertificate(cert), for
+// any issuer, office and time. The certificate's validity dates and
+// extensions are not checked: the kiosk trusts what its signed trust list
+// says, and the card carries its own validity window.
 func (t *Trust) AddCertificate(cert *x509.Certificate) error {
 	if cert == nil || len(cert.Raw) == 0 {
 		return errors.New("add certificate: no certificate")
@@ -34,7 +51,8 @@ func (t *Trust) AddCertificate(cert *x509.Certificate) error {
 	return t.add(KIDOfCertificate(cert), cert.PublicKey)
 }
 
-// AddKey trusts a bare public key under KIDOfKey(pub).
+// AddKey trusts a bare public key under KIDOfKey(pub), for any issuer,
+// office and time.
 func (t *Trust) AddKey(pub crypto.PublicKey) error {
 	kid, err := KIDOfKey(pub)
 	if err != nil {
@@ -43,24 +61,38 @@ func (t *Trust) AddKey(pub crypto.PublicKey) error {
 	return t.add(kid, pub)
 }
 
+// add trusts pub under kid, unlimited.
 func (t *Trust) add(kid []byte, pub crypto.PublicKey) error {
-	if _, err := algorithmOf(pub); err != nil {
+	return t.addKey(kid, trustedKey{pub: pub})
+}
+
+func (t *Trust) addKey(kid []byte, k trustedKey) error {
+	if _, err := algorithmOf(k.pub); err != nil {
 		return fmt.Errorf("add key %x: %w", kid, err)
 	}
 	if t.keys == nil {
-		t.keys = make(map[string][]crypto.PublicKey)
+		t.keys = make(map[string][]trustedKey)
 	}
-	for _, k := range t.keys[string(kid)] {
-		if eq, ok := k.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(pub) {
+	for _, have := range t.keys[string(kid)] {
+		if have.same(k) {
 			return nil
 		}
 	}
-	t.keys[string(kid)] = append(t.keys[string(kid)], pub)
+	t.keys[string(kid)] = append(t.keys[string(kid)], k)
 	t.n++
 	return nil
 }
 
-// Len is the number of distinct trusted keys.
+// same reports whether k and o are the same key with the same limits.
+func (k trustedKey) same(o trustedKey) bool {
+	return keyEqual(k.pub, o.pub) &&
+		k.limited == o.limited && k.issuer == o.issuer &&
+		k.notBefore.Equal(o.notBefore) && k.notAfter.Equal(o.notAfter) &&
+		slices.Equal(k.offices, o.offices)
+}
+
+// Len is the number of trusted keys; a key trusted twice with different
+// limits counts twice.
 func (t *Trust) Len() int {
 	if t == nil {
 		return 0
@@ -69,11 +101,78 @@ func (t *Trust) Len() int {
 }
 
 // lookup returns the keys trusted under kid.
-func (t *Trust) lookup(kid []byte) []crypto.PublicKey {
+func (t *Trust) lookup(kid []byte) []trustedKey {
 	if t == nil {
 		return nil
 	}
 	return t.keys[string(kid)]
+}
+
+// signers returns those of keys that m's signature verifies with: usually
+// one, but the same key may be listed under several limits.
+func (m *sign1) signers(keys []trustedKey) ([]trustedKey, error) {
+	tbs, err := m.toBeSigned()
+	if err != nil {
+		return nil, err
+	}
+	var ok []trustedKey
+	tried := 0
+	for _, k := range keys {
+		v, err := cose.NewVerifier(m.alg, k.pub)
+		if err != nil {
+			continue // a key of another type under the same kid
+		}
+		tried++
+		if v.Verify(tbs, m.signature) == nil {
+			ok = append(ok, k)
+		}
+	}
+	switch {
+	case len(ok) > 0:
+		return ok, nil
+	case tried == 0:
+		return nil, fmt.Errorf("no trusted %s key", m.alg)
+	}
+	return nil, fmt.Errorf("%s signature does not verify", m.alg)
+}
+
+// permits reports why k may not have signed c, or nil if it may: c's
+// issuer must be k's, c's iat within k's window, c's office among k's.
+// The error names no personal data (not the office).
+func (k trustedKey) permits(c *Card) error {
+	if !k.limited {
+		return nil
+	}
+	if c.Issuer != k.issuer {
+		return fmt.Errorf("key of issuer %q signed a card of issuer %q", k.issuer, c.Issuer)
+	}
+	if c.IssuedAt.Before(k.notBefore) || c.IssuedAt.After(k.notAfter) {
+		return fmt.Errorf("card issued at %s, outside the key's window %s to %s",
+			c.IssuedAt.UTC().Format(time.RFC3339), k.notBefore.UTC().Format(time.RFC3339), k.notAfter.UTC().Format(time.RFC3339))
+	}
+	if !slices.Contains(k.offices, AnyOffice) && !slices.Contains(k.offices, c.Office) {
+		return errors.New("key may not issue cards for the card's office")
+	}
+	return nil
+}
+
+// authorize reports whether one of signers, the keys c's signature
+// verified with, may have signed c; if none may, it says why not the first.
+func authorize(signers []trustedKey, c *Card) error {
+	var first error
+	for _, k := range signers {
+		err := k.permits(c)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		return errors.New("no key verified the signature")
+	}
+	return first
 }
 
 // ParseTrustPEM reads a Trust from PEM: "CERTIFICATE" blocks (trusted under

@@ -1,13 +1,11 @@
 package card
 
 import (
-	"bytes"
-	"compress/zlib"
 	"crypto"
 	_ "crypto/sha256" // go-cose looks SHA-256 up by crypto.Hash
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -84,6 +82,17 @@ type Verifier struct {
 	Prefix      string       // the context prefix; "" means DefaultPrefix
 	Trust       *Trust       // the trusted issuer keys
 	Revocations *Revocations // nil revokes nothing
+
+	// MaxListAge is how old the revocation list may be (by its IssuedAt)
+	// before a card that verifies is StaleLists instead of Valid; with no
+	// list at all, every such card is. 0 means no limit.
+	MaxListAge time.Duration
+
+	// ReferencePrefixes are the URL prefixes of reference cards; a payload
+	// starting with one is a reference, resolved against Roster (see
+	// FORMAT.md, "Reference cards"). Empty prefixes are ignored.
+	ReferencePrefixes []string
+	Roster            *Roster // nil resolves no reference
 }
 
 // Verify checks payload at time at, in the order of the stages: prefix,
@@ -91,6 +100,9 @@ type Verifier struct {
 // claim, revocation. It stops at the first failure and says where; it does
 // not panic on any input.
 func (v *Verifier) Verify(payload string, at time.Time) Result {
+	if rest, ok := v.cutReference(payload); ok {
+		return v.verifyReference(rest, at)
+	}
 	prefix := v.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
@@ -139,7 +151,8 @@ func (v *Verifier) Verify(payload string, at time.Time) Result {
 	}
 
 	// Signature.
-	if err := msg.verify(keys); err != nil {
+	signers, err := msg.signers(keys)
+	if err != nil {
 		res.Status, res.Stage, res.Err = BadSignature, StageSignature, fmt.Errorf("kid %x: %w", msg.kid, err)
 		return res
 	}
@@ -181,15 +194,24 @@ func (v *Verifier) Verify(payload string, at time.Time) Result {
 		return res
 	}
 
-	// Card claim.
+	// Card claim, and whether the key that signed it may sign it (the
+	// issuer, iat window and offices of its trust list entry).
 	if claimErr != nil {
 		res.Status, res.Stage, res.Err = NotACard, StageClaim, claimErr
+		return res
+	}
+	if err := authorize(signers, card); err != nil {
+		res.Status, res.Stage, res.Err = UnknownIssuer, StageClaim, fmt.Errorf("kid %x: %w", msg.kid, err)
 		return res
 	}
 
 	// Revocation.
 	if v.Revocations.containsCTI(card.Issuer, cti) {
 		res.Status, res.Stage, res.Err = Revoked, StageRevocation, fmt.Errorf("serial %s is revoked", card.Serial)
+		return res
+	}
+	if v.ListsStale(at) {
+		res.Status, res.Stage, res.Err = StaleLists, StageRevocation, v.staleness()
 		return res
 	}
 	res.Status, res.Stage = Valid, StageDone
@@ -231,27 +253,6 @@ func looksLikeContext(s string) bool {
 		}
 	}
 	return false
-}
-
-// inflate decompresses a zlib stream of at most MaxInflatedLen bytes with
-// nothing after it.
-func inflate(b []byte) ([]byte, error) {
-	br := bytes.NewReader(b)
-	zr, err := zlib.NewReader(br)
-	if err != nil {
-		return nil, fmt.Errorf("zlib: %w", err)
-	}
-	out, err := io.ReadAll(io.LimitReader(zr, MaxInflatedLen+1))
-	if err != nil {
-		return nil, fmt.Errorf("zlib: %w", err)
-	}
-	if len(out) > MaxInflatedLen {
-		return nil, fmt.Errorf("zlib: inflates to more than %d bytes", MaxInflatedLen)
-	}
-	if br.Len() != 0 {
-		return nil, fmt.Errorf("zlib: %d bytes after the stream", br.Len())
-	}
-	return out, nil
 }
 
 // sign1 is a decoded COSE_Sign1 message.
@@ -361,15 +362,32 @@ func decodeSign1(raw []byte) (*sign1, error) {
 }
 
 // bstr decodes a CBOR byte string, and nothing else.
+// It reads the head itself rather than call the decoder (one of the
+// costs of Verify above its signature check), and returns the content in
+// place: raw must be exactly one definite-length byte string.
 func bstr(raw cbor.RawMessage) ([]byte, error) {
 	if majorType(raw) != cborBytes {
 		return nil, errors.New("not a byte string")
 	}
-	var b []byte
-	if err := decMode.Unmarshal(raw, &b); err != nil {
-		return nil, err
+	head, n := 1, uint64(raw[0]&0x1f)
+	switch {
+	case n < 24:
+	case n <= 27: // a length in the next 1, 2, 4 or 8 bytes
+		head += 1 << (n - 24)
+		if len(raw) < head {
+			return nil, errors.New("byte string head cut short")
+		}
+		n = 0
+		for _, b := range raw[1:head] {
+			n = n<<8 | uint64(b)
+		}
+	default:
+		return nil, errors.New("byte string of indefinite or reserved length")
 	}
-	return b, nil
+	if uint64(len(raw)-head) != n {
+		return nil, fmt.Errorf("byte string of %d bytes in %d", n, len(raw)-head)
+	}
+	return raw[head:], nil
 }
 
 // header decodes a COSE header map.
@@ -405,8 +423,38 @@ func (m *sign1) verify(keys []crypto.PublicKey) error {
 
 // toBeSigned is the Sig_structure (RFC 9052 section 4.4) for m with no
 // external data.
+// It is built by hand, in the core deterministic encoding Marshal would
+// give (TestSigStructure checks), as it is on every Verify's path.
 func (m *sign1) toBeSigned() ([]byte, error) {
-	return encMode.Marshal([]any{"Signature1", m.protected, []byte{}, m.payload})
+	const context = "Signature1"
+	b := make([]byte, 0, 1+1+len(context)+9+len(m.protected)+1+9+len(m.payload))
+	b = append(b, 0x84)                    // array(4)
+	b = append(b, 0x60|byte(len(context))) // text(10)
+	b = append(b, context...)
+	b = appendBstr(b, m.protected)
+	b = appendBstr(b, nil) // external_aad, empty
+	b = appendBstr(b, m.payload)
+	return b, nil
+}
+
+// appendBstr appends p as a CBOR byte string with the shortest head.
+func appendBstr(b, p []byte) []byte {
+	switch n := uint64(len(p)); {
+	case n < 24:
+		b = append(b, 0x40|byte(n))
+	case n <= 0xff:
+		b = append(b, 0x58, byte(n))
+	case n <= 0xffff:
+		b = append(b, 0x59, byte(n>>8), byte(n))
+	case n <= 0xffffffff:
+		b = append(b, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	default:
+		b = append(b, 0x5b)
+		for i := 56; i >= 0; i -= 8 {
+			b = append(b, byte(n>>i))
+		}
+	}
+	return append(b, p...)
 }
 
 // readCard reads the card from verified claims: the Card (nil unless the
@@ -433,7 +481,7 @@ func readCard(claims *cwtClaims, iat, exp time.Time) (*Card, []byte, error) {
 	}
 	c := &Card{
 		Issuer:    *claims.Iss,
-		Serial:    fmt.Sprintf("%x", cti),
+		Serial:    hex.EncodeToString(cti),
 		IssuedAt:  iat,
 		ExpiresAt: exp,
 	}

@@ -147,7 +147,8 @@ func TestVerify(t *testing.T) {
 		}
 		return b
 	}
-	cardMap := map[int]string{1: "012345678", 4: "1990-01-31", 5: "SFO-1"}
+	const dob = 7335 // 1990-01-31, in days since 1970-01-01
+	cardMap := map[int]any{1: "012345678", 4: dob, 5: "SFO-1"}
 	baseClaims := func() map[int]any {
 		return map[int]any{1: testIssuerName, 4: t0.AddDate(1, 0, 0).Unix(), 6: t0.Unix(), 7: []byte{1, 2, 3, 4, 5, 6, 7, 8}, claimCard: cardMap}
 	}
@@ -197,7 +198,7 @@ func TestVerify(t *testing.T) {
 		{name: "valid, unknown claims and card fields", payload: withEnv(func(e *envelope) {
 			m := baseClaims()
 			m[-260] = map[int]any{1: "dcc"}
-			m[claimCard] = map[int]any{1: "012345678", 4: "1990-01-31", 5: "SFO-1", 99: "future"}
+			m[claimCard] = map[int]any{1: "012345678", 4: dob, 5: "SFO-1", 99: "future"}
 			e.claims = claims(m)
 		}), status: Valid, stage: StageDone, sigOK: true, card: true},
 
@@ -276,7 +277,7 @@ func TestVerify(t *testing.T) {
 		{name: "card claim not a map", payload: withEnv(func(e *envelope) { m := baseClaims(); m[claimCard] = "x"; e.claims = claims(m) }), status: NotACard, stage: StageClaim, sigOK: true},
 		{name: "a-number with a letter", payload: withEnv(func(e *envelope) {
 			m := baseClaims()
-			m[claimCard] = map[int]string{1: "01234567A", 4: "1990-01-31", 5: "SFO-1"}
+			m[claimCard] = map[int]any{1: "01234567A", 4: dob, 5: "SFO-1"}
 			e.claims = claims(m)
 		}), status: NotACard, stage: StageClaim, sigOK: true},
 		{name: "no date of birth", payload: withEnv(func(e *envelope) {
@@ -284,14 +285,34 @@ func TestVerify(t *testing.T) {
 			m[claimCard] = map[int]string{1: "012345678", 5: "SFO-1"}
 			e.claims = claims(m)
 		}), status: NotACard, stage: StageClaim, sigOK: true},
+		{name: "date of birth as text", payload: withEnv(func(e *envelope) {
+			m := baseClaims()
+			m[claimCard] = map[int]any{1: "012345678", 4: "1990-01-31", 5: "SFO-1"}
+			e.claims = claims(m)
+		}), status: NotACard, stage: StageClaim, sigOK: true},
+		{name: "date of birth after 9999", payload: withEnv(func(e *envelope) {
+			m := baseClaims()
+			m[claimCard] = map[int]any{1: "012345678", 4: maxBirthDay + 1, 5: "SFO-1"}
+			e.claims = claims(m)
+		}), status: NotACard, stage: StageClaim, sigOK: true},
+		{name: "date of birth before 0000", payload: withEnv(func(e *envelope) {
+			m := baseClaims()
+			m[claimCard] = map[int]any{1: "012345678", 4: minBirthDay - 1, 5: "SFO-1"}
+			e.claims = claims(m)
+		}), status: NotACard, stage: StageClaim, sigOK: true},
+		{name: "date of birth as a float", payload: withEnv(func(e *envelope) {
+			m := baseClaims()
+			m[claimCard] = map[int]any{1: "012345678", 4: float64(dob), 5: "SFO-1"}
+			e.claims = claims(m)
+		}), status: NotACard, stage: StageClaim, sigOK: true},
 		{name: "empty family name", payload: withEnv(func(e *envelope) {
 			m := baseClaims()
-			m[claimCard] = map[int]string{1: "012345678", 2: "", 4: "1990-01-31", 5: "SFO-1"}
+			m[claimCard] = map[int]any{1: "012345678", 2: "", 4: dob, 5: "SFO-1"}
 			e.claims = claims(m)
 		}), status: NotACard, stage: StageClaim, sigOK: true},
 		{name: "name as bytes", payload: withEnv(func(e *envelope) {
 			m := baseClaims()
-			m[claimCard] = map[int]any{1: "012345678", 2: []byte("x"), 4: "1990-01-31", 5: "SFO-1"}
+			m[claimCard] = map[int]any{1: "012345678", 2: []byte("x"), 4: dob, 5: "SFO-1"}
 			e.claims = claims(m)
 		}), status: NotACard, stage: StageClaim, sigOK: true},
 		{name: "no cti", payload: withEnv(func(e *envelope) { m := baseClaims(); delete(m, 7); e.claims = claims(m) }), status: NotACard, stage: StageClaim, sigOK: true},

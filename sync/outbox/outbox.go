@@ -85,6 +85,11 @@ func (s *Store) Commit(ctx context.Context, c kiosk.CheckIn) (kiosk.Committed, e
 		return kiosk.Committed{}, fmt.Errorf("commit: time out of range: %v", at)
 	}
 
+	clock := c.Clock
+	if clock == "" {
+		clock = kiosk.ClockUnsynced
+	}
+
 	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the DSN's _txlock)
 	if err != nil {
 		return kiosk.Committed{}, fmt.Errorf("commit: begin: %w", err)
@@ -98,8 +103,8 @@ func (s *Store) Commit(ctx context.Context, c kiosk.CheckIn) (kiosk.Committed, e
 	}
 	id := s.ids.next(time.Now())
 	_, err = tx.ExecContext(ctx,
-		`INSERT INTO checkins (id, kiosk_id, seq, at, outcome, issuer, serial) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		id, s.kioskID, seq, at.UnixNano(), string(c.Outcome), c.Card.Issuer, c.Card.Serial)
+		`INSERT INTO checkins (id, kiosk_id, seq, at, clock, outcome, issuer, serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, s.kioskID, seq, at.UnixNano(), string(clock), string(c.Outcome), c.Card.Issuer, c.Card.Serial)
 	if err != nil {
 		return kiosk.Committed{}, fmt.Errorf("commit: insert: %w", err)
 	}
@@ -125,7 +130,7 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]wire.Record, error) {
 		return nil, nil
 	}
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT id, kiosk_id, seq, at, outcome, issuer, serial FROM checkins
+		`SELECT id, kiosk_id, seq, at, clock, outcome, issuer, serial FROM checkins
 		 WHERE uploaded_at IS NULL ORDER BY n LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
@@ -135,7 +140,7 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]wire.Record, error) {
 	for rows.Next() {
 		var r wire.Record
 		var seq, at int64
-		if err := rows.Scan(&r.ID, &r.KioskID, &seq, &at, &r.Outcome, &r.Issuer, &r.Serial); err != nil {
+		if err := rows.Scan(&r.ID, &r.KioskID, &seq, &at, &r.Clock, &r.Outcome, &r.Issuer, &r.Serial); err != nil {
 			return nil, fmt.Errorf("pending: %w", err)
 		}
 		r.Seq = uint64(seq)

@@ -292,7 +292,7 @@ func TestRejectedDoesNotBlock(t *testing.T) {
 	_, rc, ts := newUpstream(t, nil)
 	// Another record already holds this kiosk's seq 1.
 	clash := wire.Record{ID: "01977420-4c00-7000-8000-000000000001", KioskID: kioskID, Seq: 1,
-		At: time.Now(), Outcome: "checked_in", Issuer: "x", Serial: "00"}
+		At: time.Now(), Clock: "synced", Outcome: "checked_in", Issuer: "x", Serial: "00"}
 	body, _ := json.Marshal(wire.Batch{KioskID: kioskID, Records: []wire.Record{clash}})
 	resp, err := http.Post(ts.URL+wire.PathCheckIns, wire.ContentType, bytes.NewReader(body))
 	if err != nil {

@@ -206,6 +206,8 @@ func decodeRecord(raw json.RawMessage, kioskID string) (wire.Record, string) {
 		return rec, wire.ReasonBadSeq
 	case rec.At.IsZero() || rec.At.Year() < 1678 || rec.At.Year() > 2261: // Unix nanoseconds fit int64
 		return rec, wire.ReasonBadTime
+	case !wire.ValidClock(rec.Clock):
+		return rec, wire.ReasonBadField
 	case rec.Outcome == "" || len(rec.Outcome) > maxOutcomeLen || len(rec.Issuer) > maxIssuerLen || len(rec.Serial) > maxSerialLen:
 		return rec, wire.ReasonBadField
 	}
@@ -215,9 +217,9 @@ func decodeRecord(raw json.RawMessage, kioskID string) (wire.Record, string) {
 // store keeps rec unless it is held already, and says which.
 func store(ctx context.Context, tx *sql.Tx, rec wire.Record, now int64) (wire.ItemResult, error) {
 	res, err := tx.ExecContext(ctx,
-		`INSERT INTO checkins (id, kiosk_id, seq, at, outcome, issuer, serial, received_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		rec.ID, rec.KioskID, int64(rec.Seq), rec.At.UnixNano(), rec.Outcome, rec.Issuer, rec.Serial, now)
+		`INSERT INTO checkins (id, kiosk_id, seq, at, clock, outcome, issuer, serial, received_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		rec.ID, rec.KioskID, int64(rec.Seq), rec.At.UnixNano(), rec.Clock, rec.Outcome, rec.Issuer, rec.Serial, now)
 	if err != nil {
 		return wire.ItemResult{}, fmt.Errorf("insert: %w", err)
 	}
@@ -231,15 +233,15 @@ func store(ctx context.Context, tx *sql.Tx, rec wire.Record, now int64) (wire.It
 	var held wire.Record
 	var seq, at int64
 	err = tx.QueryRowContext(ctx,
-		`SELECT kiosk_id, seq, at, outcome, issuer, serial FROM checkins WHERE id = ?`, rec.ID).
-		Scan(&held.KioskID, &seq, &at, &held.Outcome, &held.Issuer, &held.Serial)
+		`SELECT kiosk_id, seq, at, clock, outcome, issuer, serial FROM checkins WHERE id = ?`, rec.ID).
+		Scan(&held.KioskID, &seq, &at, &held.Clock, &held.Outcome, &held.Issuer, &held.Serial)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return wire.ItemResult{ID: rec.ID, Status: wire.StatusRejected, Reason: wire.ReasonSeqConflict}, nil
 	case err != nil:
 		return wire.ItemResult{}, fmt.Errorf("look up %s: %w", rec.ID, err)
 	}
-	if held.KioskID == rec.KioskID && seq == int64(rec.Seq) && at == rec.At.UnixNano() &&
+	if held.KioskID == rec.KioskID && seq == int64(rec.Seq) && at == rec.At.UnixNano() && held.Clock == rec.Clock &&
 		held.Outcome == rec.Outcome && held.Issuer == rec.Issuer && held.Serial == rec.Serial {
 		return wire.ItemResult{ID: rec.ID, Status: wire.StatusDuplicate}, nil
 	}

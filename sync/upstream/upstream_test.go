@@ -40,6 +40,7 @@ func record(k string, seq uint64) wire.Record {
 		KioskID: k,
 		Seq:     seq,
 		At:      time.Date(2026, 3, 4, 9, 15, 30, 123456789, time.UTC).Add(time.Duration(seq) * time.Minute),
+		Clock:   "synced",
 		Outcome: "checked_in",
 		Issuer:  "US-DHS-TEST",
 		Serial:  fmt.Sprintf("%016x", seq),
@@ -115,6 +116,8 @@ func TestItemResults(t *testing.T) {
 	noOutcome := record("k1", 6)
 	noOutcome.Outcome = ""
 	r7 := record("k1", 7)
+	badClock := record("k1", 8)
+	badClock.Clock = "sundial"
 
 	tests := []struct {
 		name string
@@ -129,6 +132,7 @@ func TestItemResults(t *testing.T) {
 		{"seq 0", zeroSeq, "rejected bad_seq"},
 		{"zero time", noTime, "rejected bad_time"},
 		{"no outcome", noOutcome, "rejected bad_field"},
+		{"unknown clock state", badClock, "rejected bad_field"},
 		{"new", r7, "accepted "},
 		{"repeated in the same batch", r7, "duplicate "},
 	}

@@ -32,9 +32,25 @@ type Record struct {
 	KioskID string    `json:"kiosk_id"` // the kiosk that recorded it
 	Seq     uint64    `json:"seq"`      // the kiosk's sequence number, from 1, without gaps
 	At      time.Time `json:"at"`       // wall time of the check-in, RFC 3339 with nanoseconds
+	Clock   string    `json:"clock"`    // how far At can be trusted: one of Clocks
 	Outcome string    `json:"outcome"`  // what happened, e.g. "checked_in"
 	Issuer  string    `json:"issuer"`   // the card's issuing authority
 	Serial  string    `json:"serial"`   // the card serial (lower-case hex)
+}
+
+// Clocks are the values of Record.Clock: the kiosk's clock was synchronized,
+// plausible but not known to be synchronized, or behind the last time the
+// kiosk trusted (At is then that trusted time, and is unverified).
+var Clocks = []string{"synced", "unsynced", "implausible"}
+
+// ValidClock reports whether s is one of Clocks.
+func ValidClock(s string) bool {
+	for _, c := range Clocks {
+		if s == c {
+			return true
+		}
+	}
+	return false
 }
 
 // Batch is the body of a POST to PathCheckIns: up to MaxBatch records of one

@@ -12,15 +12,15 @@ import (
 func TestRecordJSON(t *testing.T) {
 	r := wire.Record{
 		ID: "01977420-4c00-7abc-8def-0123456789ab", KioskID: "kiosk-01", Seq: 7,
-		At:      time.Date(2026, 3, 4, 9, 15, 30, 123456789, time.UTC),
-		Outcome: "checked_in", Issuer: "US-DHS-TEST", Serial: "0f1e",
+		At:    time.Date(2026, 3, 4, 9, 15, 30, 123456789, time.UTC),
+		Clock: "unsynced", Outcome: "checked_in", Issuer: "US-DHS-TEST", Serial: "0f1e",
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"id":"01977420-4c00-7abc-8def-0123456789ab","kiosk_id":"kiosk-01","seq":7,` +
-		`"at":"2026-03-04T09:15:30.123456789Z","outcome":"checked_in","issuer":"US-DHS-TEST","serial":"0f1e"}`
+		`"at":"2026-03-04T09:15:30.123456789Z","clock":"unsynced","outcome":"checked_in","issuer":"US-DHS-TEST","serial":"0f1e"}`
 	if string(b) != want {
 		t.Errorf("json.Marshal(Record) = %s; want %s", b, want)
 	}

@@ -26,10 +26,13 @@ func cardCommand(ctx context.Context, env *Env, args []string) error {
 		name, summary string
 		run           func(ctx context.Context, env *Env, args []string) error
 	}{
-		{"keygen", "make an issuer key and its self-signed certificate", cardKeygen},
+		{"keygen", "make an issuer key and its certificate, or a root key and its public key", cardKeygen},
 		{"issue", "sign a card and print its QR payload", cardIssue},
 		{"verify", "verify a payload and print the result as JSON", cardVerify},
-		{"revoke", "add a card to a revocation list", cardRevoke},
+		{"trustlist", "sign a trust list, or show one as JSON", cardTrustList},
+		{"revoke", "add a card to a signed revocation list", cardRevoke},
+		{"revocations", "show a signed revocation list as JSON", cardRevocations},
+		{"roster", "add a reference card to a roster, or look one up", cardRosterCommand},
 	}
 	if len(args) > 0 {
 		for _, s := range subs {
@@ -47,7 +50,7 @@ func cardCommand(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(w, "Usage: kiosk card SUBCOMMAND [FLAGS]")
 	fmt.Fprintln(w)
 	for _, s := range subs {
-		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", s.name, s.summary)
 	}
 	if w == env.Stdout {
 		return nil
@@ -90,14 +93,36 @@ func cardRequired(env *Env, fs *flag.FlagSet, names ...string) error {
 func cardKeygen(_ context.Context, env *Env, args []string) error {
 	fs := newCardFlags(env, "keygen")
 	alg := fs.String("alg", card.AlgES256, "signature algorithm: ES256, PS256 or EdDSA")
-	subject := fs.String("subject", "", "common name of the self-signed certificate")
+	subject := fs.String("subject", "", "common name of the self-signed certificate (with --cert)")
 	keyFile := fs.String("key", "", "file to write the private key to (PKCS #8 PEM, mode 0600; must not exist)")
-	certFile := fs.String("cert", "", "file to write the certificate to (PEM)")
+	certFile := fs.String("cert", "", "file to write the self-signed certificate to (PEM): for an issuer key")
+	pubFile := fs.String("pub", "", "file to write the public key to (PEM): for a root key, to pin with --root")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `Usage: kiosk card keygen [--alg ALG] --key FILE (--subject NAME --cert FILE | --pub FILE)
+
+An issuer key gets a self-signed certificate, whose kid its cards carry
+(--subject, --cert). The root key that signs the trust and revocation lists
+gets its public key, the file a kiosk pins with --root:
+
+  kiosk card keygen --alg EdDSA --key root-key.pem --pub root.pem`)
+		fmt.Fprintln(fs.Output())
+		fs.PrintDefaults()
+	}
 	if help, err := cardParseFlags(fs, args); help || err != nil {
 		return err
 	}
-	if err := cardRequired(env, fs, "subject", "key", "cert"); err != nil {
+	if err := cardRequired(env, fs, "key"); err != nil {
 		return err
+	}
+	if *certFile == "" && *pubFile == "" {
+		fmt.Fprintln(env.Stderr, "kiosk card keygen: --cert or --pub is required")
+		fs.Usage()
+		return errUsage
+	}
+	if *certFile != "" {
+		if err := cardRequired(env, fs, "subject"); err != nil {
+			return err
+		}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "kiosk card keygen: unexpected argument %q\n", fs.Arg(0))
@@ -123,10 +148,26 @@ func cardKeygen(_ context.Context, env *Env, args []string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", *keyFile, err)
 	}
-	if err := cardWriteFile(*certFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
-		return err
+	if *certFile != "" {
+		if err := cardWriteFile(*certFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "kid %x\n", card.KIDOfCertificate(cert))
 	}
-	fmt.Fprintf(env.Stdout, "kid %x\n", card.KIDOfCertificate(cert))
+	if *pubFile != "" {
+		pubPEM, err := card.MarshalPublicKeyPEM(key.Public())
+		if err != nil {
+			return err
+		}
+		if err := cardWriteFile(*pubFile, pubPEM, 0o644); err != nil {
+			return err
+		}
+		kid, err := card.KIDOfKey(key.Public())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "public key kid %x\n", kid)
+	}
 	return nil
 }
 
@@ -144,6 +185,7 @@ func cardIssue(_ context.Context, env *Env, args []string) error {
 	validFor := fs.Duration("valid-for", 8760*time.Hour, "how long the card is valid")
 	issuedAt := fs.String("issued-at", "", "issue time, RFC 3339 (default: now)")
 	prefix := fs.String("prefix", card.DefaultPrefix, "context prefix")
+	qrFile := fs.String("qr", "", "also write the card's QR code to this PNG file")
 	if help, err := cardParseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -192,6 +234,11 @@ func cardIssue(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *qrFile != "" {
+		if err := writeQRPNG(*qrFile, payload); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(env.Stdout, payload)
 	return nil
 }
@@ -215,12 +262,14 @@ const cardMaxStdin = 64 << 10
 
 func cardVerify(_ context.Context, env *Env, args []string) error {
 	fs := newCardFlags(env, "verify")
-	trustFile := fs.String("trust", "", "trusted issuer certificates and public keys (PEM)")
-	revFile := fs.String("revocations", "", "revocation list (JSON)")
+	trustFile := fs.String("trust", "", "signed trust list; without --root, PEM issuer certificates and public keys")
+	rootFile := fs.String("root", "", "root public key (PEM) the lists are signed with")
+	revFile := fs.String("revocations", "", "signed revocation list (needs --root)")
+	maxAge := fs.Duration("max-list-age", 0, "how old the revocation list may be before a card is stale_lists; 0 for no limit")
 	atFlag := fs.String("at", "", "time to verify at, RFC 3339 (default: now)")
 	prefix := fs.String("prefix", card.DefaultPrefix, "context prefix")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: kiosk card verify --trust FILE [--revocations FILE] [--at TIME] [--prefix P] [PAYLOAD|-]")
+		fmt.Fprintln(fs.Output(), "Usage: kiosk card verify --trust FILE [--root FILE] [--revocations FILE] [--max-list-age D] [--at TIME] [--prefix P] [PAYLOAD|-]")
 		fs.PrintDefaults()
 	}
 	if help, err := cardParseFlags(fs, args); help || err != nil {
@@ -229,37 +278,24 @@ func cardVerify(_ context.Context, env *Env, args []string) error {
 	if err := cardRequired(env, fs, "trust"); err != nil {
 		return err
 	}
+	if *revFile != "" && *rootFile == "" {
+		fmt.Fprintln(env.Stderr, "kiosk card verify: --revocations needs --root")
+		return errUsage
+	}
 	if fs.NArg() > 1 {
 		fmt.Fprintln(env.Stderr, "kiosk card verify: more than one payload")
 		return errUsage
 	}
-	at := time.Now()
-	if *atFlag != "" {
-		t, err := time.Parse(time.RFC3339, *atFlag)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "kiosk card verify: --at: %v\n", err)
-			return errUsage
-		}
-		at = t
-	}
-	trustPEM, err := os.ReadFile(*trustFile)
+	at, err := cardTime(env, "verify", "at", *atFlag)
 	if err != nil {
-		return fmt.Errorf("read trust: %w", err)
+		return err
 	}
-	trust, err := card.ParseTrustPEM(trustPEM)
+	l, err := readLists(Config{Root: *rootFile, Trust: *trustFile, Revocations: *revFile, MaxListAge: *maxAge})
 	if err != nil {
-		return fmt.Errorf("%s: %w", *trustFile, err)
+		return err
 	}
-	var revs *card.Revocations
-	if *revFile != "" {
-		data, err := os.ReadFile(*revFile)
-		if err != nil {
-			return fmt.Errorf("read revocations: %w", err)
-		}
-		if revs, err = card.ParseRevocations(data); err != nil {
-			return fmt.Errorf("%s: %w", *revFile, err)
-		}
-	}
+	v := l.verifier
+	v.Prefix = *prefix
 
 	payload := fs.Arg(0)
 	if payload == "" || payload == "-" {
@@ -272,7 +308,7 @@ func cardVerify(_ context.Context, env *Env, args []string) error {
 		payload = strings.TrimRight(string(data), "\r\n")
 	}
 
-	r := (&card.Verifier{Prefix: *prefix, Trust: trust, Revocations: revs}).Verify(payload, at)
+	r := v.Verify(payload, at)
 	out := cardVerifyOutput{
 		Result:      r.Status,
 		Stage:       r.Stage,
@@ -300,18 +336,35 @@ func cardVerify(_ context.Context, env *Env, args []string) error {
 
 func cardRevoke(_ context.Context, env *Env, args []string) error {
 	fs := newCardFlags(env, "revoke")
-	listFile := fs.String("list", "", "revocation list (JSON) to update; created if missing")
+	rootKeyFile := fs.String("root-key", "", "root private key (PEM) the list is signed with")
+	listFile := fs.String("list", "", "signed revocation list to extend; created if missing")
 	iss := fs.String("iss", "", "issuer name (CWT iss) of the card")
 	serial := fs.String("serial", "", "card serial in hex")
+	issuedAt := fs.String("issued-at", "", "issue time of the new list, RFC 3339 (default: now)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `Usage: kiosk card revoke --root-key FILE --list FILE --iss NAME --serial HEX [--issued-at TIME]
+
+Writes the next edition of the list: its entries and this card, seq one
+higher (1 for a new list), issued now, signed with the root key.`)
+		fs.PrintDefaults()
+	}
 	if help, err := cardParseFlags(fs, args); help || err != nil {
 		return err
 	}
-	if err := cardRequired(env, fs, "list", "iss", "serial"); err != nil {
+	if err := cardRequired(env, fs, "root-key", "list", "iss", "serial"); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "kiosk card revoke: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
+	}
+	now, err := cardTime(env, "revoke", "issued-at", *issuedAt)
+	if err != nil {
+		return err
+	}
+	root, err := cardReadPrivateKey(*rootKeyFile)
+	if err != nil {
+		return err
 	}
 	var old *card.Revocations // nil: a new list, whose first seq is 1
 	data, err := os.ReadFile(*listFile)
@@ -320,7 +373,7 @@ func cardRevoke(_ context.Context, env *Env, args []string) error {
 	case err != nil:
 		return fmt.Errorf("read revocations: %w", err)
 	default:
-		if old, err = card.ParseRevocations(data); err != nil {
+		if old, err = card.OpenRevocations(data, root.Public()); err != nil {
 			return fmt.Errorf("%s: %w", *listFile, err)
 		}
 	}
@@ -328,15 +381,87 @@ func cardRevoke(_ context.Context, env *Env, args []string) error {
 	if err := next.Add(*iss, *serial); err != nil {
 		return err
 	}
-	b, err := json.Marshal(next)
+	next.SetIssuedAt(now)
+	signed, err := next.Sign(root)
 	if err != nil {
 		return err
 	}
-	if err := cardWriteFile(*listFile, append(b, '\n'), 0o644); err != nil {
+	if err := cardWriteFile(*listFile, signed, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "seq %d, %d entries\n", next.Seq(), next.Len())
 	return nil
+}
+
+// cardRevocations is "kiosk card revocations show".
+func cardRevocations(_ context.Context, env *Env, args []string) error {
+	fs := newCardFlags(env, "revocations show")
+	rootFile := fs.String("root", "", "root public key (PEM) the list is signed with")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `Usage: kiosk card revocations show --root FILE LIST
+
+Verifies LIST and prints it as JSON: seq, issued_at and the entries (hashes
+of issuer and serial, see FORMAT.md), sorted.`)
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 || args[0] != "show" {
+		fs.Usage()
+		return errUsage
+	}
+	if help, err := cardParseFlags(fs, args[1:]); help || err != nil {
+		return err
+	}
+	if err := cardRequired(env, fs, "root"); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(env.Stderr, "kiosk card revocations show: want one list file")
+		return errUsage
+	}
+	root, err := readPublicKey(*rootFile)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("read revocations: %w", err)
+	}
+	r, err := card.OpenRevocations(data, root)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s\n", b)
+	return nil
+}
+
+// cardTime parses the RFC 3339 value of a time flag, or returns now for "".
+func cardTime(env *Env, cmd, flagName, value string) (time.Time, error) {
+	if value == "" {
+		return time.Now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, value)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "kiosk card %s: --%s: %v\n", cmd, flagName, err)
+		return time.Time{}, errUsage
+	}
+	return t, nil
+}
+
+// cardReadPrivateKey reads a PKCS #8 PEM private key.
+func cardReadPrivateKey(file string) (crypto.Signer, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	key, err := card.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return key, nil
 }
 
 // cardReadCertificate reads the first CERTIFICATE PEM block of file.

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -127,25 +129,52 @@ func TestCardCommand(t *testing.T) {
 	}
 
 	// Revoke it twice (a new list, then seq 2) and see it refused.
+	rootKey, rootPub := filepath.Join(dir, "root-key.pem"), filepath.Join(dir, "root.pem")
+	if _, stderr, err := cardRun(t, "", "keygen", "--alg", "EdDSA", "--key", rootKey, "--pub", rootPub); err != nil {
+		t.Fatalf("card keygen --pub = %v; stderr %s", err, stderr)
+	}
 	for seq := 1; seq <= 2; seq++ {
-		if _, stderr, err := cardRun(t, "", "revoke", "--list", revList, "--iss", "SDC-TEST", "--serial", "0a0b0c0d"); err != nil {
+		if _, stderr, err := cardRun(t, "", "revoke", "--root-key", rootKey, "--list", revList, "--iss", "SDC-TEST", "--serial", "0a0b0c0d", "--issued-at", "2026-01-01T12:00:00Z"); err != nil {
 			t.Fatalf("card revoke = %v; stderr %s", err, stderr)
 		}
-		data, err := os.ReadFile(revList)
+		stdout, stderr, err := cardRun(t, "", "revocations", "show", "--root", rootPub, revList)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("card revocations show = %v; stderr %s", err, stderr)
 		}
 		var list struct {
-			Seq     int      `json:"seq"`
-			Entries []string `json:"entries"`
+			Seq      int      `json:"seq"`
+			IssuedAt string   `json:"issued_at"`
+			Entries  []string `json:"entries"`
 		}
-		if err := json.Unmarshal(data, &list); err != nil || list.Seq != seq || len(list.Entries) != 1 {
-			t.Errorf("after revoke #%d the list is %s (%v); want seq %d with one entry", seq, data, err, seq)
+		if err := json.Unmarshal([]byte(stdout), &list); err != nil || list.Seq != seq || len(list.Entries) != 1 || list.IssuedAt != "2026-01-01T12:00:00Z" {
+			t.Errorf("after revoke #%d the list is %s (%v); want seq %d with one entry, issued 2026-01-01T12:00:00Z", seq, stdout, err, seq)
 		}
 	}
-	stdout, _, err = cardRun(t, "", "verify", "--trust", cert, "--revocations", revList, "--at", "2026-01-02T00:00:00Z", payload)
-	if m := cardVerifyJSON(t, stdout); m["result"] != "revoked" || err == nil {
-		t.Errorf("card verify (revoked) = %v, %v; want revoked, exit status 1", m["result"], err)
+	// With --root, --trust is PEM only without a list: PEM with --root is refused.
+	if _, _, err := cardRun(t, "", "verify", "--root", rootPub, "--trust", cert, "--revocations", revList, payload); err == nil {
+		t.Errorf("card verify --root with a PEM --trust = nil; want an error")
+	}
+	trustList := filepath.Join(dir, "trustlist.cose")
+	entry := "iss=SDC-TEST,cert=" + cert + ",offices=XFO,not-before=2025-01-01T00:00:00Z,not-after=2026-12-31T00:00:00Z"
+	if _, stderr, err := cardRun(t, "", "trustlist", "sign", "--root-key", rootKey, "--seq", "1", "--out", trustList, "--entry", entry); err != nil {
+		t.Fatalf("card trustlist sign = %v; stderr %s", err, stderr)
+	}
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		result string
+	}{
+		{"revoked", []string{"--revocations", revList}, "revoked"},
+		{"revoked, stale list", []string{"--revocations", revList, "--max-list-age", "1h"}, "revoked"},
+		{"no list, with a limit", []string{"--max-list-age", "1h"}, "stale_lists"},
+		{"no list", nil, "valid"},
+	} {
+		args := append([]string{"verify", "--root", rootPub, "--trust", trustList, "--at", "2026-01-02T00:00:00Z"}, tt.args...)
+		stdout, stderr, err := cardRun(t, "", append(args, payload)...)
+		m := cardVerifyJSON(t, stdout)
+		if m["result"] != tt.result || (err == nil) != (tt.result == "valid") {
+			t.Errorf("card verify (%s) = %v, %v; want %s (stderr %s)", tt.name, m["result"], err, tt.result, stderr)
+		}
 	}
 }
 
@@ -185,6 +214,17 @@ func TestCardCommandUsage(t *testing.T) {
 		{"verify"},
 		{"verify", "--trust", "t", "--at", "yesterday", "x"},
 		{"revoke", "--list", "l"},
+		{"revoke", "--list", "l", "--iss", "X", "--serial", "01"},
+		{"keygen", "--key", "k"},
+		{"keygen", "--key", "k", "--cert", "c"},
+		{"verify", "--trust", "t", "--revocations", "r", "x"},
+		{"trustlist"},
+		{"trustlist", "list"},
+		{"trustlist", "sign", "--root-key", "k", "--out", "o", "--entry", "iss=X"},
+		{"trustlist", "sign", "--root-key", "k", "--seq", "0", "--out", "o"},
+		{"trustlist", "show", "--root", "r"},
+		{"revocations"},
+		{"revocations", "show", "l"},
 	} {
 		if _, _, err := cardRun(t, "", args...); !errors.Is(err, errUsage) {
 			t.Errorf("card %q = %v; want errUsage", args, err)
@@ -192,5 +232,134 @@ func TestCardCommandUsage(t *testing.T) {
 	}
 	if stdout, _, err := cardRun(t, "", "help"); err != nil || !strings.Contains(stdout, "verify") {
 		t.Errorf("card help = %q, %v; want the subcommands, nil", stdout, err)
+	}
+}
+
+func TestCardTrustList(t *testing.T) {
+	dir := t.TempDir()
+	rootKey, rootPub := filepath.Join(dir, "root-key.pem"), filepath.Join(dir, "root.pem")
+	key, cert := filepath.Join(dir, "nyc.key"), filepath.Join(dir, "nyc.pem")
+	edKey, edCert := filepath.Join(dir, "sfo.key"), filepath.Join(dir, "sfo.pem")
+	sfoPub := filepath.Join(dir, "sfo-pub.pem")
+	for _, args := range [][]string{
+		{"--alg", "EdDSA", "--key", rootKey, "--pub", rootPub},
+		{"--subject", "NYC", "--key", key, "--cert", cert},
+		{"--alg", "EdDSA", "--subject", "SFO", "--key", edKey, "--cert", edCert, "--pub", sfoPub},
+	} {
+		if _, stderr, err := cardRun(t, "", append([]string{"keygen"}, args...)...); err != nil {
+			t.Fatalf("card keygen %q = %v; stderr %s", args, err, stderr)
+		}
+	}
+	list := filepath.Join(dir, "trustlist.cose")
+	const window = ",not-before=2026-01-01T00:00:00Z,not-after=2026-12-31T23:59:59Z"
+	sign := func(seq string, entries ...string) error {
+		args := []string{"trustlist", "sign", "--root-key", rootKey, "--seq", seq, "--out", list, "--issued-at", "2026-02-01T00:00:00Z"}
+		for _, e := range entries {
+			args = append(args, "--entry", e)
+		}
+		_, _, err := cardRun(t, "", args...)
+		return err
+	}
+	if err := sign("2", "iss=SDC-NYC,cert="+cert+",offices=NYC+BOS"+window, "iss=SDC-SFO,key="+sfoPub+",offices=*"+window); err != nil {
+		t.Fatalf("card trustlist sign = %v", err)
+	}
+	stdout, stderr, err := cardRun(t, "", "trustlist", "show", "--root", rootPub, list)
+	if err != nil {
+		t.Fatalf("card trustlist show = %v; stderr %s", err, stderr)
+	}
+	var shown trustListOutput
+	if err := json.Unmarshal([]byte(stdout), &shown); err != nil {
+		t.Fatalf("card trustlist show printed %s: %v", stdout, err)
+	}
+	nycCert, err := cardReadCertificate(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfoKey, err := readPublicKey(sfoPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfoKID, err := card.KIDOfKey(sfoKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := trustListOutput{Seq: 2, IssuedAt: "2026-02-01T00:00:00Z", Entries: []trustEntryOutput{
+		{Iss: "SDC-NYC", KID: hex.EncodeToString(card.KIDOfCertificate(nycCert)), Key: "cert", Subject: "NYC",
+			NotBefore: "2026-01-01T00:00:00Z", NotAfter: "2026-12-31T23:59:59Z", Offices: []string{"NYC", "BOS"}},
+		{Iss: "SDC-SFO", KID: hex.EncodeToString(sfoKID), Key: "spki",
+			NotBefore: "2026-01-01T00:00:00Z", NotAfter: "2026-12-31T23:59:59Z", Offices: []string{"*"}},
+	}}
+	if !reflect.DeepEqual(shown, want) {
+		t.Errorf("card trustlist show = %+v; want %+v", shown, want)
+	}
+	if _, _, err := cardRun(t, "", "trustlist", "show", "--root", sfoPub, list); err == nil {
+		t.Errorf("card trustlist show with another root = nil; want an error")
+	}
+
+	// Kiosks refuse a lower seq, so signing one is refused; so is a bad entry.
+	for _, tt := range []struct {
+		name    string
+		seq     string
+		entries []string
+	}{
+		{"same seq", "2", []string{"iss=SDC-NYC,cert=" + cert + ",offices=NYC" + window}},
+		{"lower seq", "1", []string{"iss=SDC-NYC,cert=" + cert + ",offices=NYC" + window}},
+		{"cert and key", "3", []string{"iss=SDC-NYC,cert=" + cert + ",key=" + sfoPub + ",offices=NYC" + window}},
+		{"no key", "3", []string{"iss=SDC-NYC,offices=NYC" + window}},
+		{"no window", "3", []string{"iss=SDC-NYC,cert=" + cert + ",offices=NYC"}},
+		{"window reversed", "3", []string{"iss=SDC-NYC,cert=" + cert + ",offices=NYC,not-before=2027-01-01T00:00:00Z,not-after=2026-01-01T00:00:00Z"}},
+		{"unknown name", "3", []string{"iss=SDC-NYC,cert=" + cert + ",offices=NYC,colour=red" + window}},
+		{"name twice", "3", []string{"iss=SDC-NYC,iss=SDC-BOS,cert=" + cert + ",offices=NYC" + window}},
+		{"bad time", "3", []string{"iss=SDC-NYC,cert=" + cert + ",offices=NYC,not-before=yesterday,not-after=2026-12-31T00:00:00Z"}},
+		{"certificate as key", "3", []string{"iss=SDC-NYC,key=" + cert + ",offices=NYC" + window}},
+	} {
+		if err := sign(tt.seq, tt.entries...); err == nil {
+			t.Errorf("card trustlist sign (%s) = nil; want an error", tt.name)
+		}
+	}
+
+	// The kiosk's view: each key only for its issuer, offices and window.
+	issue := func(keyFile, certFile, iss, office, iat string) string {
+		stdout, stderr, err := cardRun(t, "", "issue", "--key", keyFile, "--cert", certFile, "--iss", iss, "--a-number", "1",
+			"--dob", "1990-01-01", "--office", office, "--issued-at", iat)
+		if err != nil {
+			t.Fatalf("card issue = %v; stderr %s", err, stderr)
+		}
+		return strings.TrimSpace(stdout)
+	}
+	// An entry with a bare key trusts cards carrying the key's kid.
+	sfoPayload := func(office string) string {
+		keyPEM, err := os.ReadFile(edKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := card.ParsePrivateKeyPEM(keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		iat := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		p, err := (&card.Issuer{Name: "SDC-SFO", Signer: k}).Issue(card.Card{
+			IssuedAt: iat, ExpiresAt: iat.AddDate(1, 0, 0), ANumber: "1", DateOfBirth: "1990-01-01", Office: office,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name, payload, result string
+	}{
+		{"listed office", issue(key, cert, "SDC-NYC", "BOS", "2026-03-01T00:00:00Z"), "valid"},
+		{"office not listed", issue(key, cert, "SDC-NYC", "SFO", "2026-03-01T00:00:00Z"), "unknown_issuer"},
+		{"another issuer's name", issue(key, cert, "SDC-SFO", "NYC", "2026-03-01T00:00:00Z"), "unknown_issuer"},
+		{"issued before the window", issue(key, cert, "SDC-NYC", "NYC", "2025-12-31T23:59:59Z"), "unknown_issuer"},
+		{"key not listed", issue(edKey, edCert, "SDC-SFO", "SFO", "2026-03-01T00:00:00Z"), "unknown_issuer"},
+		{"bare key, any office", sfoPayload("LAX"), "valid"},
+	} {
+		stdout, stderr, err := cardRun(t, "", "verify", "--root", rootPub, "--trust", list, "--at", "2026-03-02T00:00:00Z", tt.payload)
+		m := cardVerifyJSON(t, stdout)
+		if m["result"] != tt.result || (err == nil) != (tt.result == "valid") {
+			t.Errorf("card verify (%s) = %v, %v; want %s (stderr %s)", tt.name, m["result"], err, tt.result, stderr)
+		}
 	}
 }

@@ -28,17 +28,21 @@ const demoIssuer = "SDC-DEMO"
 
 var demoSamples = []string{"valid", "expired", "revoked", "forged"}
 
-// demoKit is what the demo keeps in STATE/demo: an issuer key kept across
-// runs, the trust and revocation files the kiosk reads, and sample cards.
+// demoKit is what the demo keeps in STATE/demo: a root key and an issuer
+// key kept across runs, the root public key, trust list and revocation list
+// the kiosk reads, and sample cards.
 type demoKit struct {
 	Dir         string
-	Trust       string            // PEM file: the demo issuer's certificate
-	Revocations string            // revocation list naming the revoked sample
+	Root        string            // PEM file: the demo root public key
+	Trust       string            // signed trust list: the demo issuer, for office DEMO
+	Revocations string            // signed revocation list naming the revoked sample
 	Samples     map[string]string // sample name → payload, also in Dir/NAME.txt
 }
 
-// prepareDemo creates or refreshes the demo kit in dir: the issuer key is
-// made once and kept, the samples are issued anew against now.
+// prepareDemo creates or refreshes the demo kit in dir: the root and issuer
+// keys are made once and kept; the lists are signed and the samples issued
+// anew against now. The lists' seq is now in seconds, so that a restart
+// never offers the kiosk a lower seq than it accepted before.
 func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create demo directory: %w", err)
@@ -47,14 +51,35 @@ func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 	if err != nil {
 		return nil, err
 	}
+	root, err := demoRootKey(dir)
+	if err != nil {
+		return nil, err
+	}
 	kit := &demoKit{
 		Dir:         dir,
-		Trust:       filepath.Join(dir, "trust.pem"),
-		Revocations: filepath.Join(dir, "revocations.json"),
+		Root:        filepath.Join(dir, "root.pem"),
+		Trust:       filepath.Join(dir, "trustlist.cose"),
+		Revocations: filepath.Join(dir, "revocations.cose"),
 		Samples:     map[string]string{},
 	}
-	if err := os.WriteFile(kit.Trust, card.MarshalCertificatePEM(cert), 0o644); err != nil {
-		return nil, fmt.Errorf("write trust file: %w", err)
+	rootPEM, err := card.MarshalPublicKeyPEM(root.Public())
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(kit.Root, rootPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("write demo root public key: %w", err)
+	}
+	seq := uint64(max(now.Unix(), 0))
+	trustList := &card.TrustList{Seq: seq, IssuedAt: now, Entries: []card.TrustEntry{{
+		Issuer: demoIssuer, Certificate: cert,
+		NotBefore: now.AddDate(-5, 0, 0), NotAfter: now.AddDate(5, 0, 0), Offices: []string{"DEMO"},
+	}}}
+	trustData, err := trustList.Sign(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(kit.Trust, trustData, 0o644); err != nil {
+		return nil, fmt.Errorf("write trust list: %w", err)
 	}
 	issuer := &card.Issuer{Name: demoIssuer, Signer: signer, KID: card.KIDOfCertificate(cert)}
 	// A forger holds a key of their own but copies the real issuer's kid.
@@ -77,15 +102,16 @@ func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 	revoked := person("d0c0000000000003", "Lan", "Nguyen")
 	forged := person("d0c0000000000004", "Yusuf", "Demir")
 
-	rev := card.NewRevocations(1)
+	rev := card.NewRevocations(seq)
 	if err := rev.Add(demoIssuer, revoked.Serial); err != nil {
 		return nil, err
 	}
-	revJSON, err := rev.MarshalJSON()
+	rev.SetIssuedAt(now)
+	revData, err := rev.Sign(root)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(kit.Revocations, revJSON, 0o644); err != nil {
+	if err := os.WriteFile(kit.Revocations, revData, 0o644); err != nil {
 		return nil, fmt.Errorf("write revocation list: %w", err)
 	}
 
@@ -152,6 +178,35 @@ func demoIssuerKey(dir string) (crypto.Signer, *x509.Certificate, error) {
 	return signer, cert, nil
 }
 
+// demoRootKey loads the demo root key from dir, making it on first start.
+// A real root key never sits next to a kiosk; the demo plays every part.
+func demoRootKey(dir string) (crypto.Signer, error) {
+	keyFile := filepath.Join(dir, "root-key.pem")
+	keyPEM, err := os.ReadFile(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		signer, _, err := card.GenerateKey(card.AlgEdDSA, "Secure Docket Card demo root")
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := card.MarshalPrivateKeyPEM(signer)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+			return nil, fmt.Errorf("write demo root key: %w", err)
+		}
+		return signer, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read demo root key: %w", err)
+	}
+	signer, err := card.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyFile, err)
+	}
+	return signer, nil
+}
+
 // defaultDemoDir is where the demo keeps its state across runs:
 // $XDG_STATE_HOME/checkin-kiosk-demo, else ~/.local/state/checkin-kiosk-demo.
 func defaultDemoDir(getenv func(string) string) string {
@@ -211,6 +266,7 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveUpstream(gctx, upLn, up, m.Log.With("part", "upstream")) })
 
+	m.Config.Root = kit.Root
 	m.Config.Trust = kit.Trust
 	m.Config.Revocations = kit.Revocations
 	m.Config.Upstream = "http://" + upLn.Addr().String()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +21,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 )
 
@@ -77,18 +79,22 @@ func (u *testUpstream) checkIns(t *testing.T) int64 {
 
 // startKiosk runs the daemon on a free loopback port with the simulated
 // scanner, the demo kit's trust and revocation files, and state in dir.
-func startKiosk(t *testing.T, dir string, kit *demoKit, upstreamURL string) *Main {
+func startKiosk(t *testing.T, dir string, kit *demoKit, upstreamURL string, edits ...func(*Config)) *Main {
 	t.Helper()
 	m := NewMain()
 	m.Log = testLog(t)
 	m.Config.Listen = "127.0.0.1:0"
 	m.Config.StateDir = dir
 	m.Config.KioskID = "test-kiosk"
+	m.Config.Root = kit.Root
 	m.Config.Trust = kit.Trust
 	m.Config.Revocations = kit.Revocations
 	m.Config.Upstream = upstreamURL
 	m.Config.UploadMinBackoff = 10 * time.Millisecond
 	m.Config.UploadMaxBackoff = 100 * time.Millisecond
+	for _, edit := range edits {
+		edit(&m.Config)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
@@ -396,6 +402,7 @@ func TestHealthz(t *testing.T) {
 
 func TestRunRefusesBadConfig(t *testing.T) {
 	kit := testKit(t)
+	otherRoot := testKit(t).Root
 	for _, tc := range []struct {
 		name string
 		set  func(c *Config)
@@ -404,12 +411,23 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"no trust", func(c *Config) { c.Trust = "" }, "--trust"},
 		{"missing trust", func(c *Config) { c.Trust = filepath.Join(t.TempDir(), "none.pem") }, "trust"},
 		{"bad scanner", func(c *Config) { c.Scanner = "bluetooth:x" }, "scanner"},
+		{"missing root", func(c *Config) { c.Root = filepath.Join(t.TempDir(), "none.pem") }, "public key"},
+		{"root not a public key", func(c *Config) { c.Root = filepath.Join(kit.Dir, "issuer-cert.pem") }, "PUBLIC KEY"},
+		{"PEM trust with a root", func(c *Config) { c.Trust = filepath.Join(kit.Dir, "issuer-cert.pem") }, "signed by the root key"},
+		{"trust list of another root", func(c *Config) { c.Root = otherRoot }, "signature"},
+		{"revocation list as trust list", func(c *Config) { c.Trust = kit.Revocations }, "trust"},
+		{"revocations without a root", func(c *Config) {
+			c.Root = ""
+			c.Trust = filepath.Join(kit.Dir, "issuer-cert.pem")
+			c.Revocations = kit.Revocations
+		}, "--root"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMain()
 			m.Log = testLog(t)
 			m.Config.Listen = "127.0.0.1:0"
 			m.Config.StateDir = t.TempDir()
+			m.Config.Root = kit.Root
 			m.Config.Trust = kit.Trust
 			tc.set(&m.Config)
 			err := m.Run(context.Background())
@@ -421,6 +439,57 @@ func TestRunRefusesBadConfig(t *testing.T) {
 				t.Errorf("Run() = %v; want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunRefusesRolledBackList: once a kiosk has accepted a revocation
+// list, it does not start with an older one (a lower seq), even one the root
+// key signed: that would unrevoke the cards revoked since.
+func TestRunRefusesRolledBackList(t *testing.T) {
+	kit := testKit(t)
+	state := t.TempDir()
+	m := startKiosk(t, state, kit, "")
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	keyPEM, err := os.ReadFile(filepath.Join(kit.Dir, "root-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := card.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(kit.Revocations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := card.OpenRevocations(data, root.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := card.NewRevocations(held.Seq() - 1)
+	old.SetIssuedAt(time.Now())
+	if data, err = old.Sign(root); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kit.Revocations, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	m = NewMain()
+	m.Log = testLog(t)
+	m.Config.Listen = "127.0.0.1:0"
+	m.Config.StateDir = state
+	m.Config.Root, m.Config.Trust, m.Config.Revocations = kit.Root, kit.Trust, kit.Revocations
+	err = m.Run(context.Background())
+	if err == nil {
+		m.Close()
+		t.Fatalf("Run() with revocation list seq %d after seq %d = nil; want an error", old.Seq(), held.Seq())
+	}
+	if !errors.Is(err, card.ErrRollback) || !strings.Contains(err.Error(), "does not start") {
+		t.Errorf("Run() with revocation list seq %d after seq %d = %v; want a rollback the kiosk does not start with", old.Seq(), held.Seq(), err)
 	}
 }
 
@@ -563,4 +632,131 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestImplausibleClock starts a kiosk whose system clock is behind its
+// build date, as a Pi without a real-time clock can be after a power cut:
+// check-ins go on at the trusted time, marked implausible, and staff see it.
+func TestImplausibleClock(t *testing.T) {
+	kit := testKit(t)
+	// One to two days ahead: within the revocation list's maximum age, so
+	// cards still verify.
+	floor := time.Now().AddDate(0, 0, 2).UTC().Truncate(24 * time.Hour)
+	old := buildDate
+	buildDate = floor.Format(time.DateOnly)
+	t.Cleanup(func() { buildDate = old })
+
+	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
+	m := startKiosk(t, t.TempDir(), kit, up.URL)
+	p := openPage(t, m)
+	p.want(kiosk.ScreenIdle)
+	simScan(t, m, kit.Samples["valid"])
+	p.want(kiosk.ScreenConfirm)
+	p.act(kiosk.ActionConfirm)
+	p.want(kiosk.ScreenSuccess)
+
+	var st struct {
+		Clock struct {
+			State   string    `json:"state"`
+			Trusted time.Time `json:"trusted"`
+		} `json:"clock"`
+	}
+	getJSON(t, "http://"+m.Addr()+"/api/v1/status", &st)
+	if st.Clock.State != string(kiosk.ClockImplausible) || !st.Clock.Trusted.Equal(floor) {
+		t.Errorf("status clock = %+v; want implausible, trusted %v", st.Clock, floor)
+	}
+	eventually(t, "the upload", func() bool { return getStatus(t, m).Outbox.UploadedTotal == 1 })
+	if n := up.checkIns(t); n != 1 {
+		t.Errorf("upstream holds %d check-ins; want 1", n)
+	}
+	var clock string
+	var at int64
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(m.Config.StateDir, "kiosk.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow("SELECT clock, at FROM checkins").Scan(&clock, &at); err != nil {
+		t.Fatal(err)
+	}
+	// The trusted time, plus what elapsed on the monotonic clock since.
+	if rec := time.Unix(0, at); clock != string(kiosk.ClockImplausible) || rec.Before(floor) || rec.After(floor.Add(time.Minute)) {
+		t.Errorf("record clock %q at %v; want implausible at %v or just after", clock, rec.UTC(), floor)
+	}
+}
+
+// TestSyncedClockPersists: while the clock is synchronized its time is
+// persisted as the last trusted time (kiosk's TestClock shows a restart
+// with the clock thrown back using it).
+func TestSyncedClockPersists(t *testing.T) {
+	kit := testKit(t)
+	state := t.TempDir()
+	synced := filepath.Join(t.TempDir(), "synchronized")
+	if err := os.WriteFile(synced, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain()
+	m.Log = testLog(t)
+	m.Config.Listen = "127.0.0.1:0"
+	m.Config.StateDir = state
+	m.Config.Root = kit.Root
+	m.Config.Trust = kit.Trust
+	m.Config.Revocations = kit.Revocations
+	m.Config.ClockSyncedFile = synced
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a persisted trusted time", func() bool {
+		tt, err := m.store.LoadTrustedTime(context.Background())
+		return err == nil && !tt.IsZero()
+	})
+	var st struct {
+		Clock struct{ State string } `json:"clock"`
+	}
+	getJSON(t, "http://"+m.Addr()+"/api/v1/status", &st)
+	if st.Clock.State != string(kiosk.ClockSynced) {
+		t.Errorf("clock state = %q; want synced", st.Clock.State)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("decode %s: %v", url, err)
+	}
+}
+
+// TestStaleListsSendToStaff: a revocation list older than the kiosk may
+// trust sends every card to staff, and staff see why.
+func TestStaleListsSendToStaff(t *testing.T) {
+	kit := testKit(t)
+	m := startKiosk(t, t.TempDir(), kit, "", func(c *Config) { c.MaxListAge = time.Nanosecond })
+	p := openPage(t, m)
+	p.want(kiosk.ScreenIdle)
+	simScan(t, m, kit.Samples["valid"])
+	if got := p.want(kiosk.ScreenSeeStaff); got.Reason != string(kiosk.ReasonListsStale) {
+		t.Errorf("reason = %q; want %q", got.Reason, kiosk.ReasonListsStale)
+	}
+	var st struct {
+		Lists struct {
+			TrustSeq       uint64 `json:"trust_seq"`
+			RevocationsSeq uint64 `json:"revocations_seq"`
+			Stale          bool   `json:"stale"`
+		} `json:"lists"`
+	}
+	getJSON(t, "http://"+m.Addr()+"/api/v1/status", &st)
+	if !st.Lists.Stale || st.Lists.TrustSeq == 0 || st.Lists.RevocationsSeq == 0 {
+		t.Errorf("status lists = %+v; want stale, with both seqs", st.Lists)
+	}
+	if n := recorded(t, m); n != 0 {
+		t.Errorf("%d check-ins recorded; want 0", n)
+	}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
-	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/ui"
@@ -32,11 +31,15 @@ type Config struct {
 	StateDir    string // the SQLite outbox and other state
 	Scanner     string // scanner source: "sim"
 	Panel       string // panel source: "sim"
-	Trust       string // PEM file of trusted issuer certificates or public keys
-	Revocations string // revocation list file; "" for none
+	Root        string // PEM public key file: the pinned root key the lists are signed with
+	Trust       string // signed trust list; without Root, PEM issuer certificates or keys (development)
+	Revocations string // signed revocation list; "" for none (needs Root)
 	Upstream    string // base URL of the upstream; "" to keep everything queued
 	KioskID     string // this kiosk's name at the upstream
 	LogLevel    string // debug, info, warn, error
+	// ClockSyncedFile exists while the system clock is synchronized
+	// (systemd-timesyncd creates it); "" means never known to be.
+	ClockSyncedFile string
 
 	ConfirmTimeout time.Duration
 	ResultTimeout  time.Duration
@@ -44,6 +47,10 @@ type Config struct {
 
 	UploadMinBackoff time.Duration
 	UploadMaxBackoff time.Duration
+
+	// MaxListAge is how old the revocation list may be before every card
+	// is sent to staff as stale; 0 means no limit. Default DefaultMaxListAge.
+	MaxListAge time.Duration
 }
 
 // DefaultConfig returns the configuration "kiosk run" starts from.
@@ -56,11 +63,13 @@ func DefaultConfig() Config {
 		Panel:            "sim",
 		KioskID:          host,
 		LogLevel:         "info",
+		ClockSyncedFile:  "/run/systemd/timesync/synchronized",
 		ConfirmTimeout:   kiosk.DefaultConfirmTimeout,
 		ResultTimeout:    kiosk.DefaultResultTimeout,
 		HelpTimeout:      kiosk.DefaultHelpTimeout,
 		UploadMinBackoff: 500 * time.Millisecond,
 		UploadMaxBackoff: 30 * time.Second,
+		MaxListAge:       DefaultMaxListAge,
 	}
 }
 
@@ -70,11 +79,14 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "`directory` for the outbox and other state")
 	fs.StringVar(&c.Scanner, "scanner", c.Scanner, "scanner `source`: sim")
 	fs.StringVar(&c.Panel, "panel", c.Panel, "panel `source`: sim")
-	fs.StringVar(&c.Trust, "trust", c.Trust, "PEM `file` of trusted card issuer certificates or public keys (required)")
-	fs.StringVar(&c.Revocations, "revocations", c.Revocations, "revocation list `file` (none if empty)")
+	fs.StringVar(&c.Root, "root", c.Root, "PEM `file` of the root public key the trust and revocation lists are signed with")
+	fs.StringVar(&c.Trust, "trust", c.Trust, "signed trust list `file` (required); without --root, PEM issuer certificates or keys trusted without limits (development only)")
+	fs.StringVar(&c.Revocations, "revocations", c.Revocations, "signed revocation list `file` (needs --root; none if empty)")
+	fs.DurationVar(&c.MaxListAge, "max-list-age", c.MaxListAge, "how old the revocation list may be (by its issue time) before cards are sent to staff as stale; 0 for no limit")
 	fs.StringVar(&c.Upstream, "upstream", c.Upstream, "upstream base `URL` (check-ins stay queued if empty)")
 	fs.StringVar(&c.KioskID, "kiosk-id", c.KioskID, "this kiosk's `name` at the upstream (default: the host name)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
+	fs.StringVar(&c.ClockSyncedFile, "clock-synced-file", c.ClockSyncedFile, "`file` that exists while the system clock is synchronized")
 	fs.DurationVar(&c.ConfirmTimeout, "confirm-timeout", c.ConfirmTimeout, "how long the confirm screen waits for the person")
 	fs.DurationVar(&c.ResultTimeout, "result-timeout", c.ResultTimeout, "how long success and see-staff screens stay up")
 	fs.DurationVar(&c.HelpTimeout, "help-timeout", c.HelpTimeout, "how long the help screen stays up")
@@ -95,6 +107,8 @@ type Main struct {
 	uploader *upload.Uploader
 	sim      *scanner.Sim
 	panel    *panel.Sim
+	clock    *kiosk.Clock
+	lists    *lists
 
 	cancel context.CancelFunc
 	group  *errgroup.Group
@@ -135,10 +149,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	verifier, err := loadVerifier(c)
-	if err != nil {
-		return err
-	}
 	if c.Scanner != "sim" {
 		return fmt.Errorf("scanner source %q: only \"sim\" is supported by this build", c.Scanner)
 	}
@@ -155,11 +165,30 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// After the outbox: it holds the highest list seqs accepted.
+	m.lists, err = loadVerifier(ctx, c, m.store, log.With("part", "lists"))
+	if err != nil {
+		return err
+	}
+	m.clock = &kiosk.Clock{Synced: fileExists(c.ClockSyncedFile), Floor: buildFloor(), Store: m.store}
+	if err := m.clock.Load(ctx); err != nil {
+		return fmt.Errorf("load trusted time: %w", err)
+	}
+	// A signed list was issued no later than now: its time is one to trust.
+	for _, t := range m.lists.issuedAt() {
+		if err := m.clock.Advance(ctx, t); err != nil {
+			return fmt.Errorf("persist trusted time: %w", err)
+		}
+	}
+	if t, state := m.clock.Now(); state == kiosk.ClockImplausible {
+		log.Warn("system clock is behind the last trusted time: using that time, marking records", "trusted", t)
+	}
 
 	actions := make(chan kiosk.Action)
 	m.flow = &kiosk.Flow{
-		Verifier:       verifier,
+		Verifier:       m.lists.verifier,
 		Store:          m.store,
+		Clock:          m.clock,
 		Log:            log.With("part", "flow"),
 		ConfirmTimeout: c.ConfirmTimeout,
 		ResultTimeout:  c.ResultTimeout,
@@ -202,6 +231,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		g.Go(func() error { return m.uploader.Run(ctx) })
 	}
 	g.Go(func() error { return watchdog(ctx, log, m.healthy) })
+	g.Go(func() error { return checkpointClock(ctx, log, m.clock) })
 
 	log.Info("kiosk serving", "addr", m.ln.Addr().String(), "version", versionString())
 	sdNotify(log, "READY=1")
@@ -275,38 +305,16 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 		Scanner: ui.Device{Source: m.Config.Scanner, State: ui.DeviceOK},
 		Panel:   ui.Device{Source: m.Config.Panel, State: ui.DeviceOK},
 		Outbox:  ui.Outbox{Pending: st.Pending, UploadedTotal: st.Uploaded, LastUpload: st.LastUpload},
+		Clock:   ui.Clock{Trusted: m.clock.Trusted()},
 	}
+	now, state := m.clock.Now()
+	s.Clock.State = state
+	s.Lists = m.lists.status(now)
 	if m.uploader != nil {
 		us := m.uploader.Status()
 		s.Upload = ui.Upload{LastAttempt: us.LastAttempt, LastError: us.LastError}
 	}
 	return s, nil
-}
-
-// loadVerifier reads the trust and revocation files named in c.
-func loadVerifier(c Config) (*card.Verifier, error) {
-	if c.Trust == "" {
-		return nil, errors.New("no trust file: set --trust to the PEM file of the card issuers' certificates")
-	}
-	data, err := os.ReadFile(c.Trust)
-	if err != nil {
-		return nil, fmt.Errorf("read trust file: %w", err)
-	}
-	trust, err := card.ParseTrustPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("trust file %s: %w", c.Trust, err)
-	}
-	v := &card.Verifier{Trust: trust}
-	if c.Revocations != "" {
-		data, err := os.ReadFile(c.Revocations)
-		if err != nil {
-			return nil, fmt.Errorf("read revocation list: %w", err)
-		}
-		if v.Revocations, err = card.ParseRevocations(data); err != nil {
-			return nil, fmt.Errorf("revocation list %s: %w", c.Revocations, err)
-		}
-	}
-	return v, nil
 }
 
 // relay runs a driver and hands what it sends, through conv, to out; conv

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+)
+
+// cardRosterCommand is "kiosk card roster": adding reference cards to a
+// signed roster, as the issuing office's upstream would, and looking one up.
+func cardRosterCommand(ctx context.Context, env *Env, args []string) error {
+	subs := []struct {
+		name, summary string
+		run           func(ctx context.Context, env *Env, args []string) error
+	}{
+		{"add", "seal a card into a roster under a new reference and print its URL", cardRosterAdd},
+		{"lookup", "look a reference up in a roster and print the card's handles as JSON", cardRosterLookup},
+	}
+	if len(args) > 0 {
+		for _, s := range subs {
+			if s.name == args[0] {
+				return s.run(ctx, env, args[1:])
+			}
+		}
+	}
+	w := env.Stderr
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		w = env.Stdout
+	} else if len(args) > 0 {
+		fmt.Fprintf(w, "kiosk card roster: unknown subcommand %q\n\n", args[0])
+	}
+	fmt.Fprintln(w, "Usage: kiosk card roster SUBCOMMAND [FLAGS]")
+	fmt.Fprintln(w)
+	for _, s := range subs {
+		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
+	}
+	if w == env.Stdout {
+		return nil
+	}
+	return errUsage
+}
+
+func cardRosterAdd(_ context.Context, env *Env, args []string) error {
+	fs := newCardFlags(env, "roster add")
+	rootKeyFile := fs.String("root-key", "", "root private key the roster is signed with (PKCS #8 PEM)")
+	rosterFile := fs.String("roster", "", "signed roster to add to; created (seq 1) if missing")
+	iss := fs.String("iss", "", "issuer name (CWT iss)")
+	aNumber := fs.String("a-number", "", "A-number, digits only")
+	family := fs.String("family", "", "family name (omit with --given for a minimal card)")
+	given := fs.String("given", "", "given name")
+	dob := fs.String("dob", "", "date of birth, YYYY-MM-DD")
+	office := fs.String("office", "", "issuing office code")
+	serial := fs.String("serial", "", "card serial in hex (default: 8 random bytes)")
+	validFor := fs.Duration("valid-for", 8760*time.Hour, "how long the card is valid")
+	issuedAt := fs.String("issued-at", "", "issue time, RFC 3339 (default: now)")
+	urlPrefix := fs.String("url-prefix", "", "URL prefix to print before the reference, e.g. https://docket.example.gov/c/")
+	if help, err := cardParseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := cardRequired(env, fs, "root-key", "roster", "iss", "a-number", "dob", "office"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "kiosk card roster add: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	now := time.Now()
+	iat := now
+	if *issuedAt != "" {
+		t, err := time.Parse(time.RFC3339, *issuedAt)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "kiosk card roster add: --issued-at: %v\n", err)
+			return errUsage
+		}
+		iat = t
+	}
+	keyPEM, err := os.ReadFile(*rootKeyFile)
+	if err != nil {
+		return fmt.Errorf("read root key: %w", err)
+	}
+	root, err := card.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *rootKeyFile, err)
+	}
+	if *serial == "" {
+		b := make([]byte, 8)
+		if _, err := rand.Read(b); err != nil {
+			return fmt.Errorf("serial: %w", err)
+		}
+		*serial = hex.EncodeToString(b)
+	}
+
+	var roster *card.Roster
+	data, err := os.ReadFile(*rosterFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if roster, err = card.NewRoster(1, now); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("read roster: %w", err)
+	default:
+		old, err := card.OpenRoster(data, root.Public())
+		if err != nil {
+			return fmt.Errorf("%s: %w", *rosterFile, err)
+		}
+		roster = old.Next(now)
+	}
+	ref, err := card.NewReference()
+	if err != nil {
+		return err
+	}
+	err = roster.Add(ref, card.Card{
+		Issuer:      *iss,
+		Serial:      *serial,
+		IssuedAt:    iat,
+		ExpiresAt:   iat.Add(*validFor),
+		ANumber:     *aNumber,
+		FamilyName:  *family,
+		GivenName:   *given,
+		DateOfBirth: *dob,
+		Office:      *office,
+	})
+	if err != nil {
+		return err
+	}
+	signed, err := roster.Sign(root)
+	if err != nil {
+		return err
+	}
+	if err := cardWriteFile(*rosterFile, signed, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, *urlPrefix+ref)
+	fmt.Fprintf(env.Stderr, "roster seq %d, %d entries; card serial %s\n", roster.Seq(), roster.Len(), *serial)
+	return nil
+}
+
+// cardRosterLookupOutput is what "kiosk card roster lookup" prints: whether
+// the reference is in the roster and the card's handles, never its personal
+// data.
+type cardRosterLookupOutput struct {
+	Found     bool   `json:"found"`
+	Iss       string `json:"iss"`
+	Serial    string `json:"serial"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+func cardRosterLookup(_ context.Context, env *Env, args []string) error {
+	fs := newCardFlags(env, "roster lookup")
+	rootFile := fs.String("root", "", "the pinned root public key (PUBLIC KEY PEM)")
+	rosterFile := fs.String("roster", "", "signed roster")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: kiosk card roster lookup --root FILE --roster FILE REFERENCE_OR_URL")
+		fs.PrintDefaults()
+	}
+	if help, err := cardParseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := cardRequired(env, fs, "root", "roster"); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(env.Stderr, "kiosk card roster lookup: want one reference or URL")
+		fs.Usage()
+		return errUsage
+	}
+	// A URL's reference is its last path segment.
+	arg := fs.Arg(0)
+	ref, err := card.ParseReference(arg[strings.LastIndexByte(arg, '/')+1:])
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "kiosk card roster lookup: %v\n", err)
+		return errUsage
+	}
+	pubPEM, err := os.ReadFile(*rootFile)
+	if err != nil {
+		return fmt.Errorf("read root: %w", err)
+	}
+	root, err := card.ParsePublicKeyPEM(pubPEM)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *rootFile, err)
+	}
+	data, err := os.ReadFile(*rosterFile)
+	if err != nil {
+		return fmt.Errorf("read roster: %w", err)
+	}
+	roster, err := card.OpenRoster(data, root)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *rosterFile, err)
+	}
+	c, found, err := roster.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	out := cardRosterLookupOutput{Found: found}
+	if found {
+		out.Iss, out.Serial = c.Issuer, c.Serial
+		out.ExpiresAt = c.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s\n", b)
+	if !found {
+		return &exitError{Code: 1}
+	}
+	return nil
+}
