@@ -7,10 +7,8 @@ import (
 
 // checkWindow is the validity-window check of a card issued at iat and
 // expiring at exp, verified at at: Expired when exp <= at, NotYetValid when
-// iat is more than NotBeforeSkew after at; "" and nil when within it.
-//
-// Reference cards use it; Verify applies the same rule inline for signed
-// cards, and the two must stay the same.
+// iat is more than NotBeforeSkew after at; "" and nil when within it. Signed
+// and reference cards both use it.
 func checkWindow(at, iat, exp time.Time) (Status, error) {
 	switch {
 	case !at.Before(exp):

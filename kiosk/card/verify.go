@@ -185,12 +185,8 @@ func (v *Verifier) Verify(payload string, at time.Time) Result {
 	}
 	card, cti, claimErr := readCard(&claims, iat, exp)
 	res.Card = card
-	switch {
-	case !at.Before(exp):
-		res.Status, res.Stage, res.Err = Expired, StageValidity, fmt.Errorf("expired at %s", exp.Format(time.RFC3339))
-		return res
-	case iat.After(at.Add(NotBeforeSkew)):
-		res.Status, res.Stage, res.Err = NotYetValid, StageValidity, fmt.Errorf("issued at %s, in the future", iat.Format(time.RFC3339))
+	if status, err := checkWindow(at, iat, exp); err != nil {
+		res.Status, res.Stage, res.Err = status, StageValidity, err
 		return res
 	}
 
