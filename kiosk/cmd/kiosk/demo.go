@@ -26,7 +26,11 @@ import (
 // The demo's issuing authority and sample cards. The people are invented.
 const demoIssuer = "SDC-DEMO"
 
-var demoSamples = []string{"valid", "expired", "revoked", "forged"}
+var demoSamples = []string{"valid", "expired", "revoked", "forged", "reference"}
+
+// demoReferencePrefix is the URL prefix of the demo's reference cards, under
+// a top-level domain reserved for examples.
+const demoReferencePrefix = "https://docket.example/c/"
 
 // demoKit is what the demo keeps in STATE/demo: a root key and an issuer
 // key kept across runs, the root public key, trust list and revocation list
@@ -36,6 +40,7 @@ type demoKit struct {
 	Root        string            // PEM file: the demo root public key
 	Trust       string            // signed trust list: the demo issuer, for office DEMO
 	Revocations string            // signed revocation list naming the revoked sample
+	Roster      string            // signed roster resolving the reference sample
 	Samples     map[string]string // sample name → payload, also in Dir/NAME.txt
 }
 
@@ -60,6 +65,7 @@ func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 		Root:        filepath.Join(dir, "root.pem"),
 		Trust:       filepath.Join(dir, "trustlist.cose"),
 		Revocations: filepath.Join(dir, "revocations.cose"),
+		Roster:      filepath.Join(dir, "roster.cose"),
 		Samples:     map[string]string{},
 	}
 	rootPEM, err := card.MarshalPublicKeyPEM(root.Public())
@@ -115,6 +121,31 @@ func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 		return nil, fmt.Errorf("write revocation list: %w", err)
 	}
 
+	// A reference card: its QR holds only a URL; the roster resolves it.
+	referenced := person("d0c0000000000005", "Mariam", "Okonkwo-Adeyemi")
+	referenced.Issuer = demoIssuer
+	ref, err := card.NewReference()
+	if err != nil {
+		return nil, err
+	}
+	roster, err := card.NewRoster(seq, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := roster.Add(ref, referenced); err != nil {
+		return nil, err
+	}
+	rosterData, err := roster.Sign(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(kit.Roster, rosterData, 0o644); err != nil {
+		return nil, fmt.Errorf("write roster: %w", err)
+	}
+	if err := writeSample(kit, "reference", demoReferencePrefix+ref); err != nil {
+		return nil, err
+	}
+
 	for _, s := range []struct {
 		name   string
 		issuer *card.Issuer
@@ -129,12 +160,20 @@ func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 		if err != nil {
 			return nil, fmt.Errorf("issue %s sample: %w", s.name, err)
 		}
-		kit.Samples[s.name] = payload
-		if err := os.WriteFile(filepath.Join(dir, s.name+".txt"), []byte(payload+"\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("write %s sample: %w", s.name, err)
+		if err := writeSample(kit, s.name, payload); err != nil {
+			return nil, err
 		}
 	}
 	return kit, nil
+}
+
+// writeSample keeps a sample payload in the kit and in Dir/NAME.txt.
+func writeSample(kit *demoKit, name, payload string) error {
+	kit.Samples[name] = payload
+	if err := os.WriteFile(filepath.Join(kit.Dir, name+".txt"), []byte(payload+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write %s sample: %w", name, err)
+	}
+	return nil
 }
 
 // demoIssuerKey loads the demo issuer's key and certificate from dir, making
@@ -269,6 +308,8 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) erro
 	m.Config.Root = kit.Root
 	m.Config.Trust = kit.Trust
 	m.Config.Revocations = kit.Revocations
+	m.Config.Roster = kit.Roster
+	m.Config.ReferencePrefix = demoReferencePrefix
 	m.Config.Upstream = "http://" + upLn.Addr().String()
 	if err := m.Run(gctx); err != nil {
 		cancel()

@@ -34,6 +34,7 @@ var _ stateStore = (*outbox.Store)(nil)
 const (
 	stateTrustListSeq   = "card.trustlist.seq"
 	stateRevocationsSeq = "card.revocations.seq"
+	stateRosterSeq      = "card.roster.seq"
 )
 
 // loadVerifier reads the root key, trust list and revocation list named in
@@ -61,6 +62,11 @@ func loadVerifier(ctx context.Context, c Config, st stateStore, log *slog.Logger
 				return nil, fmt.Errorf("revocation list %s: %w", c.Revocations, err)
 			}
 		}
+		if v.Roster != nil {
+			if err := checkHeldSeq(ctx, st, stateRosterSeq, "roster", v.Roster.Seq()); err != nil {
+				return nil, fmt.Errorf("roster %s: %w", c.Roster, err)
+			}
+		}
 		// Both lists are acceptable: only now raise the seqs held.
 		if err := raiseHeldSeq(ctx, st, stateTrustListSeq, l.trust.Seq); err != nil {
 			return nil, err
@@ -80,6 +86,13 @@ func loadVerifier(ctx context.Context, c Config, st stateStore, log *slog.Logger
 	} else if c.MaxListAge > 0 {
 		log.Warn("no revocation list and --max-list-age is set: every card will be sent to staff as stale_lists (set --max-list-age 0 to accept none)")
 	}
+	if v.Roster != nil {
+		if err := raiseHeldSeq(ctx, st, stateRosterSeq, v.Roster.Seq()); err != nil {
+			return nil, err
+		}
+		log.Info("roster loaded", "file", c.Roster, "seq", v.Roster.Seq(), "issued_at", v.Roster.IssuedAt(),
+			"entries", v.Roster.Len())
+	}
 	return l, nil
 }
 
@@ -96,6 +109,9 @@ func (l *lists) issuedAt() []time.Time {
 		ts = append(ts, l.trust.IssuedAt)
 	}
 	if r := l.verifier.Revocations; r != nil {
+		ts = append(ts, r.IssuedAt())
+	}
+	if r := l.verifier.Roster; r != nil {
 		ts = append(ts, r.IssuedAt())
 	}
 	return ts
@@ -129,6 +145,9 @@ func readLists(c Config) (*lists, error) {
 		if c.Revocations != "" {
 			return nil, errors.New("--revocations needs --root: a revocation list is only read signed by the root key")
 		}
+		if c.Roster != "" {
+			return nil, errors.New("--roster needs --root: a roster is only read signed by the root key")
+		}
 		if v.Trust, err = card.ParseTrustPEM(trustData); err != nil {
 			return nil, fmt.Errorf("trust file %s: %w", c.Trust, err)
 		}
@@ -147,6 +166,19 @@ func readLists(c Config) (*lists, error) {
 	}
 	if v.Trust, err = l.trust.Trust(); err != nil {
 		return nil, fmt.Errorf("trust file %s: %w", c.Trust, err)
+	}
+	if (c.Roster == "") != (c.ReferencePrefix == "") {
+		return nil, errors.New("--roster and --reference-prefix go together: reference cards need both")
+	}
+	if c.Roster != "" {
+		data, err := os.ReadFile(c.Roster)
+		if err != nil {
+			return nil, fmt.Errorf("read roster: %w", err)
+		}
+		if v.Roster, err = card.OpenRoster(data, root); err != nil {
+			return nil, fmt.Errorf("roster %s: %w", c.Roster, err)
+		}
+		v.ReferencePrefixes = []string{c.ReferencePrefix}
 	}
 	if c.Revocations != "" {
 		data, err := os.ReadFile(c.Revocations)

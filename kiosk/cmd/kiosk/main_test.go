@@ -89,6 +89,8 @@ func startKiosk(t *testing.T, dir string, kit *demoKit, upstreamURL string, edit
 	m.Config.Root = kit.Root
 	m.Config.Trust = kit.Trust
 	m.Config.Revocations = kit.Revocations
+	m.Config.Roster = kit.Roster
+	m.Config.ReferencePrefix = demoReferencePrefix
 	m.Config.Upstream = upstreamURL
 	m.Config.UploadMinBackoff = 10 * time.Millisecond
 	m.Config.UploadMaxBackoff = 100 * time.Millisecond
@@ -295,6 +297,29 @@ func TestCheckInEndToEnd(t *testing.T) {
 	p.want(kiosk.ScreenIdle)
 }
 
+// TestReferenceCardEndToEnd checks in with a card whose QR holds only a
+// reference, resolved against the signed roster.
+func TestReferenceCardEndToEnd(t *testing.T) {
+	kit := testKit(t)
+	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
+	m := startKiosk(t, t.TempDir(), kit, up.URL)
+	p := openPage(t, m)
+	p.want(kiosk.ScreenIdle)
+	simScan(t, m, kit.Samples["reference"])
+	if c := p.want(kiosk.ScreenConfirm); c.Name != "Mariam Okonkwo-Adeyemi" {
+		t.Errorf("confirm name = %q; want %q", c.Name, "Mariam Okonkwo-Adeyemi")
+	}
+	p.act(kiosk.ActionConfirm)
+	p.want(kiosk.ScreenSuccess)
+	eventually(t, "the upload", func() bool { return up.checkIns(t) == 1 })
+
+	// A reference the roster does not hold goes to staff.
+	simScan(t, m, demoReferencePrefix+"7Q2M9XD4KTA0B8ZP3WNE6RJ5HC")
+	if got := p.want(kiosk.ScreenSeeStaff); got.Reason != string(kiosk.ReasonCardUnknownIssuer) {
+		t.Errorf("unknown reference: reason %q; want %q", got.Reason, kiosk.ReasonCardUnknownIssuer)
+	}
+}
+
 func TestRefusedCardsEndToEnd(t *testing.T) {
 	kit := testKit(t)
 	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
@@ -421,6 +446,11 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			c.Trust = filepath.Join(kit.Dir, "issuer-cert.pem")
 			c.Revocations = kit.Revocations
 		}, "--root"},
+		{"roster without a prefix", func(c *Config) { c.Roster = kit.Roster }, "--reference-prefix"},
+		{"prefix without a roster", func(c *Config) { c.ReferencePrefix = demoReferencePrefix }, "--roster"},
+		{"revocation list as roster", func(c *Config) {
+			c.Roster, c.ReferencePrefix = kit.Revocations, demoReferencePrefix
+		}, "roster"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMain()
@@ -581,9 +611,13 @@ func TestDemo(t *testing.T) {
 	}()
 	eventually(t, "the demo banner", func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
 	for _, s := range demoSamples {
+		want := "SDC1:"
+		if s == "reference" {
+			want = demoReferencePrefix
+		}
 		b, err := os.ReadFile(filepath.Join(state, "demo", s+".txt"))
-		if err != nil || !strings.HasPrefix(string(b), "SDC1:") {
-			t.Errorf("sample %s: %q, %v; want an SDC1: payload", s, b, err)
+		if err != nil || !strings.HasPrefix(string(b), want) {
+			t.Errorf("sample %s: %q, %v; want a payload starting %s", s, b, err, want)
 		}
 	}
 	pageURL := between(out.String(), "Kiosk page", "\n")

@@ -27,16 +27,20 @@ import (
 // Config is the daemon's configuration. Every field has a documented default
 // (see DefaultConfig and the flags of "kiosk run").
 type Config struct {
-	Listen      string // kiosk page and API; loopback only
-	StateDir    string // the SQLite outbox and other state
-	Scanner     string // scanner source: "sim"
-	Panel       string // panel source: "sim"
-	Root        string // PEM public key file: the pinned root key the lists are signed with
-	Trust       string // signed trust list; without Root, PEM issuer certificates or keys (development)
-	Revocations string // signed revocation list; "" for none (needs Root)
-	Upstream    string // base URL of the upstream; "" to keep everything queued
-	KioskID     string // this kiosk's name at the upstream
-	LogLevel    string // debug, info, warn, error
+	Listen   string // kiosk page and API; loopback only
+	StateDir string // the SQLite outbox and other state
+	Scanner  string // scanner source: "sim"
+	Panel    string // panel source: "sim"
+	Root     string // PEM public key file: the pinned root key the lists are signed with
+	Roster   string // signed roster file for reference cards; "" for none
+	// ReferencePrefix is the URL prefix of reference cards' QR codes, e.g.
+	// "https://docket.example.gov/c/"; "" when the kiosk takes none.
+	ReferencePrefix string
+	Trust           string // signed trust list; without Root, PEM issuer certificates or keys (development)
+	Revocations     string // signed revocation list; "" for none (needs Root)
+	Upstream        string // base URL of the upstream; "" to keep everything queued
+	KioskID         string // this kiosk's name at the upstream
+	LogLevel        string // debug, info, warn, error
 	// ClockSyncedFile exists while the system clock is synchronized
 	// (systemd-timesyncd creates it); "" means never known to be.
 	ClockSyncedFile string
@@ -82,6 +86,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Root, "root", c.Root, "PEM `file` of the root public key the trust and revocation lists are signed with")
 	fs.StringVar(&c.Trust, "trust", c.Trust, "signed trust list `file` (required); without --root, PEM issuer certificates or keys trusted without limits (development only)")
 	fs.StringVar(&c.Revocations, "revocations", c.Revocations, "signed revocation list `file` (needs --root; none if empty)")
+	fs.StringVar(&c.Roster, "roster", c.Roster, "signed roster `file` that resolves reference cards (needs --root and --reference-prefix)")
+	fs.StringVar(&c.ReferencePrefix, "reference-prefix", c.ReferencePrefix, "URL `prefix` of reference cards' QR codes")
 	fs.DurationVar(&c.MaxListAge, "max-list-age", c.MaxListAge, "how old the revocation list may be (by its issue time) before cards are sent to staff as stale; 0 for no limit")
 	fs.StringVar(&c.Upstream, "upstream", c.Upstream, "upstream base `URL` (check-ins stay queued if empty)")
 	fs.StringVar(&c.KioskID, "kiosk-id", c.KioskID, "this kiosk's `name` at the upstream (default: the host name)")
