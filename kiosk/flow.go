@@ -26,6 +26,7 @@ const (
 type Flow struct {
 	Verifier CardVerifier
 	Store    Store
+	Prior    PriorLookup // nil: no same-day duplicate check
 	Sinks    []ViewSink       // told of every view, in order
 	Log      *slog.Logger     // nil: discard
 	Now      func() time.Time // screen timeouts; nil: time.Now
@@ -73,7 +74,7 @@ func (f *Flow) Run(ctx context.Context, scans <-chan Scan, actions <-chan Action
 				scans = nil
 				break
 			}
-			f.scan(s)
+			f.scan(ctx, s)
 		case a, ok := <-actions:
 			if !ok {
 				actions = nil
@@ -87,7 +88,7 @@ func (f *Flow) Run(ctx context.Context, scans <-chan Scan, actions <-chan Action
 	}
 }
 
-func (f *Flow) scan(s Scan) {
+func (f *Flow) scan(ctx context.Context, s Scan) {
 	at, _ := f.clock()
 	r := f.Verifier.Verify(s.Text, at)
 	if r.Status != card.Valid || r.Card == nil {
@@ -97,6 +98,12 @@ func (f *Flow) scan(s Scan) {
 		return
 	}
 	c := *r.Card
+	if p, ok := f.prior(ctx, c, at); ok {
+		f.pending = nil
+		f.log().Info("already checked in today", "seq", p.Seq)
+		f.showFor(View{Screen: ScreenAlready, Code: ConfirmationCode(p.ID), At: p.At}, f.resultTimeout())
+		return
+	}
 	f.pending = &c
 	f.log().Info("card accepted", "issuer", c.Issuer)
 	f.showFor(View{Screen: ScreenConfirm, Name: c.DisplayName()}, f.confirmTimeout())
@@ -144,6 +151,21 @@ func (f *Flow) act(ctx context.Context, a Action) {
 		}
 	}
 	f.log().Debug("action ignored", "action", a.Name, "screen", cur.Screen)
+}
+
+// prior looks for the person's check-in earlier the same day. A failing
+// lookup is logged and treated as none: the worst outcome is a second
+// record, which the upstream sees as two check-ins, never a lost one.
+func (f *Flow) prior(ctx context.Context, c card.Card, at time.Time) (Prior, bool) {
+	if f.Prior == nil {
+		return Prior{}, false
+	}
+	p, ok, err := f.Prior.LastCheckIn(ctx, c, at)
+	if err != nil {
+		f.log().Error("same-day check-in lookup failed", "err", err)
+		return Prior{}, false
+	}
+	return p, ok
 }
 
 // commit records the pending check-in and only then shows success.

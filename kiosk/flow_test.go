@@ -61,6 +61,7 @@ func start(t *testing.T, store *kiosktest.Store) *harness {
 	f := &kiosk.Flow{
 		Verifier:       verifier(),
 		Store:          store,
+		Prior:          store,
 		Sinks:          []kiosk.ViewSink{h.sink},
 		ConfirmTimeout: confirmTimeout,
 		ResultTimeout:  resultTimeout,
@@ -355,5 +356,37 @@ func TestFlowUsesTrustedClock(t *testing.T) {
 		if got := store.CheckIns[0]; !got.At.Equal(trusted) || got.Clock != kiosk.ClockImplausible {
 			t.Errorf("recorded at %v (%s); want %v (implausible)", got.At, got.Clock, trusted)
 		}
+	})
+}
+
+func TestFlowAlreadyCheckedIn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		first := h.want(kiosk.ScreenSuccess)
+		h.act(kiosk.ActionDone)
+		h.want(kiosk.ScreenIdle)
+
+		// The same card later the same day: proof of the first check-in,
+		// nothing recorded again.
+		time.Sleep(2 * time.Hour)
+		h.scan("valid")
+		v := h.want(kiosk.ScreenAlready)
+		if v.Code != first.Code || !v.At.Equal(first.At) || v.Name != "" {
+			t.Errorf("already view = %+v; want code %s at %v, no name", v, first.Code, first.At)
+		}
+		h.act(kiosk.ActionConfirm)
+		h.none()
+		if h.store.Len() != 1 {
+			t.Errorf("check-ins = %d; want 1", h.store.Len())
+		}
+
+		// The next day it is a new check-in.
+		time.Sleep(24 * time.Hour)
+		h.want(kiosk.ScreenIdle)
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
 	})
 }

@@ -152,6 +152,20 @@ type Committed struct {
 	Seq uint64 // the kiosk's sequence number for it
 }
 
+// Prior is a check-in already recorded for the same person.
+type Prior struct {
+	ID  string // the record's id: its confirmation code derives from it
+	Seq uint64
+	At  time.Time
+}
+
+// PriorLookup finds a person's check-in on the same day as at, so a second
+// scan shows "already checked in at 09:14" with the same confirmation code
+// rather than recording twice. *outbox.Store is one.
+type PriorLookup interface {
+	LastCheckIn(ctx context.Context, c card.Card, at time.Time) (Prior, bool, error)
+}
+
 // Store keeps check-ins durably. Commit returns only once the check-in is on
 // stable storage; an error means it is not recorded at all.
 type Store interface {

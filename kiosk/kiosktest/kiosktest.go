@@ -47,6 +47,24 @@ func (s *Store) Commit(ctx context.Context, c kiosk.CheckIn) (kiosk.Committed, e
 	return kiosk.Committed{ID: fmt.Sprintf("fake-%d", n), Seq: uint64(n)}, nil
 }
 
+var _ kiosk.PriorLookup = (*Store)(nil)
+
+// LastCheckIn implements kiosk.PriorLookup: the latest check-in of the same
+// issuer and A-number on at's calendar day (in at's location).
+func (s *Store) LastCheckIn(ctx context.Context, c card.Card, at time.Time) (kiosk.Prior, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	y, m, d := at.Date()
+	for i := len(s.CheckIns) - 1; i >= 0; i-- {
+		ci := s.CheckIns[i]
+		cy, cm, cd := ci.At.In(at.Location()).Date()
+		if ci.Card.Issuer == c.Issuer && ci.Card.ANumber == c.ANumber && cy == y && cm == m && cd == d {
+			return kiosk.Prior{ID: fmt.Sprintf("fake-%d", i+1), Seq: uint64(i + 1), At: ci.At}, true, nil
+		}
+	}
+	return kiosk.Prior{}, false, nil
+}
+
 // Len returns how many check-ins were committed.
 func (s *Store) Len() int {
 	s.mu.Lock()
