@@ -26,7 +26,7 @@ const (
 type Flow struct {
 	Verifier CardVerifier
 	Store    Store
-	Prior    PriorLookup // nil: no same-day duplicate check
+	Prior    PriorLookup      // nil: no same-day duplicate check
 	Sinks    []ViewSink       // told of every view, in order
 	Log      *slog.Logger     // nil: discard
 	Now      func() time.Time // screen timeouts; nil: time.Now
