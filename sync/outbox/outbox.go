@@ -1,28 +1,57 @@
 // Package outbox is the kiosk's SQLite store. Its checkins table is the
 // outbox: a check-in is committed there before the person is told it is
 // recorded, stays there pending until the upstream acknowledges it, and is
-// then marked uploaded, never deleted.
+// then marked uploaded; it is deleted only once acknowledged and older than
+// the retention (Options.Retention), and the newest record is always kept,
+// as the anchor of the chain.
 //
 // One writer connection takes every write in a BEGIN IMMEDIATE transaction
 // on a WAL file with synchronous=FULL, so Commit returns only once the
-// record is on stable storage. Readers (Pending, Stats) use a separate
-// read-only pool and never hold a transaction open past their return.
+// record is on stable storage. Readers (Pending, Stats, LastCheckIn) use a
+// separate read-only pool and never hold a transaction open past their
+// return.
 //
-// A record keeps only what the upload needs in clear: ids, sequence, time,
-// outcome, card issuer and serial. The person's name, A-number and date of
-// birth are not stored.
+// A record (wire.Record) is hash-chained to the one before and signed with
+// the kiosk's device key (Options.Device). Nothing personal is stored in
+// clear: the person's A-number, names, date of birth and office are sealed
+// with HPKE to the upstream's public key (Options.SealKey) and cannot be read
+// on the kiosk at all; what the kiosk needs to answer "already checked in
+// today" is a keyed hash (Options.DupKey) of card issuer, A-number and local
+// date, cleared once the day is over. A store cannot be opened without a
+// seal key: a kiosk takes no check-ins before it is enrolled.
+//
+// The table is laid out for commit speed: the sequence number is the rowid,
+// so a commit appends to one B-tree without any index to update. Pending
+// records are found by a rowid range scan from a low-water mark that Ack
+// keeps up to date; LastCheckIn scans back from the newest record over the
+// last days only.
+//
+// A file that fails its integrity check at Open is moved aside, never
+// silently recreated: see ErrCorrupt and Options.RecoverCorrupt.
 package outbox
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/hpke"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/internal/sqlitedb"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
@@ -30,49 +59,313 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-var _ kiosk.Store = (*Store)(nil)
+var (
+	_ kiosk.Store       = (*Store)(nil)
+	_ kiosk.PriorLookup = (*Store)(nil)
+)
+
+// ErrCorrupt is wrapped by the error of Open when the database failed its
+// integrity check. The error is then a *CorruptError naming where the file
+// was kept.
+var ErrCorrupt = sqlitedb.ErrCorrupt
+
+// CorruptError says which file failed its integrity check and where it was
+// moved (with its -wal and -shm).
+type CorruptError = sqlitedb.CorruptError
+
+// ErrTooNew is wrapped by the error of Open when the database was written
+// by a newer release that declared this one unable to read it.
+var ErrTooNew = sqlitedb.ErrTooNew
 
 // Options configures a Store.
 type Options struct {
 	// KioskID names this kiosk in every record it commits (see
-	// wire.ValidKioskID). Sequence numbers count per kiosk id.
+	// wire.ValidKioskID). A store belongs to one kiosk id for good: Open
+	// refuses another.
 	KioskID string
+	// Device signs every record and chain head. Required.
+	Device *device.Identity
+	// SealKey is the upstream's public key the person data is sealed to
+	// (from enrollment). Required: without it there is nowhere to put a
+	// name that a thief could not read, so there is no store.
+	SealKey hpke.PublicKey
+	// DupKey keys the same-day duplicate hashes. Nil: a key made on first
+	// open and kept in the store. A key kept elsewhere (a secure element)
+	// is better: whoever holds the file and its key can test guessed
+	// A-numbers against today's hashes.
+	DupKey []byte
+	// Retention is how long acknowledged records are kept (Checkpoint
+	// purges older ones); 0 keeps them for good. Unacknowledged records
+	// are never purged.
+	Retention time.Duration
+	// Location is the kiosk's time zone: "same day" is a local date.
+	// Nil: time.Local.
+	Location *time.Location
+	// VFS names an SQLite VFS to open the file through; "" for the
+	// default. For tests.
+	VFS string
+	// RecoverCorrupt: when the file fails its integrity check, keep it
+	// aside and start a new, empty store (see Recovered). The new store
+	// starts a new chain at seq 1, which the upstream will see as a fork
+	// of the kiosk's history: re-enroll the kiosk under a new id.
+	RecoverCorrupt bool
+	// Log receives what the store does on its own (a corrupt file kept
+	// aside, records purged). Nil discards. It never gets personal data.
+	Log *slog.Logger
+	// Now tells the time for chain heads, purges and the name of a file
+	// kept aside; nil: time.Now.
+	Now func() time.Time
 }
+
+// Keys of kiosk_state the store keeps for itself.
+const (
+	stateKioskID     = "outbox.kiosk_id"    // the kiosk the store belongs to
+	stateDupKey      = "outbox.dup_key"     // hex, when Options.DupKey is nil
+	stateLastAck     = "outbox.last_ack"    // Unix nanoseconds of the latest acknowledgement
+	stateLowWater    = "outbox.low_water"   // no pending record has a lower seq
+	stateQuarantined = "outbox.quarantined" // how many records are quarantined
+)
 
 // Store is the kiosk's durable store. Its methods are safe for concurrent use.
 type Store struct {
-	w       *sql.DB // the one writer connection
-	r       *sql.DB // read-only pool
-	kioskID string
-	ids     uuidGen
-	changed chan struct{}
+	w, r      *sql.DB
+	kioskID   string
+	key       ed25519.PrivateKey
+	sealKey   hpke.PublicKey
+	dupKey    []byte
+	bootID    string
+	retention time.Duration
+	loc       *time.Location
+	log       *slog.Logger
+	now       func() time.Time
+	recovered *CorruptError
+	changed   chan struct{}
+
+	commitMu sync.Mutex // one commit at a time: ids sort in seq order
+	ids      uuidGen
+
+	// The sealer of the next commit, made ahead by prepareSealers (owned
+	// by the store: started by Open, ended by Close) while the kiosk waits
+	// for a person, so a commit does not pay for the key encapsulation.
+	sealers   chan *wire.Sealer
+	done      chan struct{}
+	bg        sync.WaitGroup
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	lowWater int64 // no pending record has a lower seq; only grows
+	dupFrom  int64 // no record below has a dup hash left
+	lastErr  error // of the last Commit; nil after a success
 }
 
 // Open opens the store at path, creating it (and its directory) if needed
 // and bringing its schema up to date.
 func Open(path string, opts Options) (*Store, error) {
-	if !wire.ValidKioskID(opts.KioskID) {
+	return open(path, opts, nil)
+}
+
+func open(path string, opts Options, migrations fs.FS) (*Store, error) {
+	switch {
+	case !wire.ValidKioskID(opts.KioskID):
 		return nil, fmt.Errorf("open outbox: invalid kiosk id %q", opts.KioskID)
+	case opts.Device == nil:
+		return nil, errors.New("open outbox: no device key")
+	case opts.SealKey == nil:
+		return nil, errors.New("open outbox: no seal key: the kiosk is not enrolled with an upstream")
 	}
-	migrations, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
+	if migrations == nil {
+		var err error
+		if migrations, err = fs.Sub(migrationFiles, "migrations"); err != nil {
+			return nil, err
+		}
 	}
-	w, r, err := sqlitedb.Open(context.Background(), path, migrations)
+	s := &Store{
+		kioskID:   opts.KioskID,
+		key:       opts.Device.PrivateKey(),
+		sealKey:   opts.SealKey,
+		bootID:    device.BootID(),
+		retention: opts.Retention,
+		loc:       opts.Location,
+		log:       opts.Log,
+		now:       opts.Now,
+		changed:   make(chan struct{}, 1),
+		sealers:   make(chan *wire.Sealer, 1),
+		done:      make(chan struct{}),
+	}
+	if s.loc == nil {
+		s.loc = time.Local
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	ctx := context.Background()
+	db, err := sqlitedb.Open(ctx, path, migrations, sqlitedb.Options{VFS: opts.VFS, RecoverCorrupt: opts.RecoverCorrupt, Now: s.now})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}
-	return &Store{w: w, r: r, kioskID: opts.KioskID, changed: make(chan struct{}, 1)}, nil
+	s.w, s.r, s.recovered = db.W, db.R, db.Recovered
+	if s.recovered != nil {
+		s.log.Error("outbox failed its integrity check: kept aside, starting an empty store",
+			"file", s.recovered.File, "kept_at", s.recovered.KeptAt, "problem", s.recovered.Problem)
+	}
+	if err := s.init(ctx, opts.DupKey); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open outbox: %w", err)
+	}
+	s.bg.Go(s.prepareSealers)
+	return s, nil
+}
+
+// prepareSealers keeps one sealer ready for the next commit until Close.
+func (s *Store) prepareSealers() {
+	for {
+		sl, err := wire.NewSealer(s.sealKey, s.kioskID)
+		if err != nil {
+			return // Commit makes its own, and reports the error
+		}
+		select {
+		case s.sealers <- sl:
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// sealer returns the prepared sealer, or makes one.
+func (s *Store) sealer() (*wire.Sealer, error) {
+	select {
+	case sl := <-s.sealers:
+		return sl, nil
+	default:
+		return wire.NewSealer(s.sealKey, s.kioskID)
+	}
+}
+
+// init binds the store to its kiosk, loads or makes the duplicate key, signs
+// records of schema 2 into the chain and finds the low-water mark.
+func (s *Store) init(ctx context.Context, dupKey []byte) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	switch owner, ok, err := getState(ctx, tx, stateKioskID); {
+	case err != nil:
+		return err
+	case !ok:
+		if err := putState(ctx, tx, stateKioskID, s.kioskID); err != nil {
+			return err
+		}
+	case owner != s.kioskID:
+		return fmt.Errorf("the store belongs to kiosk %q, not %q", owner, s.kioskID)
+	}
+
+	s.dupKey = dupKey
+	if s.dupKey == nil {
+		v, ok, err := getState(ctx, tx, stateDupKey)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if s.dupKey, err = hex.DecodeString(v); err != nil || len(s.dupKey) < 16 {
+				return fmt.Errorf("duplicate key in the store is damaged")
+			}
+		} else {
+			s.dupKey = make([]byte, 32)
+			rand.Read(s.dupKey)
+			if err := putState(ctx, tx, stateDupKey, hex.EncodeToString(s.dupKey)); err != nil {
+				return err
+			}
+		}
+	}
+
+	if err := s.signUnsigned(ctx, tx); err != nil {
+		return fmt.Errorf("sign records of schema 2: %w", err)
+	}
+
+	v, ok, err := getState(ctx, tx, stateLowWater)
+	if err != nil {
+		return err
+	}
+	if ok {
+		s.lowWater, err = strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("low-water mark %q: %w", v, err)
+		}
+	} else {
+		// Once, after the migration: a full scan.
+		err := tx.QueryRowContext(ctx, `SELECT COALESCE(
+			(SELECT MIN(seq) FROM checkins WHERE uploaded_at IS NULL AND quarantine IS NULL),
+			(SELECT MAX(seq) + 1 FROM checkins), 1)`).Scan(&s.lowWater)
+		if err != nil {
+			return err
+		}
+		if err := putState(ctx, tx, stateLowWater, strconv.FormatInt(s.lowWater, 10)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// signUnsigned chains and signs the records migrated from schema 2, which
+// had neither. They are the oldest, so the first record tells.
+func (s *Store) signUnsigned(ctx context.Context, tx *sql.Tx) error {
+	var unsigned bool
+	err := tx.QueryRowContext(ctx, `SELECT hash IS NULL FROM checkins ORDER BY seq LIMIT 1`).Scan(&unsigned)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !unsigned {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM checkins WHERE hash IS NULL ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	recs, err := s.scanRecords(rows)
+	if err != nil {
+		return err
+	}
+	prev := wire.GenesisPrev
+	if len(recs) > 0 && recs[0].Seq > 1 {
+		err := tx.QueryRowContext(ctx, `SELECT hash FROM checkins WHERE seq = ?`, int64(recs[0].Seq-1)).Scan(&prev)
+		if err != nil {
+			return fmt.Errorf("record before %d: %w", recs[0].Seq, err)
+		}
+	}
+	for i := range recs {
+		r := &recs[i]
+		r.Prev = prev
+		r.Sign(s.key)
+		if _, err := tx.ExecContext(ctx, `UPDATE checkins SET prev = ?, hash = ?, sig = ? WHERE seq = ?`,
+			r.Prev, r.Hash, r.Sig, int64(r.Seq)); err != nil {
+			return err
+		}
+		prev = r.Hash
+	}
+	s.log.Info("records of schema 2 signed into the chain", "records", len(recs))
+	return nil
 }
 
 // Close closes the store. Nothing is lost: every Commit that returned is
 // already durable.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.bg.Wait()
+	})
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
+// Recovered reports the corrupt file this store replaced when it was opened
+// with Options.RecoverCorrupt; nil if it did not.
+func (s *Store) Recovered() *CorruptError { return s.recovered }
+
 // Commit records c in its own transaction and returns once the transaction
-// is durable. An error means nothing was recorded.
+// is durable. An error means nothing was recorded, and the store is as it
+// was: a later Commit can succeed (once the disk has room again, say).
 func (s *Store) Commit(ctx context.Context, c kiosk.CheckIn) (kiosk.Committed, error) {
 	if c.Outcome == "" {
 		return kiosk.Committed{}, errors.New("commit: no outcome")
@@ -84,38 +377,150 @@ func (s *Store) Commit(ctx context.Context, c kiosk.CheckIn) (kiosk.Committed, e
 	if y := at.Year(); y < 1678 || y > 2261 { // Unix nanoseconds fit int64
 		return kiosk.Committed{}, fmt.Errorf("commit: time out of range: %v", at)
 	}
-
 	clock := c.Clock
 	if clock == "" {
 		clock = kiosk.ClockUnsynced
 	}
 
-	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the DSN's _txlock)
-	if err != nil {
-		return kiosk.Committed{}, fmt.Errorf("commit: begin: %w", err)
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	rec := wire.Record{
+		ID:      s.ids.next(time.Now()),
+		KioskID: s.kioskID,
+		At:      at.UTC(),
+		Clock:   string(clock),
+		Outcome: string(c.Outcome),
+		Issuer:  c.Card.Issuer,
+		Serial:  c.Card.Serial,
+		BootID:  s.bootID,
 	}
-	defer tx.Rollback()
-	var seq int64
-	err = tx.QueryRowContext(ctx,
-		`SELECT COALESCE(MAX(seq), 0) + 1 FROM checkins WHERE kiosk_id = ?`, s.kioskID).Scan(&seq)
+	sl, err := s.sealer()
 	if err != nil {
-		return kiosk.Committed{}, fmt.Errorf("commit: next seq: %w", err)
+		return kiosk.Committed{}, fmt.Errorf("commit: %w", err)
 	}
-	id := s.ids.next(time.Now())
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO checkins (id, kiosk_id, seq, at, clock, outcome, issuer, serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, s.kioskID, seq, at.UnixNano(), string(clock), string(c.Outcome), c.Card.Issuer, c.Card.Serial)
+	rec.Sealed, err = sl.Seal(rec.ID, wire.Person{
+		ANumber: c.Card.ANumber, FamilyName: c.Card.FamilyName, GivenName: c.Card.GivenName,
+		DateOfBirth: c.Card.DateOfBirth, Office: c.Card.Office,
+	})
 	if err != nil {
-		return kiosk.Committed{}, fmt.Errorf("commit: insert: %w", err)
+		return kiosk.Committed{}, fmt.Errorf("commit: seal: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	dup := s.dupHash(c.Card, at)
+
+	err = s.insert(ctx, &rec, dup)
+	if ctx.Err() == nil { // a cancelled commit says nothing of the store's health
+		s.mu.Lock()
+		s.lastErr = err
+		s.mu.Unlock()
+	}
+	if err != nil {
 		return kiosk.Committed{}, fmt.Errorf("commit: %w", err)
 	}
 	select {
 	case s.changed <- struct{}{}:
 	default: // a signal is already waiting; one is enough
 	}
-	return kiosk.Committed{ID: id, Seq: uint64(seq)}, nil
+	return kiosk.Committed{ID: rec.ID, Seq: rec.Seq}, nil
+}
+
+// insert chains rec to the newest record, signs it and stores it, in one
+// transaction.
+func (s *Store) insert(ctx context.Context, rec *wire.Record, dup []byte) error {
+	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the DSN's _txlock)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	var seq int64
+	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM checkins ORDER BY seq DESC LIMIT 1`).Scan(&seq, &rec.Prev)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		seq, rec.Prev = 0, wire.GenesisPrev
+	case err != nil:
+		return fmt.Errorf("chain head: %w", err)
+	}
+	rec.Seq = uint64(seq) + 1
+	rec.Mono = int64(device.SinceBoot())
+	rec.Sign(s.key)
+	_, err = tx.ExecContext(ctx, `INSERT INTO checkins
+		(seq, id, at, clock, outcome, issuer, serial, boot_id, mono, sealed, prev, hash, sig, dup)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		int64(rec.Seq), rec.ID, rec.At.UnixNano(), rec.Clock, rec.Outcome, rec.Issuer, rec.Serial,
+		rec.BootID, rec.Mono, rec.Sealed, rec.Prev, rec.Hash, rec.Sig, dup)
+	if err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	return tx.Commit()
+}
+
+// LastError returns the error of the last Commit, or nil if it succeeded
+// (or none was tried): what the staff status shows while the kiosk cannot
+// record check-ins (disk full, I/O error).
+func (s *Store) LastError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
+}
+
+// dupHash is the keyed hash that finds a person's check-in of the same day:
+// HMAC-SHA256(DupKey, "sdc-dup-v1" ‖ issuer ‖ person ‖ local date), each
+// length-prefixed, truncated to 16 bytes. The person is the A-number, or the
+// card serial on a card without one.
+func (s *Store) dupHash(c card.Card, at time.Time) []byte {
+	person := "a:" + c.ANumber
+	if c.ANumber == "" {
+		person = "s:" + c.Serial
+	}
+	m := hmac.New(sha256.New, s.dupKey)
+	b := []byte("sdc-dup-v1\x00")
+	for _, f := range []string{c.Issuer, person, at.In(s.loc).Format(time.DateOnly)} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	m.Write(b)
+	return m.Sum(nil)[:16]
+}
+
+// How far back LastCheckIn looks: records ordered by seq are nearly ordered
+// by time, but a kiosk's clock can step, so it reads back past the day
+// before, and at most a number of records no kiosk takes in a day.
+const (
+	priorSlack   = 48 * time.Hour
+	priorMaxRows = 20000
+)
+
+// LastCheckIn finds the check-in of the person on card c on the local date
+// of at, if the store holds one: a second scan the same day shows it rather
+// than recording twice. Another day's check-in does not count.
+func (s *Store) LastCheckIn(ctx context.Context, c card.Card, at time.Time) (kiosk.Prior, bool, error) {
+	dup := s.dupHash(c, at)
+	local := at.In(s.loc)
+	dayStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, s.loc)
+	stop := dayStart.Add(-priorSlack).UnixNano()
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, id, at, dup FROM checkins ORDER BY seq DESC LIMIT ?`, priorMaxRows)
+	if err != nil {
+		return kiosk.Prior{}, false, fmt.Errorf("last check-in: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p kiosk.Prior
+		var seq, t int64
+		var d []byte
+		if err := rows.Scan(&seq, &p.ID, &t, &d); err != nil {
+			return kiosk.Prior{}, false, fmt.Errorf("last check-in: %w", err)
+		}
+		if hmac.Equal(d, dup) {
+			p.Seq, p.At = uint64(seq), time.Unix(0, t).In(at.Location())
+			return p, true, nil
+		}
+		if t < stop {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return kiosk.Prior{}, false, fmt.Errorf("last check-in: %w", err)
+	}
+	return kiosk.Prior{}, false, nil
 }
 
 // Changed signals after a commit. It holds at most one signal, which stands
@@ -123,40 +528,60 @@ func (s *Store) Commit(ctx context.Context, c kiosk.CheckIn) (kiosk.Committed, e
 // Pending, it does not count signals.
 func (s *Store) Changed() <-chan struct{} { return s.changed }
 
-// Pending returns up to limit records not yet acknowledged by the upstream,
-// oldest first (in sequence order for each kiosk id).
-func (s *Store) Pending(ctx context.Context, limit int) ([]wire.Record, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT id, kiosk_id, seq, at, clock, outcome, issuer, serial FROM checkins
-		 WHERE uploaded_at IS NULL ORDER BY n LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("pending: %w", err)
-	}
+const recordColumns = `seq, id, at, clock, outcome, issuer, serial, boot_id, mono, sealed, prev, hash, sig`
+
+// scanRecords reads rows of recordColumns and closes them.
+func (s *Store) scanRecords(rows *sql.Rows) ([]wire.Record, error) {
 	defer rows.Close()
 	var recs []wire.Record
 	for rows.Next() {
-		var r wire.Record
+		r := wire.Record{KioskID: s.kioskID}
 		var seq, at int64
-		if err := rows.Scan(&r.ID, &r.KioskID, &seq, &at, &r.Clock, &r.Outcome, &r.Issuer, &r.Serial); err != nil {
-			return nil, fmt.Errorf("pending: %w", err)
+		err := rows.Scan(&seq, &r.ID, &at, &r.Clock, &r.Outcome, &r.Issuer, &r.Serial,
+			&r.BootID, &r.Mono, &r.Sealed, &r.Prev, &r.Hash, &r.Sig)
+		if err != nil {
+			return nil, err
 		}
 		r.Seq = uint64(seq)
 		r.At = time.Unix(0, at).UTC()
 		recs = append(recs, r)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return recs, rows.Close()
+}
+
+func (s *Store) lowWaterMark() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lowWater
+}
+
+// Pending returns up to limit records not yet acknowledged by the upstream,
+// oldest first, whole: sealed, chained and signed.
+func (s *Store) Pending(ctx context.Context, limit int) ([]wire.Record, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+recordColumns+` FROM checkins
+		WHERE seq >= ? AND uploaded_at IS NULL AND quarantine IS NULL ORDER BY seq LIMIT ?`, s.lowWaterMark(), limit)
+	if err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}
-	// Closing the rows ends the read transaction before the caller goes
-	// to the network.
-	if err := rows.Close(); err != nil {
+	// scanRecords closes the rows, ending the read transaction before the
+	// caller goes to the network.
+	recs, err := s.scanRecords(rows)
+	if err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}
 	return recs, nil
 }
+
+// ackWindow is how many pending records past the number acknowledged Ack
+// looks through for their ids before it scans every pending record: the
+// uploader acknowledges the oldest pending records, bar a few rejected ones.
+const ackWindow = 1000
 
 // Ack marks the records with these ids uploaded at the given time. Ids
 // already acknowledged or unknown are ignored, so Ack may be repeated.
@@ -164,50 +589,269 @@ func (s *Store) Ack(ctx context.Context, ids []string, at time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("ack: begin: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx,
-		`UPDATE checkins SET uploaded_at = ? WHERE id = ? AND uploaded_at IS NULL`)
+	low := s.lowWaterMark()
+	seqs, err := findPending(ctx, tx, low, want, len(want)+ackWindow)
+	if err == nil && len(seqs) < len(want) {
+		seqs, err = findPending(ctx, tx, low, want, -1)
+	}
+	if err != nil {
+		return fmt.Errorf("ack: %w", err)
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `UPDATE checkins SET uploaded_at = ? WHERE seq = ?`)
 	if err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
 	defer stmt.Close()
-	for _, id := range ids {
-		if _, err := stmt.ExecContext(ctx, at.UnixNano(), id); err != nil {
+	for _, seq := range seqs {
+		if _, err := stmt.ExecContext(ctx, at.UnixNano(), seq); err != nil {
 			return fmt.Errorf("ack: %w", err)
 		}
+	}
+	last, _, err := getState(ctx, tx, stateLastAck)
+	if err != nil {
+		return fmt.Errorf("ack: %w", err)
+	}
+	if n, _ := strconv.ParseInt(last, 10, 64); at.UnixNano() > n {
+		if err := putState(ctx, tx, stateLastAck, strconv.FormatInt(at.UnixNano(), 10)); err != nil {
+			return fmt.Errorf("ack: %w", err)
+		}
+	}
+	newLow, err := advanceLowWater(ctx, tx, low)
+	if err != nil {
+		return fmt.Errorf("ack: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
+	s.raiseLowWater(newLow)
 	return nil
+}
+
+// advanceLowWater finds and keeps the low-water mark after records at or
+// above low stopped being pending.
+func advanceLowWater(ctx context.Context, tx *sql.Tx, low int64) (int64, error) {
+	var newLow int64
+	err := tx.QueryRowContext(ctx, `SELECT COALESCE(
+		(SELECT MIN(seq) FROM checkins WHERE seq >= ? AND uploaded_at IS NULL AND quarantine IS NULL),
+		(SELECT MAX(seq) + 1 FROM checkins))`, low).Scan(&newLow)
+	if err != nil {
+		return 0, fmt.Errorf("low-water mark: %w", err)
+	}
+	return newLow, putState(ctx, tx, stateLowWater, strconv.FormatInt(newLow, 10))
+}
+
+func (s *Store) raiseLowWater(low int64) {
+	s.mu.Lock()
+	s.lowWater = max(s.lowWater, low)
+	s.mu.Unlock()
+}
+
+// Quarantine sets aside a pending record the upstream rejected, with the
+// reason it gave: it is no longer pending (so it cannot hold up the
+// records behind it), it is counted in Stats, and it is kept for good, for
+// staff to look into. A record not pending is left as it is.
+func (s *Store) Quarantine(ctx context.Context, id, reason string) error {
+	if reason == "" {
+		reason = "rejected"
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("quarantine: begin: %w", err)
+	}
+	defer tx.Rollback()
+	low := s.lowWaterMark()
+	seqs, err := findPending(ctx, tx, low, map[string]bool{id: true}, -1)
+	if err != nil || len(seqs) == 0 {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE checkins SET quarantine = ? WHERE seq = ?`, reason, seqs[0]); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	v, _, err := getState(ctx, tx, stateQuarantined)
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	n, _ := strconv.ParseInt(v, 10, 64)
+	if err := putState(ctx, tx, stateQuarantined, strconv.FormatInt(n+1, 10)); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	newLow, err := advanceLowWater(ctx, tx, low)
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	s.raiseLowWater(newLow)
+	return nil
+}
+
+// findPending returns the seqs of the pending records whose ids are in
+// want, looking at the first limit pending records from seq low (all if
+// limit < 0).
+func findPending(ctx context.Context, tx *sql.Tx, low int64, want map[string]bool, limit int) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, id FROM checkins
+		WHERE seq >= ? AND uploaded_at IS NULL AND quarantine IS NULL ORDER BY seq LIMIT ?`, low, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var seqs []int64
+	for rows.Next() {
+		var seq int64
+		var id string
+		if err := rows.Scan(&seq, &id); err != nil {
+			return nil, err
+		}
+		if want[id] {
+			seqs = append(seqs, seq)
+			if len(seqs) == len(want) {
+				break
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return seqs, rows.Close()
 }
 
 // Stats is a summary of the outbox.
 type Stats struct {
-	Pending    int64     // records not yet acknowledged
-	Uploaded   int64     // records ever acknowledged
-	LastUpload time.Time // the latest acknowledgement; zero if none
+	Pending     int64     // records not yet acknowledged
+	Uploaded    int64     // records ever acknowledged (purged ones included)
+	Quarantined int64     // records the upstream rejected, set aside (see Quarantine)
+	LastUpload  time.Time // the latest acknowledgement; zero if none
 }
 
 // Stats returns a consistent summary of the outbox.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	var total int64
-	var last sql.NullInt64
+	var last, quarantined sql.NullString
+	// Seqs run from 1 without gaps, and only acknowledged records are
+	// purged: every seq up to the newest is pending, quarantined or was
+	// acknowledged.
 	err := s.r.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM checkins WHERE uploaded_at IS NULL),
-		(SELECT COUNT(*) FROM checkins),
-		(SELECT MAX(uploaded_at) FROM checkins)`).Scan(&st.Pending, &total, &last)
+		(SELECT COUNT(*) FROM checkins WHERE seq >= ? AND uploaded_at IS NULL AND quarantine IS NULL),
+		(SELECT COALESCE(MAX(seq), 0) FROM checkins),
+		(SELECT value FROM kiosk_state WHERE key = ?),
+		(SELECT value FROM kiosk_state WHERE key = ?)`,
+		s.lowWaterMark(), stateLastAck, stateQuarantined).Scan(&st.Pending, &total, &last, &quarantined)
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}
-	st.Uploaded = total - st.Pending
-	if last.Valid {
-		st.LastUpload = time.Unix(0, last.Int64).UTC()
+	st.Quarantined, _ = strconv.ParseInt(quarantined.String, 10, 64)
+	st.Uploaded = total - st.Pending - st.Quarantined
+	if n, err := strconv.ParseInt(last.String, 10, 64); last.Valid && err == nil {
+		st.LastUpload = time.Unix(0, n).UTC()
 	}
 	return st, nil
+}
+
+// Head returns the kiosk's chain head, the seq and hash of its newest
+// record, signed with the device key at the current time: the heartbeat
+// that lets the upstream tell a deleted tail from a quiet kiosk.
+func (s *Store) Head(ctx context.Context) (wire.Head, error) {
+	h := wire.Head{KioskID: s.kioskID}
+	var seq int64
+	err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM checkins ORDER BY seq DESC LIMIT 1`).Scan(&seq, &h.Hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		h.Hash = wire.GenesisPrev
+	case err != nil:
+		return wire.Head{}, fmt.Errorf("head: %w", err)
+	}
+	h.Seq = uint64(seq)
+	h.At = s.now().UTC()
+	h.Sign(s.key)
+	return h, nil
+}
+
+// Checkpoint does the store's housekeeping; the daemon calls it when the
+// kiosk has been idle for a while (a quiet minute), as it takes the writer
+// for longer than a commit. It purges acknowledged records older than the
+// retention, clears the duplicate hashes of past days, and checkpoints the
+// WAL into the database, truncating it.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if _, err := s.Purge(ctx); err != nil {
+		return err
+	}
+	if err := s.clearDups(ctx); err != nil {
+		return err
+	}
+	var busy, logPages, done int
+	err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes the records acknowledged longer than the retention ago,
+// and returns how many. It keeps every pending record and the newest record
+// (the chain's anchor); with no retention set, it keeps everything.
+func (s *Store) Purge(ctx context.Context) (int64, error) {
+	if s.retention <= 0 {
+		return 0, nil
+	}
+	cutoff := s.now().Add(-s.retention).UnixNano()
+	res, err := s.w.ExecContext(ctx, `DELETE FROM checkins
+		WHERE seq < MIN(?, (SELECT MAX(seq) FROM checkins)) AND uploaded_at IS NOT NULL AND uploaded_at < ?`,
+		s.lowWaterMark(), cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("purge: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("acknowledged records purged", "records", n, "retention", s.retention)
+	}
+	return n, nil
+}
+
+// clearDups forgets the duplicate hashes of records from before today: they
+// serve only on the day, and a hash kept is an A-number to guess.
+func (s *Store) clearDups(ctx context.Context) error {
+	now := s.now().In(s.loc)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, s.loc).UnixNano()
+	s.mu.Lock()
+	from := s.dupFrom
+	s.mu.Unlock()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("clear duplicate hashes: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `UPDATE checkins SET dup = NULL WHERE seq >= ? AND dup IS NOT NULL AND at < ?`, from, today)
+	if err != nil {
+		return fmt.Errorf("clear duplicate hashes: %w", err)
+	}
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(
+		(SELECT MIN(seq) FROM checkins WHERE seq >= ? AND dup IS NOT NULL),
+		(SELECT MAX(seq) + 1 FROM checkins), 0)`, from).Scan(&from)
+	if err != nil {
+		return fmt.Errorf("clear duplicate hashes: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("clear duplicate hashes: %w", err)
+	}
+	s.mu.Lock()
+	s.dupFrom = max(s.dupFrom, from)
+	s.mu.Unlock()
+	return nil
 }

@@ -3,7 +3,9 @@ package outbox_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +15,9 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
 // testCard carries personal data that must never reach the file.
@@ -29,9 +33,22 @@ var testCard = card.Card{
 	Office:      "SFR",
 }
 
+func options() outbox.Options { return outbox.OptionsForTest("kiosk-01") }
+
+// Shorthands for the keys OptionsForTest uses.
+var (
+	testDevice  = outbox.DeviceForTest
+	testSealKey = outbox.SealKeyForTest
+)
+
 func open(t testing.TB, path string) *outbox.Store {
 	t.Helper()
-	s, err := outbox.Open(path, outbox.Options{KioskID: "kiosk-01"})
+	return openWith(t, path, options())
+}
+
+func openWith(t testing.TB, path string, opts outbox.Options) *outbox.Store {
+	t.Helper()
+	s, err := outbox.Open(path, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -41,11 +58,33 @@ func open(t testing.TB, path string) *outbox.Store {
 
 func commit(t testing.TB, s *outbox.Store, at time.Time) kiosk.Committed {
 	t.Helper()
-	got, err := s.Commit(context.Background(), kiosk.CheckIn{At: at, Outcome: kiosk.OutcomeCheckedIn, Card: testCard})
+	return commitCard(t, s, at, testCard)
+}
+
+func commitCard(t testing.TB, s *outbox.Store, at time.Time, c card.Card) kiosk.Committed {
+	t.Helper()
+	got, err := s.Commit(context.Background(), kiosk.CheckIn{At: at, Outcome: kiosk.OutcomeCheckedIn, Card: c})
 	if err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	return got
+}
+
+func pending(t testing.TB, s *outbox.Store) []wire.Record {
+	t.Helper()
+	recs, err := s.Pending(context.Background(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// verifyChain checks that recs are the store's records from seq 1, intact.
+func verifyChain(t testing.TB, recs []wire.Record) {
+	t.Helper()
+	if err := wire.VerifyChain(testDevice().Public(), 0, wire.GenesisPrev, recs); err != nil {
+		t.Errorf("VerifyChain(records) = %v; want nil", err)
+	}
 }
 
 func TestCommitSurvivesReopen(t *testing.T) {
@@ -70,6 +109,16 @@ func TestCommitSurvivesReopen(t *testing.T) {
 		r.Outcome != "checked_in" || r.Issuer != testCard.Issuer || r.Serial != testCard.Serial {
 		t.Errorf("Pending()[0] = %+v; want id %s seq 1 at %v and the card's issuer and serial", r, c.ID, at)
 	}
+	if r.BootID != device.BootID() || r.Mono <= 0 {
+		t.Errorf("Pending()[0] boot id %q, mono %d; want %q and positive", r.BootID, r.Mono, device.BootID())
+	}
+	p, err := wire.Open(testSealKey(), r.KioskID, r.ID, r.Sealed)
+	want := wire.Person{ANumber: testCard.ANumber, FamilyName: testCard.FamilyName, GivenName: testCard.GivenName,
+		DateOfBirth: testCard.DateOfBirth, Office: testCard.Office}
+	if err != nil || p != want {
+		t.Errorf("wire.Open(Pending()[0].Sealed) = %+v, %v; want %+v", p, err, want)
+	}
+	verifyChain(t, recs)
 	if c2 := commit(t, s, at); c2.Seq != 2 {
 		t.Errorf("seq after reopen = %d; want 2", c2.Seq)
 	}
@@ -219,6 +268,16 @@ func TestConcurrentCommits(t *testing.T) {
 			t.Errorf("seq %d missing: seqs must run 1..%d without gaps", i, workers*each)
 		}
 	}
+	recs := pending(t, s)
+	if len(recs) != workers*each {
+		t.Fatalf("Pending = %d records; want %d", len(recs), workers*each)
+	}
+	verifyChain(t, recs) // one line, however the commits interleaved
+	for i := 1; i < len(recs); i++ {
+		if recs[i].ID <= recs[i-1].ID {
+			t.Errorf("id of seq %d %s does not sort after %s", recs[i].Seq, recs[i].ID, recs[i-1].ID)
+		}
+	}
 }
 
 var uuidv7 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -273,13 +332,25 @@ func TestUUIDGenerator(t *testing.T) {
 func TestNoPersonalDataInFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "kiosk.db")
-	s := open(t, path)
-	for range 20 {
-		commit(t, s, time.Now())
+	var logs bytes.Buffer
+	opts := options()
+	opts.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Retention = time.Hour
+	s := openWith(t, path, opts)
+	ctx := context.Background()
+	var ids []string
+	for range 10 {
+		ids = append(ids, commit(t, s, time.Now()).ID)
 	}
-	secrets := []string{testCard.ANumber, testCard.FamilyName, testCard.GivenName, testCard.DateOfBirth}
+	if _, _, err := s.LastCheckIn(ctx, testCard, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{testCard.ANumber, testCard.ANumber[1:], testCard.FamilyName, testCard.GivenName, testCard.DateOfBirth}
 	check := func(when string) {
 		files, _ := filepath.Glob(path + "*")
+		if len(files) < 1 {
+			t.Fatalf("%s: no database files", when)
+		}
 		var all []byte
 		for _, f := range files {
 			b, err := os.ReadFile(f)
@@ -293,43 +364,137 @@ func TestNoPersonalDataInFiles(t *testing.T) {
 			}
 			all = append(all, b...)
 		}
+		for _, s := range secrets {
+			if bytes.Contains(logs.Bytes(), []byte(s)) {
+				t.Errorf("%s: the store's log contains %q", when, s)
+			}
+		}
 		// The scan must be able to fail: what is stored in clear is found.
 		if !bytes.Contains(all, []byte(testCard.Serial)) {
 			t.Errorf("%s: the card serial is in none of %v: the scan does not see the records", when, files)
 		}
 	}
 	check("open")
+	if err := s.Ack(ctx, ids[:5], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("checkpointed")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	check("closed")
 }
 
-func TestCorruptFileIsNotRecreated(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kiosk.db")
+func TestCorruptFileIsKeptAside(t *testing.T) {
 	junk := bytes.Repeat([]byte("not a database "), 512)
-	if err := os.WriteFile(path, junk, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := outbox.Open(path, outbox.Options{KioskID: "kiosk-01"}); err == nil {
+	// damaged returns a real store whose table pages were overwritten.
+	damaged := func(t *testing.T, path string) []byte {
+		s := open(t, path)
+		for range 50 {
+			commit(t, s, time.Now())
+		}
+		if err := s.Checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		s.Close()
-		t.Fatal("Open of a corrupt file succeeded")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 4096; i < len(b); i += 4096 { // every page header past page 1
+			copy(b[i:], "garbage garbage garbage garbage")
+		}
+		return b
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		file func(t *testing.T, path string) []byte
+	}{
+		{"not a database", func(*testing.T, string) []byte { return junk }},
+		{"damaged pages", damaged},
 	}
-	if !bytes.Equal(b, junk) {
-		t.Error("Open changed the corrupt file")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "kiosk.db")
+			content := tt.file(t, path)
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 3, 4, 9, 15, 30, 0, time.UTC)
+			opts := options()
+			opts.Now = func() time.Time { return now }
+			s, err := outbox.Open(path, opts)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a corrupt file succeeded")
+			}
+			ce, ok := errors.AsType[*outbox.CorruptError](err)
+			if !ok || !errors.Is(err, outbox.ErrCorrupt) {
+				t.Fatalf("Open = %v; want a *CorruptError wrapping ErrCorrupt", err)
+			}
+			if want := path + ".corrupt-20260304T091530Z"; ce.KeptAt != want {
+				t.Errorf("kept at %s; want %s", ce.KeptAt, want)
+			}
+			if b, err := os.ReadFile(ce.KeptAt); err != nil || !bytes.Equal(b, content) {
+				t.Errorf("the file kept aside differs from the corrupt file (%v)", err)
+			}
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("after a failed Open, %s: %v; want it gone (kept aside), not recreated", path, err)
+			}
+
+			// Again, now with RecoverCorrupt: a new store, said loudly.
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			opts.RecoverCorrupt = true
+			s = openWith(t, path, opts)
+			if r := s.Recovered(); r == nil || r.KeptAt != path+".corrupt-20260304T091530Z-2" {
+				t.Errorf("Recovered() = %+v; want the file kept at %s-2", r, ce.KeptAt)
+			}
+			if !bytes.Contains(logs.Bytes(), []byte("level=ERROR")) {
+				t.Errorf("log = %q; want an error about the corrupt file", logs.String())
+			}
+			if c := commit(t, s, time.Now()); c.Seq != 1 {
+				t.Errorf("first commit in the new store: seq %d; want 1", c.Seq)
+			}
+		})
 	}
 }
 
-func TestOpenRejectsBadKioskID(t *testing.T) {
-	for _, id := range []string{"", "has space", "semi;colon"} {
-		if s, err := outbox.Open(filepath.Join(t.TempDir(), "kiosk.db"), outbox.Options{KioskID: id}); err == nil {
+func TestOpenRequires(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*outbox.Options)
+	}{
+		{"no kiosk id", func(o *outbox.Options) { o.KioskID = "" }},
+		{"kiosk id with a space", func(o *outbox.Options) { o.KioskID = "has space" }},
+		{"kiosk id with a semicolon", func(o *outbox.Options) { o.KioskID = "semi;colon" }},
+		{"no device", func(o *outbox.Options) { o.Device = nil }},
+		{"no seal key", func(o *outbox.Options) { o.SealKey = nil }},
+	}
+	for _, tt := range tests {
+		opts := options()
+		tt.edit(&opts)
+		if s, err := outbox.Open(filepath.Join(t.TempDir(), "kiosk.db"), opts); err == nil {
 			s.Close()
-			t.Errorf("Open with kiosk id %q succeeded", id)
+			t.Errorf("%s: Open succeeded; want an error", tt.name)
 		}
+	}
+
+	// A store belongs to its kiosk.
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	open(t, path).Close()
+	opts := options()
+	opts.KioskID = "kiosk-02"
+	if s, err := outbox.Open(path, opts); err == nil {
+		s.Close()
+		t.Error("Open of kiosk-01's store as kiosk-02 succeeded; want an error")
 	}
 }
 

@@ -14,8 +14,23 @@ var _ kiosk.ClockStore = (*Store)(nil)
 
 // GetState returns the value stored under key, and whether there is one.
 func (s *Store) GetState(ctx context.Context, key string) (string, bool, error) {
+	return getState(ctx, s.r, key)
+}
+
+// PutState stores value under key, durably, before it returns.
+func (s *Store) PutState(ctx context.Context, key, value string) error {
+	return putState(ctx, s.w, key, value)
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getState(ctx context.Context, q querier, key string) (string, bool, error) {
 	var v string
-	err := s.r.QueryRowContext(ctx, `SELECT value FROM kiosk_state WHERE key = ?`, key).Scan(&v)
+	err := q.QueryRowContext(ctx, `SELECT value FROM kiosk_state WHERE key = ?`, key).Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", false, nil
@@ -25,9 +40,8 @@ func (s *Store) GetState(ctx context.Context, key string) (string, bool, error) 
 	return v, true, nil
 }
 
-// PutState stores value under key, durably, before it returns.
-func (s *Store) PutState(ctx context.Context, key, value string) error {
-	_, err := s.w.ExecContext(ctx,
+func putState(ctx context.Context, q querier, key, value string) error {
+	_, err := q.ExecContext(ctx,
 		`INSERT INTO kiosk_state (key, value) VALUES (?, ?)
 		 ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	if err != nil {

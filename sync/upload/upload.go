@@ -36,12 +36,26 @@ type Source interface {
 	Changed() <-chan struct{}
 }
 
+// HeadSource gives the outbox's signed chain head, sent as a heartbeat.
+// *outbox.Store is one.
+type HeadSource interface {
+	Head(ctx context.Context) (wire.Head, error)
+}
+
+// Quarantiner marks a record the upstream rejected, durably: the outbox no
+// longer offers it as pending, and staff see it counted. *outbox.Store is
+// one.
+type Quarantiner interface {
+	Quarantine(ctx context.Context, id, reason string) error
+}
+
 // Defaults of the Uploader's fields.
 const (
-	DefaultMinBackoff     = 500 * time.Millisecond
-	DefaultMaxBackoff     = 30 * time.Second
-	DefaultPollInterval   = 30 * time.Second
-	DefaultRequestTimeout = 30 * time.Second
+	DefaultMinBackoff        = 500 * time.Millisecond
+	DefaultMaxBackoff        = 30 * time.Second
+	DefaultPollInterval      = 30 * time.Second
+	DefaultRequestTimeout    = 30 * time.Second
+	DefaultHeartbeatInterval = 60 * time.Second
 )
 
 const (
@@ -67,16 +81,26 @@ type Uploader struct {
 	// answer. 0: DefaultRequestTimeout.
 	RequestTimeout time.Duration
 
+	// Heads, if set, gives the chain head sent to the upstream as a
+	// heartbeat every HeartbeatInterval (0: DefaultHeartbeatInterval) and
+	// after each drain that uploaded records.
+	Heads             HeadSource
+	HeartbeatInterval time.Duration
+
+	// Quarantine, if set, marks rejected records durably. Without it they
+	// are skipped until the process restarts.
+	Quarantine Quarantiner
+
 	once sync.Once
 	kick chan struct{}
 
 	mu     sync.Mutex
 	status Status
 
-	// Owned by Run's goroutine: the ids the upstream rejected. They stay
-	// pending in the outbox but are not sent again by this process, so they
-	// cannot block the records behind them. Quarantining them durably in
-	// the outbox, and alerting staff, comes with the sync issue.
+	// Owned by Run's goroutine: the ids the upstream rejected. They are
+	// quarantined in the outbox (Quarantine); should that fail, or without
+	// a Quarantiner, they stay pending there but are not sent again by this
+	// process, so they cannot block the records behind them.
 	rejected map[string]bool
 }
 
@@ -86,6 +110,11 @@ type Status struct {
 	LastSuccess time.Time // when the upstream last answered a batch
 	LastError   string    // why the last round failed; "" once a round succeeds
 	Uploaded    int64     // records this process had acknowledged
+	Quarantined int64     // records the upstream rejected, set aside by this process
+
+	LastHeartbeat  time.Time // when the upstream last answered a heartbeat
+	HeadState      string    // its answer: a wire.Head* state
+	HeartbeatError string    // why the last heartbeat failed; "" once one succeeds
 }
 
 // Status returns the uploader's status. It is safe to call from any goroutine.
@@ -122,11 +151,19 @@ func (u *Uploader) Run(ctx context.Context) error {
 	if client == nil {
 		client = defaultClient()
 	}
+	// A connection left idle, or dialled for a request cancelled at
+	// shutdown, would keep the upstream's graceful shutdown waiting.
+	defer client.CloseIdleConnections()
 	failures := 0
+	var nextBeat time.Time // the zero time: a heartbeat is due at once
 	for {
 		n, err := u.drain(ctx, client)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if u.Heads != nil && (n > 0 || !time.Now().Before(nextBeat)) {
+			u.heartbeat(ctx, client)
+			nextBeat = time.Now().Add(u.heartbeatInterval())
 		}
 		if err != nil {
 			failures++
@@ -155,7 +192,11 @@ func (u *Uploader) Run(ctx context.Context) error {
 		if n > 0 {
 			u.log().Info("uploaded", "records", n)
 		}
-		if !u.sleep(ctx, u.pollInterval(), u.Store.Changed()) {
+		wait := u.pollInterval()
+		if u.Heads != nil {
+			wait = min(wait, max(time.Until(nextBeat), 0))
+		}
+		if !u.sleep(ctx, wait, u.Store.Changed()) {
 			return nil
 		}
 	}
@@ -198,7 +239,8 @@ func (u *Uploader) drain(ctx context.Context, client *http.Client) (int, error) 
 		if err != nil {
 			return total, err
 		}
-		acks, protoErr := u.sortResults(batch, results)
+		acks, rejected, protoErr := u.sortResults(batch, results)
+		u.quarantine(ctx, rejected)
 		if len(acks) > 0 {
 			// The upstream holds them now; a shutdown must not undo
 			// that bookkeeping (it would only cost a resend).
@@ -236,15 +278,16 @@ func (u *Uploader) nextBatch(recs []wire.Record, size int) []wire.Record {
 	return batch
 }
 
-// sortResults returns the ids to acknowledge and remembers the rejected
-// ones. A result missing or unknown is a protocol error: that record is
-// left pending and sent again after a backoff.
-func (u *Uploader) sortResults(batch []wire.Record, results []wire.ItemResult) ([]string, error) {
+// sortResults returns the ids to acknowledge and the rejected results. A
+// result missing or unknown is a protocol error: that record is left
+// pending and sent again after a backoff.
+func (u *Uploader) sortResults(batch []wire.Record, results []wire.ItemResult) ([]string, []wire.ItemResult, error) {
 	byID := make(map[string]wire.ItemResult, len(results))
 	for _, r := range results {
 		byID[r.ID] = r
 	}
 	var acks []string
+	var rejected []wire.ItemResult
 	var bad int
 	for _, rec := range batch {
 		r, ok := byID[rec.ID]
@@ -254,16 +297,34 @@ func (u *Uploader) sortResults(batch []wire.Record, results []wire.ItemResult) (
 		case r.Status == wire.StatusAccepted || r.Status == wire.StatusDuplicate:
 			acks = append(acks, rec.ID)
 		case r.Status == wire.StatusRejected:
-			u.rejected[rec.ID] = true
+			rejected = append(rejected, r)
 			u.log().Error("record rejected by upstream", "id", rec.ID, "kiosk", rec.KioskID, "seq", rec.Seq, "reason", r.Reason)
 		default:
 			bad++
 		}
 	}
 	if bad > 0 {
-		return acks, fmt.Errorf("upstream answered %d of %d records with no known status", bad, len(batch))
+		return acks, rejected, fmt.Errorf("upstream answered %d of %d records with no known status", bad, len(batch))
 	}
-	return acks, nil
+	return acks, rejected, nil
+}
+
+// quarantine sets the rejected records aside: durably in the outbox when it
+// can, and in any case for the rest of this process, so they never block the
+// records behind them.
+func (u *Uploader) quarantine(ctx context.Context, rejected []wire.ItemResult) {
+	for _, r := range rejected {
+		u.rejected[r.ID] = true
+		if u.Quarantine != nil {
+			// Like an ack: bookkeeping a shutdown must not undo.
+			if err := u.Quarantine.Quarantine(context.WithoutCancel(ctx), r.ID, r.Reason); err != nil {
+				u.log().Error("quarantine", "id", r.ID, "err", err)
+			}
+		}
+		u.mu.Lock()
+		u.status.Quarantined++
+		u.mu.Unlock()
+	}
 }
 
 // post sends one batch and returns the upstream's per-record results.
@@ -272,11 +333,7 @@ func (u *Uploader) post(ctx context.Context, client *http.Client, batch []wire.R
 	if err != nil {
 		return nil, err
 	}
-	timeout := u.RequestTimeout
-	if timeout <= 0 {
-		timeout = DefaultRequestTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, u.requestTimeout())
 	defer cancel()
 	url := strings.TrimSuffix(u.URL, "/") + wire.PathCheckIns
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))

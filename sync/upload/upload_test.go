@@ -3,6 +3,7 @@ package upload_test
 import (
 	"bytes"
 	"context"
+	"crypto/hpke"
 	"encoding/json"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
@@ -25,9 +27,34 @@ var _ upload.Source = (*outbox.Store)(nil)
 
 const kioskID = "kiosk-01"
 
+// The device key of the kiosk of newOutbox, registered by newUpstream, and
+// the seal key of every test upstream, made once.
+var (
+	testDevice = sync.OnceValue(func() *device.Identity {
+		id, err := device.Generate()
+		if err != nil {
+			panic(err)
+		}
+		return id
+	})
+	testSealKey = sync.OnceValue(func() hpke.PrivateKey {
+		k, err := wire.GenerateSealKey()
+		if err != nil {
+			panic(err)
+		}
+		return k
+	})
+)
+
 func newOutbox(t *testing.T) *outbox.Store {
 	t.Helper()
-	s, err := outbox.Open(filepath.Join(t.TempDir(), "kiosk.db"), outbox.Options{KioskID: kioskID})
+	return newOutboxOf(t, testDevice())
+}
+
+// newOutboxOf opens an outbox whose records the device id signs.
+func newOutboxOf(t *testing.T, id *device.Identity) *outbox.Store {
+	t.Helper()
+	s, err := outbox.Open(filepath.Join(t.TempDir(), "kiosk.db"), outbox.Options{KioskID: kioskID, Device: id, SealKey: testSealKey().PublicKey()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +135,11 @@ func (rc *recorder) postTimes() []time.Time {
 // newUpstream starts a reference upstream behind a recorder, on ln if not nil.
 func newUpstream(t *testing.T, ln net.Listener) (*upstream.Server, *recorder, *httptest.Server) {
 	t.Helper()
-	srv, err := upstream.Open(filepath.Join(t.TempDir(), "upstream.db"), nil)
+	srv, err := upstream.Open(filepath.Join(t.TempDir(), "upstream.db"), nil, upstream.Options{SealKey: testSealKey()})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RegisterDevice(context.Background(), kioskID, testDevice().Public()); err != nil {
 		t.Fatal(err)
 	}
 	rc := &recorder{next: srv.Handler(), sent: map[string]int{}}
@@ -290,19 +320,27 @@ func TestDuplicatesAcknowledged(t *testing.T) {
 func TestRejectedDoesNotBlock(t *testing.T) {
 	box := newOutbox(t)
 	_, rc, ts := newUpstream(t, nil)
-	// Another record already holds this kiosk's seq 1.
-	clash := wire.Record{ID: "01977420-4c00-7000-8000-000000000001", KioskID: kioskID, Seq: 1,
-		At: time.Now(), Clock: "synced", Outcome: "checked_in", Issuer: "x", Serial: "00"}
-	body, _ := json.Marshal(wire.Batch{KioskID: kioskID, Records: []wire.Record{clash}})
-	resp, err := http.Post(ts.URL+wire.PathCheckIns, wire.ContentType, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-
 	ids := commit(t, box, 3)
+	// The kiosk's first record arrives altered: its signature no longer
+	// verifies, and the upstream rejects it.
+	next := rc.next
+	rc.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b wire.Batch
+		if err := json.NewDecoder(r.Body).Decode(&b); err == nil {
+			for i := range b.Records {
+				if b.Records[i].ID == ids[0] {
+					b.Records[i].Serial = "ff"
+				}
+			}
+			body, _ := json.Marshal(b)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
 	u := fast(box, ts.URL)
 	u.BatchSize = 1
+	q := &quarantiner{}
+	u.Quarantine = q
 	run(t, u)
 	waitFor(t, "the others are uploaded", func() bool { return u.Status().Uploaded == 2 })
 	if st := outboxStats(t, box); st.Pending != 1 || st.Uploaded != 2 {
@@ -317,6 +355,31 @@ func TestRejectedDoesNotBlock(t *testing.T) {
 	if n := rc.timesSent(more[0]); n != 1 {
 		t.Errorf("later record sent %d times; want 1", n)
 	}
+	if got := q.got(); len(got) != 1 || got[0] != ids[0]+" "+wire.ReasonBadSignature {
+		t.Errorf("quarantined %q; want [%q]", got, ids[0]+" "+wire.ReasonBadSignature)
+	}
+	if n := u.Status().Quarantined; n != 1 {
+		t.Errorf("Status().Quarantined = %d; want 1", n)
+	}
+}
+
+// quarantiner records what it is asked to quarantine.
+type quarantiner struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (q *quarantiner) Quarantine(_ context.Context, id, reason string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ids = append(q.ids, id+" "+reason)
+	return nil
+}
+
+func (q *quarantiner) got() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.ids...)
 }
 
 func TestKickEndsBackoff(t *testing.T) {

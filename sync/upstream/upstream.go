@@ -7,11 +7,21 @@
 // record sent again, however late, is answered "duplicate" and not stored
 // twice. A record that cannot be kept is "rejected" on its own; the rest of
 // its batch goes through.
+//
+// A record is kept only if it is signed by the device key registered for
+// its kiosk (RegisterDevice; a batch of an unknown kiosk is refused whole),
+// chains to the record before it when that one is held, and its sealed
+// person opens with the server's key. A record whose (kiosk, seq) is held
+// with another hash is a fork of the kiosk's history: refused and recorded.
+// A record whose predecessor is not held leaves a gap: kept, and counted
+// until the gap fills.
 package upstream
 
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/hpke"
 	"database/sql"
 	"embed"
 	"encoding/json"
@@ -23,7 +33,11 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"path/filepath"
+	"runtime"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/docketkiosk/checkin-kiosk/sync/internal/sqlitedb"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
@@ -42,27 +56,92 @@ const (
 // Server is the upstream. Its methods and handler are safe for concurrent
 // use; batches are applied one at a time, each in its own transaction.
 type Server struct {
-	w   *sql.DB // the one writer connection
-	r   *sql.DB // read-only pool
-	log *slog.Logger
-	now func() time.Time
+	w       *sql.DB // the one writer connection
+	r       *sql.DB // read-only pool
+	log     *slog.Logger
+	now     func() time.Time
+	sealKey hpke.PrivateKey
+	t       transport // device authentication, enrollment, heartbeats, downloads
+}
+
+// Options configures a Server.
+type Options struct {
+	// SealKey opens the person data kiosks seal (wire.Seal). Nil: the key
+	// kept next to the store (SealKeyFile), made on first start.
+	SealKey hpke.PrivateKey
 }
 
 // Open opens the server's store at path, creating it if needed. A nil log
-// discards.
-func Open(path string, log *slog.Logger) (*Server, error) {
+// discards. At most one Options may be given.
+func Open(path string, log *slog.Logger, opts ...Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if len(opts) > 1 {
+		return nil, errors.New("open upstream: more than one Options")
+	}
+	var o Options
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	if o.SealKey == nil {
+		k, err := LoadOrCreateSealKey(filepath.Join(filepath.Dir(path), SealKeyFile))
+		if err != nil {
+			return nil, fmt.Errorf("open upstream: %w", err)
+		}
+		o.SealKey = k
 	}
 	migrations, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	w, r, err := sqlitedb.Open(context.Background(), path, migrations)
+	db, err := sqlitedb.Open(context.Background(), path, migrations, sqlitedb.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("open upstream: %w", err)
 	}
-	return &Server{w: w, r: r, log: log, now: time.Now}, nil
+	return &Server{w: db.W, r: db.R, log: log, now: time.Now, sealKey: o.SealKey}, nil
+}
+
+// SealPublicKey returns the raw X25519 public key kiosks seal person data
+// to, as enrollment hands it out (wire.ParseSealPublicKey reads it).
+func (s *Server) SealPublicKey() []byte { return s.sealKey.PublicKey().Bytes() }
+
+// ErrUnknownKiosk is returned for a kiosk with no registered device key.
+var ErrUnknownKiosk = errors.New("unknown kiosk: no device key registered")
+
+// RegisterDevice registers pub as the device key kioskID's records are
+// signed with, replacing any key registered before (enrollment calls it;
+// the demo and tests call it directly). A key registered for another kiosk
+// is refused.
+func (s *Server) RegisterDevice(ctx context.Context, kioskID string, pub ed25519.PublicKey) error {
+	if !wire.ValidKioskID(kioskID) {
+		return fmt.Errorf("register device: invalid kiosk id %q", kioskID)
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("register device: key of %d bytes; want %d", len(pub), ed25519.PublicKeySize)
+	}
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO device_keys (kiosk_id, public_key, enrolled_at) VALUES (?, ?, ?)
+		 ON CONFLICT (kiosk_id) DO UPDATE SET public_key = excluded.public_key, enrolled_at = excluded.enrolled_at
+		 WHERE public_key != excluded.public_key`,
+		kioskID, []byte(pub), s.now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("register device %s: %w", kioskID, err)
+	}
+	return nil
+}
+
+// deviceKey returns the device key registered for kioskID.
+func (s *Server) deviceKey(ctx context.Context, kioskID string) (ed25519.PublicKey, error) {
+	var pub []byte
+	err := s.r.QueryRowContext(ctx, `SELECT public_key FROM device_keys WHERE kiosk_id = ?`, kioskID).Scan(&pub)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, ErrUnknownKiosk
+	case err != nil:
+		return nil, fmt.Errorf("device key of %s: %w", kioskID, err)
+	}
+	return ed25519.PublicKey(pub), nil
 }
 
 // Close closes the store. Call it after the HTTP server has shut down.
@@ -74,16 +153,22 @@ func (s *Server) Close() error {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.PathCheckIns, s.postCheckIns)
-	mux.HandleFunc("GET "+wire.PathStats, s.getStats)
+	mux.HandleFunc("GET "+wire.PathStats, s.getStatsReport)
 	mux.HandleFunc("GET "+wire.PathHealth, s.getHealth)
+	s.transportRoutes(mux)
 	return mux
 }
 
-// Stats counts the records held.
+// Stats counts the records held, the gaps in each kiosk's sequence, the
+// forks refused and the records rejected.
 func (s *Server) Stats(ctx context.Context) (wire.Stats, error) {
 	var st wire.Stats
-	err := s.r.QueryRowContext(ctx,
-		`SELECT COUNT(*), COUNT(DISTINCT kiosk_id) FROM checkins`).Scan(&st.CheckIns, &st.Kiosks)
+	err := s.r.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM checkins),
+		(SELECT COUNT(DISTINCT kiosk_id) FROM checkins),
+		(SELECT COALESCE(SUM(m - n), 0) FROM (SELECT MAX(seq) AS m, COUNT(*) AS n FROM checkins GROUP BY kiosk_id)),
+		(SELECT COUNT(*) FROM forks),
+		(SELECT COALESCE(SUM(n), 0) FROM rejections)`).Scan(&st.CheckIns, &st.Kiosks, &st.Gaps, &st.Forks, &st.Rejected)
 	if err != nil {
 		return wire.Stats{}, fmt.Errorf("stats: %w", err)
 	}
@@ -121,12 +206,20 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad batch: invalid kiosk_id")
 		return
 	}
+	if !mayPost(r, b.KioskID) {
+		writeError(w, http.StatusForbidden, "batch of another kiosk than the device's")
+		return
+	}
 	if len(b.Records) > wire.MaxBatch {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d records", wire.MaxBatch))
 		return
 	}
 
 	results, err := s.apply(r.Context(), b)
+	if errors.Is(err, ErrUnknownKiosk) {
+		writeError(w, http.StatusForbidden, "unknown kiosk: no device key registered for "+b.KioskID)
+		return
+	}
 	if err != nil {
 		s.log.Error("batch not stored", "kiosk", b.KioskID, "records", len(b.Records), "err", err)
 		writeError(w, http.StatusInternalServerError, "batch not stored")
@@ -147,33 +240,89 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wire.BatchResult{Results: results})
 }
 
+// checked is a record of a batch after the checks that need no store: its
+// decoding, signature and sealed person.
+type checked struct {
+	rec    wire.Record
+	person wire.Person
+	reason string // a rejection reason, or ""
+}
+
 // apply stores a batch in one transaction and returns one result per record.
+// The signatures are verified and the people opened first, in parallel and
+// outside the transaction: that is most of the work.
 func (s *Server) apply(ctx context.Context, b batch) ([]wire.ItemResult, error) {
+	pub, err := s.deviceKey(ctx, b.KioskID)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]checked, len(b.Records))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, raw := range b.Records {
+		g.Go(func() error {
+			items[i] = s.check(raw, b.KioskID, pub)
+			return nil
+		})
+	}
+	g.Wait()
+
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	now := s.now().UnixNano()
-	results := make([]wire.ItemResult, len(b.Records))
-	for i, raw := range b.Records {
-		rec, reason := decodeRecord(raw, b.KioskID)
-		if reason == "" {
-			results[i], err = store(ctx, tx, rec, now)
+	c := chainer{kioskID: b.KioskID, now: s.now().UnixNano()}
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM checkins WHERE kiosk_id = ?`, b.KioskID).Scan(&c.heldMax); err != nil {
+		return nil, fmt.Errorf("held seq: %w", err)
+	}
+	results := make([]wire.ItemResult, len(items))
+	rejected := map[string]int64{}
+	for i, it := range items {
+		if it.reason == "" {
+			results[i], err = c.store(ctx, tx, it.rec, it.person)
 			if err != nil {
 				return nil, err
 			}
 		} else {
-			results[i] = wire.ItemResult{ID: rec.ID, Status: wire.StatusRejected, Reason: reason}
+			results[i] = wire.ItemResult{ID: it.rec.ID, Status: wire.StatusRejected, Reason: it.reason}
 		}
-		if results[i].Status == wire.StatusRejected {
-			s.log.Warn("record rejected", "kiosk", b.KioskID, "index", i, "id", rec.ID, "seq", rec.Seq, "reason", results[i].Reason)
+		switch res := results[i]; {
+		case res.Status == wire.StatusRejected:
+			rejected[res.Reason]++
+			s.log.Warn("record rejected", "kiosk", b.KioskID, "index", i, "id", it.rec.ID, "seq", it.rec.Seq, "reason", res.Reason)
+		case res.Status == wire.StatusAccepted && c.gapBelow:
+			s.log.Warn("gap in a kiosk's sequence", "kiosk", b.KioskID, "seq", it.rec.Seq, "held_max", c.heldMax)
+		}
+	}
+	for reason, n := range rejected {
+		_, err := tx.ExecContext(ctx, `INSERT INTO rejections (reason, n) VALUES (?, ?)
+			ON CONFLICT (reason) DO UPDATE SET n = n + excluded.n`, reason, n)
+		if err != nil {
+			return nil, fmt.Errorf("count rejections: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return results, nil
+}
+
+// check decodes one record of a batch of kioskID, verifies its signature
+// with the kiosk's device key pub and opens its person.
+func (s *Server) check(raw json.RawMessage, kioskID string, pub ed25519.PublicKey) checked {
+	rec, reason := decodeRecord(raw, kioskID)
+	if reason != "" {
+		return checked{rec: rec, reason: reason}
+	}
+	if err := rec.Verify(pub); err != nil {
+		return checked{rec: rec, reason: wire.ReasonBadSignature}
+	}
+	p, err := wire.Open(s.sealKey, rec.KioskID, rec.ID, rec.Sealed)
+	if err != nil {
+		return checked{rec: rec, reason: wire.ReasonUnsealable}
+	}
+	return checked{rec: rec, person: p}
 }
 
 // decodeRecord decodes and checks one record of a batch of kioskID. It
@@ -214,38 +363,105 @@ func decodeRecord(raw json.RawMessage, kioskID string) (wire.Record, string) {
 	return rec, ""
 }
 
-// store keeps rec unless it is held already, and says which.
-func store(ctx context.Context, tx *sql.Tx, rec wire.Record, now int64) (wire.ItemResult, error) {
-	res, err := tx.ExecContext(ctx,
-		`INSERT INTO checkins (id, kiosk_id, seq, at, clock, outcome, issuer, serial, received_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		rec.ID, rec.KioskID, int64(rec.Seq), rec.At.UnixNano(), rec.Clock, rec.Outcome, rec.Issuer, rec.Serial, now)
+// chainer stores the verified records of one batch of one kiosk, in
+// order, checking each against the chain held.
+type chainer struct {
+	kioskID string
+	now     int64
+	heldMax int64 // the highest seq held of the kiosk
+
+	// The record stored or found last in this batch: usually the one
+	// before the next, which then needs no lookup.
+	lastSeq  uint64
+	lastHash []byte
+
+	gapBelow bool // the last record accepted left a gap below it
+}
+
+// store keeps rec unless it is held already, and says which. rec's hash
+// and signature are verified.
+func (c *chainer) store(ctx context.Context, tx *sql.Tx, rec wire.Record, p wire.Person) (wire.ItemResult, error) {
+	accepted := wire.ItemResult{ID: rec.ID, Status: wire.StatusAccepted}
+	reject := func(reason string) (wire.ItemResult, error) {
+		return wire.ItemResult{ID: rec.ID, Status: wire.StatusRejected, Reason: reason}, nil
+	}
+	c.gapBelow = false
+	seq := int64(rec.Seq)
+
+	// Held already: the same record, a fork of it, or an id clash.
+	if seq <= c.heldMax || c.lastSeq >= rec.Seq {
+		var id string
+		var hash []byte
+		err := tx.QueryRowContext(ctx, `SELECT id, hash FROM checkins WHERE kiosk_id = ? AND seq = ?`, c.kioskID, seq).Scan(&id, &hash)
+		switch {
+		case err == nil && id == rec.ID && (bytes.Equal(hash, rec.Hash) || len(hash) == 0):
+			c.lastSeq, c.lastHash = rec.Seq, rec.Hash
+			return wire.ItemResult{ID: rec.ID, Status: wire.StatusDuplicate}, nil
+		case err == nil:
+			_, err := tx.ExecContext(ctx, `INSERT INTO forks (kiosk_id, seq, hash, id, held_hash, received_at)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, c.kioskID, seq, rec.Hash, rec.ID, hash, c.now)
+			if err != nil {
+				return wire.ItemResult{}, fmt.Errorf("record fork: %w", err)
+			}
+			return reject(wire.ReasonFork)
+		case !errors.Is(err, sql.ErrNoRows):
+			return wire.ItemResult{}, fmt.Errorf("look up %s seq %d: %w", c.kioskID, seq, err)
+		}
+	}
+
+	// The record before it, held or in this batch, must be the one it
+	// chains to. Not held: a gap, accepted (its record may come later).
+	prev, held := wire.GenesisPrev, true
+	switch {
+	case rec.Seq == 1:
+	case c.lastSeq == rec.Seq-1 && c.lastHash != nil:
+		prev = c.lastHash
+	default:
+		err := tx.QueryRowContext(ctx, `SELECT hash FROM checkins WHERE kiosk_id = ? AND seq = ?`, c.kioskID, seq-1).Scan(&prev)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			held = false
+		case err != nil:
+			return wire.ItemResult{}, fmt.Errorf("look up %s seq %d: %w", c.kioskID, seq-1, err)
+		case len(prev) == 0: // held from before records were hashed
+			held = false
+		}
+	}
+	if held && !rec.Follows(rec.Seq-1, prev) {
+		return reject(wire.ReasonChainBroken)
+	}
+	// And the record after it, when held (it filled a gap), must chain to it.
+	if seq < c.heldMax {
+		var next []byte
+		err := tx.QueryRowContext(ctx, `SELECT prev FROM checkins WHERE kiosk_id = ? AND seq = ?`, c.kioskID, seq+1).Scan(&next)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return wire.ItemResult{}, fmt.Errorf("look up %s seq %d: %w", c.kioskID, seq+1, err)
+		}
+		if len(next) > 0 && !bytes.Equal(next, rec.Hash) {
+			return reject(wire.ReasonChainBroken)
+		}
+	}
+
+	res, err := tx.ExecContext(ctx, `INSERT INTO checkins
+		(id, kiosk_id, seq, at, clock, outcome, issuer, serial, received_at,
+		 boot_id, mono, sealed, prev, hash, sig, a_number, family_name, given_name, date_of_birth, office)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		rec.ID, rec.KioskID, seq, rec.At.UnixNano(), rec.Clock, rec.Outcome, rec.Issuer, rec.Serial, c.now,
+		rec.BootID, rec.Mono, rec.Sealed, rec.Prev, rec.Hash, rec.Sig, p.ANumber, p.FamilyName, p.GivenName, p.DateOfBirth, p.Office)
 	if err != nil {
 		return wire.ItemResult{}, fmt.Errorf("insert: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return wire.ItemResult{}, fmt.Errorf("insert: %w", err)
-	} else if n == 1 {
-		return wire.ItemResult{ID: rec.ID, Status: wire.StatusAccepted}, nil
+	} else if n == 0 {
+		// The (kiosk, seq) is free (looked up above): the id is another
+		// record's.
+		return reject(wire.ReasonIDConflict)
 	}
-
-	// Held already: the same record, or a clash on id or (kiosk, seq).
-	var held wire.Record
-	var seq, at int64
-	err = tx.QueryRowContext(ctx,
-		`SELECT kiosk_id, seq, at, clock, outcome, issuer, serial FROM checkins WHERE id = ?`, rec.ID).
-		Scan(&held.KioskID, &seq, &at, &held.Clock, &held.Outcome, &held.Issuer, &held.Serial)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return wire.ItemResult{ID: rec.ID, Status: wire.StatusRejected, Reason: wire.ReasonSeqConflict}, nil
-	case err != nil:
-		return wire.ItemResult{}, fmt.Errorf("look up %s: %w", rec.ID, err)
-	}
-	if held.KioskID == rec.KioskID && seq == int64(rec.Seq) && at == rec.At.UnixNano() && held.Clock == rec.Clock &&
-		held.Outcome == rec.Outcome && held.Issuer == rec.Issuer && held.Serial == rec.Serial {
-		return wire.ItemResult{ID: rec.ID, Status: wire.StatusDuplicate}, nil
-	}
-	return wire.ItemResult{ID: rec.ID, Status: wire.StatusRejected, Reason: wire.ReasonIDConflict}, nil
+	c.gapBelow = !held
+	c.lastSeq, c.lastHash = rec.Seq, rec.Hash
+	c.heldMax = max(c.heldMax, seq)
+	return accepted, nil
 }
 
 func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {

@@ -3,26 +3,55 @@ package upstream_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
+var sealKey = sync.OnceValue(func() hpke.PrivateKey {
+	k, err := wire.GenerateSealKey()
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// deviceOf returns kiosk k's device key, the same in every run.
+func deviceOf(k string) *device.Identity {
+	seed := sha256.Sum256([]byte("device of " + k))
+	return device.New(ed25519.NewKeyFromSeed(seed[:]))
+}
+
+// open opens a server at path with kiosks k1 and k2 registered.
 func open(t *testing.T, path string) (*upstream.Server, *httptest.Server) {
 	t.Helper()
-	srv, err := upstream.Open(path, nil)
+	srv, err := upstream.Open(path, nil, upstream.Options{SealKey: sealKey()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
+	}
+	for _, k := range []string{"k1", "k2"} {
+		if err := srv.RegisterDevice(context.Background(), k, deviceOf(k).Public()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
@@ -32,19 +61,66 @@ func open(t *testing.T, path string) (*upstream.Server, *httptest.Server) {
 	return srv, ts
 }
 
-// record returns a valid record of kiosk k with sequence number seq; its id
-// is derived from both.
+var (
+	chainsMu sync.Mutex
+	chains   = map[string][]wire.Record{}
+)
+
+// person is who record seq of kiosk k is of.
+func person(k string, seq uint64) wire.Person {
+	return wire.Person{ANumber: fmt.Sprintf("A%09d", seq), FamilyName: "Quetzalcoatlova", GivenName: "Xiomarelly",
+		DateOfBirth: "1987-11-23", Office: "SFR"}
+}
+
+// record returns kiosk k's record seq: valid, sealed, chained to record
+// seq-1 and signed. Its id is derived from k and seq.
 func record(k string, seq uint64) wire.Record {
-	return wire.Record{
-		ID:      fmt.Sprintf("01977420-4c00-7000-8000-%04x%08x", crc32.ChecksumIEEE([]byte(k))&0xffff, seq),
-		KioskID: k,
-		Seq:     seq,
-		At:      time.Date(2026, 3, 4, 9, 15, 30, 123456789, time.UTC).Add(time.Duration(seq) * time.Minute),
-		Clock:   "synced",
-		Outcome: "checked_in",
-		Issuer:  "US-DHS-TEST",
-		Serial:  fmt.Sprintf("%016x", seq),
+	chainsMu.Lock()
+	defer chainsMu.Unlock()
+	for n := uint64(len(chains[k])) + 1; n <= seq; n++ {
+		r := wire.Record{
+			ID:      fmt.Sprintf("01977420-4c00-7000-8000-%04x%08x", crc32.ChecksumIEEE([]byte(k))&0xffff, n),
+			KioskID: k,
+			Seq:     n,
+			At:      time.Date(2026, 3, 4, 9, 15, 30, 123456789, time.UTC).Add(time.Duration(n) * time.Minute),
+			Clock:   "synced",
+			Outcome: "checked_in",
+			Issuer:  "US-DHS-TEST",
+			Serial:  fmt.Sprintf("%016x", n),
+			BootID:  "5b0d4f9c-6a52-4c36-a2a1-0d3c9b7e8f10",
+			Mono:    int64(n) * int64(time.Minute),
+			Prev:    wire.GenesisPrev,
+		}
+		if n > 1 {
+			r.Prev = chains[k][n-2].Hash
+		}
+		sealed, err := wire.Seal(sealKey().PublicKey(), k, r.ID, person(k, n))
+		if err != nil {
+			panic(err)
+		}
+		r.Sealed = sealed
+		r.Sign(deviceOf(k).PrivateKey())
+		chains[k] = append(chains[k], r)
 	}
+	r := chains[k][seq-1]
+	r.Sealed, r.Prev, r.Hash, r.Sig = bytes.Clone(r.Sealed), bytes.Clone(r.Prev), bytes.Clone(r.Hash), bytes.Clone(r.Sig)
+	return r
+}
+
+// reseal seals r's person again, to r's id, and signs r again.
+func reseal(r wire.Record) wire.Record {
+	sealed, err := wire.Seal(sealKey().PublicKey(), r.KioskID, r.ID, person(r.KioskID, r.Seq))
+	if err != nil {
+		panic(err)
+	}
+	r.Sealed = sealed
+	return resign(r)
+}
+
+// resign signs r again with its kiosk's key, after a change.
+func resign(r wire.Record) wire.Record {
+	r.Sign(deviceOf(r.KioskID).PrivateKey())
+	return r
 }
 
 func post(t *testing.T, url string, body []byte) (int, []byte) {
@@ -96,16 +172,22 @@ func stats(t *testing.T, srv *upstream.Server) wire.Stats {
 }
 
 func TestItemResults(t *testing.T) {
-	srv, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
+	path := filepath.Join(t.TempDir(), "upstream.db")
+	srv, ts := open(t, path)
 	r1, r2 := record("k1", 1), record("k1", 2)
 	if got := statuses(postBatch(t, ts.URL, wire.Batch{KioskID: "k1", Records: []wire.Record{r1, r2}})); got != "accepted , accepted " {
 		t.Fatalf("first batch: %s; want two accepted", got)
 	}
 
-	clash := record("k1", 2)
-	clash.ID = record("k1", 99).ID // another id for a seq already held
-	changed := r1
-	changed.Serial = "ffff" // same id, other contents
+	fork := r2
+	fork.Serial = "ffff" // the kiosk's seq 2, another history
+	fork = resign(fork)
+	forkNewID := r2
+	forkNewID.ID = record("k1", 99).ID
+	forkNewID = reseal(forkNewID)
+	idElsewhere := record("k1", 9) // seq 9 carrying seq 1's id
+	idElsewhere.ID = r1.ID
+	idElsewhere = reseal(idElsewhere)
 	other := record("k2", 1)
 	noID := record("k1", 3)
 	noID.ID = ""
@@ -115,9 +197,27 @@ func TestItemResults(t *testing.T) {
 	noTime.At = time.Time{}
 	noOutcome := record("k1", 6)
 	noOutcome.Outcome = ""
-	r7 := record("k1", 7)
 	badClock := record("k1", 8)
 	badClock.Clock = "sundial"
+	tampered := record("k1", 3)
+	tampered.Serial = "ffff" // not signed again: only the device key can
+	stranger, _ := device.Generate()
+	foreign := record("k1", 3)
+	foreign.Sign(stranger.PrivateKey())
+	otherKey, _ := wire.GenerateSealKey()
+	unsealable := record("k1", 3)
+	unsealable.Sealed, _ = wire.Seal(otherKey.PublicKey(), "k1", unsealable.ID, person("k1", 3))
+	unsealable = resign(unsealable)
+	movedSeal := record("k1", 3)
+	movedSeal.Sealed = record("k1", 4).Sealed // another record's person
+	movedSeal = resign(movedSeal)
+	relinked := record("k1", 3)
+	relinked.Prev = r1.Hash
+	relinked = resign(relinked)
+	r3, r4, r5 := record("k1", 3), record("k1", 4), record("k1", 5)
+	r4changed := r4 // chains to 3, but 5 is held and chains to the real 4
+	r4changed.Serial = "ffff"
+	r4changed = resign(r4changed)
 
 	tests := []struct {
 		name string
@@ -125,16 +225,25 @@ func TestItemResults(t *testing.T) {
 		want string
 	}{
 		{"resent", r1, "duplicate "},
-		{"seq held by another id", clash, "rejected seq_conflict"},
-		{"id held with other contents", changed, "rejected id_conflict"},
+		{"seq held with another hash", fork, "rejected fork"},
+		{"seq held by another id", forkNewID, "rejected fork"},
+		{"id held at another seq", idElsewhere, "rejected id_conflict"},
 		{"other kiosk", other, "rejected kiosk_mismatch"},
 		{"missing id", noID, "rejected bad_id"},
 		{"seq 0", zeroSeq, "rejected bad_seq"},
 		{"zero time", noTime, "rejected bad_time"},
 		{"no outcome", noOutcome, "rejected bad_field"},
 		{"unknown clock state", badClock, "rejected bad_field"},
-		{"new", r7, "accepted "},
-		{"repeated in the same batch", r7, "duplicate "},
+		{"altered", tampered, "rejected bad_signature"},
+		{"signed by another device", foreign, "rejected bad_signature"},
+		{"sealed to another upstream", unsealable, "rejected unsealable"},
+		{"sealed person of another record", movedSeal, "rejected unsealable"},
+		{"chained to another record", relinked, "rejected chain_broken"},
+		{"next", r3, "accepted "},
+		{"repeated in the same batch", r3, "duplicate "},
+		{"after a gap", r5, "accepted "},
+		{"filling the gap, not what follows chains to", r4changed, "rejected chain_broken"},
+		{"filling the gap", r4, "accepted "},
 	}
 	var b wire.Batch
 	b.KioskID = "k1"
@@ -145,6 +254,7 @@ func TestItemResults(t *testing.T) {
 	if len(res) != len(tests) {
 		t.Fatalf("got %d results for %d records", len(res), len(tests))
 	}
+	rejected := 0
 	for i, tt := range tests {
 		if got := res[i].Status + " " + res[i].Reason; got != tt.want {
 			t.Errorf("%s: result %q; want %q", tt.name, got, tt.want)
@@ -152,9 +262,108 @@ func TestItemResults(t *testing.T) {
 		if res[i].ID != tt.rec.ID {
 			t.Errorf("%s: result id %q; want %q", tt.name, res[i].ID, tt.rec.ID)
 		}
+		if res[i].Status == wire.StatusRejected {
+			rejected++
+		}
 	}
-	if got, want := stats(t, srv), (wire.Stats{CheckIns: 3, Kiosks: 1}); got != want {
+	if got, want := stats(t, srv), (wire.Stats{CheckIns: 5, Kiosks: 1, Forks: 2, Rejected: int64(rejected)}); got != want {
 		t.Errorf("Stats = %+v; want %+v", got, want)
+	}
+	// A fork sent again is counted once.
+	postBatch(t, ts.URL, wire.Batch{KioskID: "k1", Records: []wire.Record{fork}})
+	if got := stats(t, srv).Forks; got != 2 {
+		t.Errorf("Forks after the fork was sent again = %d; want 2", got)
+	}
+
+	// The person is kept, opened; the upstream may hold it.
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var a, dob string
+	if err := db.QueryRow(`SELECT a_number, date_of_birth FROM checkins WHERE id = ?`, r3.ID).Scan(&a, &dob); err != nil {
+		t.Fatal(err)
+	}
+	if want := person("k1", 3); a != want.ANumber || dob != want.DateOfBirth {
+		t.Errorf("person of record 3 held as %s, %s; want %s, %s", a, dob, want.ANumber, want.DateOfBirth)
+	}
+}
+
+func TestGaps(t *testing.T) {
+	srv, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
+	send := func(seqs ...uint64) string {
+		var b wire.Batch
+		b.KioskID = "k2"
+		for _, s := range seqs {
+			b.Records = append(b.Records, record("k2", s))
+		}
+		return statuses(postBatch(t, ts.URL, b))
+	}
+	tests := []struct {
+		send     []uint64
+		want     string
+		wantGaps int64
+	}{
+		{[]uint64{1, 2}, "accepted , accepted ", 0},
+		{[]uint64{5}, "accepted ", 2}, // 3 and 4 deleted at the kiosk, or not sent yet
+		{[]uint64{7, 8}, "accepted , accepted ", 3},
+		{[]uint64{3}, "accepted ", 2},
+		{[]uint64{4, 6}, "accepted , accepted ", 0},
+	}
+	for _, tt := range tests {
+		if got := send(tt.send...); got != tt.want {
+			t.Errorf("send %v: %s; want %s", tt.send, got, tt.want)
+		}
+		if got := stats(t, srv).Gaps; got != tt.wantGaps {
+			t.Errorf("after sending %v: Gaps = %d; want %d", tt.send, got, tt.wantGaps)
+		}
+	}
+}
+
+func TestUnknownKiosk(t *testing.T) {
+	srv, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
+	body := mustJSON(t, wire.Batch{KioskID: "k3", Records: []wire.Record{record("k3", 1)}})
+	if code, resp := post(t, ts.URL, body); code != http.StatusForbidden {
+		t.Errorf("batch of an unregistered kiosk: status %d %s; want 403", code, resp)
+	}
+	if err := srv.RegisterDevice(context.Background(), "k3", deviceOf("k3").Public()); err != nil {
+		t.Fatal(err)
+	}
+	if code, resp := post(t, ts.URL, body); code != http.StatusOK {
+		t.Errorf("after RegisterDevice: status %d %s; want 200", code, resp)
+	}
+	// Registering again is harmless; a key of another kiosk is refused.
+	if err := srv.RegisterDevice(context.Background(), "k3", deviceOf("k3").Public()); err != nil {
+		t.Errorf("RegisterDevice again = %v; want nil", err)
+	}
+	if err := srv.RegisterDevice(context.Background(), "k4", deviceOf("k3").Public()); err == nil {
+		t.Error("RegisterDevice(k4, the key of k3) = nil; want an error")
+	}
+}
+
+func TestSealKeyKept(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := upstream.Open(filepath.Join(dir, "upstream.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := srv.SealPublicKey()
+	srv.Close()
+	fi, err := os.Stat(filepath.Join(dir, upstream.SealKeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("seal key file: %v, %v; want mode 0600", fi, err)
+	}
+	srv, err = upstream.Open(filepath.Join(dir, "upstream.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if !bytes.Equal(srv.SealPublicKey(), pub) {
+		t.Errorf("SealPublicKey after reopening = %x; want %x", srv.SealPublicKey(), pub)
+	}
+	if _, err := wire.ParseSealPublicKey(pub); err != nil {
+		t.Errorf("ParseSealPublicKey(SealPublicKey()) = %v", err)
 	}
 }
 

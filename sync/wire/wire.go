@@ -3,8 +3,10 @@
 // uploader (sync/upload) and the reference server (sync/upstream), so the
 // JSON they exchange is declared once.
 //
-// A Record carries no personal data: no name, A-number or date of birth.
-// What identifies the person will travel sealed to the upstream's key.
+// A Record carries no personal data in clear: no name, A-number or date of
+// birth. What identifies the person travels sealed to the upstream's key
+// (Seal, HPKE), and every record is hash-chained to the kiosk's previous one
+// and signed with the kiosk's device key (record.go).
 package wire
 
 import "time"
@@ -36,6 +38,13 @@ type Record struct {
 	Outcome string    `json:"outcome"`  // what happened, e.g. "checked_in"
 	Issuer  string    `json:"issuer"`   // the card's issuing authority
 	Serial  string    `json:"serial"`   // the card serial (lower-case hex)
+
+	BootID string `json:"boot_id"` // the kiosk's kernel boot id when it recorded this
+	Mono   int64  `json:"mono_ns"` // nanoseconds since that boot: orders records whatever the wall clock did
+	Sealed []byte `json:"sealed"`  // the Person, sealed to the upstream (Seal); base64 in JSON
+	Prev   []byte `json:"prev"`    // Hash of the kiosk's previous record; GenesisPrev for seq 1
+	Hash   []byte `json:"hash"`    // Digest of this record
+	Sig    []byte `json:"sig"`     // Ed25519 signature of Hash by the kiosk's device key
 }
 
 // Clocks are the values of Record.Clock: the kiosk's clock was synchronized,
@@ -90,13 +99,20 @@ const (
 	ReasonBadTime       = "bad_time"       // missing, or outside the years 1678 to 2261
 	ReasonBadField      = "bad_field"      // outcome missing, or a field too long
 	ReasonIDConflict    = "id_conflict"    // the id is held with other contents
-	ReasonSeqConflict   = "seq_conflict"   // (kiosk_id, seq) is held with another id
+	ReasonSeqConflict   = "seq_conflict"   // (kiosk_id, seq) is held with another id (unsigned records; see ReasonFork)
+	ReasonBadSignature  = "bad_signature"  // hash or signature does not verify with the kiosk's device key
+	ReasonChainBroken   = "chain_broken"   // prev is not the hash of the held record before it (or the held one after it does not chain to it)
+	ReasonFork          = "fork"           // (kiosk_id, seq) is held with another signed hash: the kiosk's history forked
+	ReasonUnsealable    = "unsealable"     // the sealed person data cannot be opened with the upstream's key
 )
 
 // Stats is the body of a GET to PathStats.
 type Stats struct {
 	CheckIns int64 `json:"check_ins"` // records held
 	Kiosks   int64 `json:"kiosks"`    // distinct kiosks they came from
+	Gaps     int64 `json:"gaps"`      // sequence numbers missing below each kiosk's highest held
+	Forks    int64 `json:"forks"`     // records refused because their (kiosk, seq) is held with another hash
+	Rejected int64 `json:"rejected"`  // records answered "rejected", every answer counted
 }
 
 // Error is the body of a response other than 200.

@@ -121,6 +121,28 @@ func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 		return nil, fmt.Errorf("write revocation list: %w", err)
 	}
 
+	// A notice for the valid sample's holder, sealed so that only their
+	// card opens it; the in-process upstream serves it to the kiosk.
+	notices, err := card.NewNotices(seq, now)
+	if err != nil {
+		return nil, err
+	}
+	holder := valid
+	holder.Issuer = demoIssuer
+	if err := notices.Add(holder, card.Notice{
+		Text:        map[string]string{"en": "Please go to window 3.", "es": "Por favor, vaya a la ventanilla 3."},
+		Appointment: now.AddDate(0, 0, 28).Truncate(time.Hour),
+	}); err != nil {
+		return nil, err
+	}
+	noticesData, err := notices.Sign(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notices.cose"), noticesData, 0o644); err != nil {
+		return nil, fmt.Errorf("write notices: %w", err)
+	}
+
 	// A reference card: its QR holds only a URL; the roster resolves it.
 	referenced := person("d0c0000000000005", "Mariam", "Okonkwo-Adeyemi")
 	referenced.Issuer = demoIssuer
@@ -290,11 +312,14 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) erro
 		return err
 	}
 	// The upstream decrypts what it receives, so it keeps its store apart.
-	up, err := upstream.Open(filepath.Join(state, "upstream", "upstream.db"), m.Log.With("part", "upstream"))
+	up, err := openUpstream(filepath.Join(state, "upstream"), m.Log.With("part", "upstream"), []string{"127.0.0.1", "localhost"})
 	if err != nil {
 		return err
 	}
-	defer up.Close()
+	defer up.Server.Close()
+	// The upstream serves the kit's signed lists (the same files the
+	// kiosk starts with) and notices.
+	up.Server.SetDocumentDir(kit.Dir)
 	upLn, err := net.Listen("tcp", upstreamListen)
 	if err != nil {
 		return fmt.Errorf("listen for upstream: %w", err)
@@ -303,14 +328,25 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) erro
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveUpstream(gctx, upLn, up, m.Log.With("part", "upstream")) })
+	g.Go(func() error { return serveUpstream(gctx, upLn, up, nil, m.Log.With("part", "upstream")) })
 
 	m.Config.Root = kit.Root
 	m.Config.Trust = kit.Trust
 	m.Config.Revocations = kit.Revocations
 	m.Config.Roster = kit.Roster
 	m.Config.ReferencePrefix = demoReferencePrefix
-	m.Config.Upstream = "http://" + upLn.Addr().String()
+	m.Config.Upstream = "https://" + upLn.Addr().String()
+	// The demo plays the administrator too: a token, and the kiosk enrolls
+	// with it (again on every run, as the upstream's port changes).
+	token, err := up.Server.NewEnrollToken(ctx, m.Config.KioskID, time.Minute)
+	if err == nil {
+		_, err = enroll(ctx, m.Config.Upstream, up.Authority.CAPEM, token, m.Config.KioskID, state)
+	}
+	if err != nil {
+		cancel()
+		g.Wait()
+		return fmt.Errorf("enroll the demo kiosk: %w", err)
+	}
 	if err := m.Run(gctx); err != nil {
 		cancel()
 		g.Wait()
@@ -333,7 +369,7 @@ func printDemo(w io.Writer, m *Main, kit *demoKit, state, upstreamAddr string) {
 
   Kiosk page      %s
   Status          %sapi/v1/status
-  Upstream stats  http://%s/v1/stats
+  Upstream stats  https://%s/v1/stats  (curl --cacert %s)
   State           %s
   Sample cards    %s/{%s}.txt
 
@@ -343,7 +379,7 @@ here and press Enter, or send it to the simulated scanner:
   curl --data-binary @%s %sapi/v1/sim/scan
 
 Press Ctrl-C to stop.
-`, page, page, upstreamAddr, state, kit.Dir, strings.Join(demoSamples, ","),
+`, page, page, upstreamAddr, filepath.Join(state, "upstream", upstreamTLSDirName, upstream.CACertFile), state, kit.Dir, strings.Join(demoSamples, ","),
 		strings.Join(demoSamples, ", "), filepath.Join(kit.Dir, "valid.txt"), page)
 }
 

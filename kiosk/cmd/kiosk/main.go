@@ -41,7 +41,8 @@ func commands() []command {
 		{"run", "run the kiosk daemon", runCommand},
 		{"demo", "run the kiosk with simulated hardware and an in-process upstream", demoCommand},
 		{"card", "issue, inspect and verify Secure Docket Cards", cardCommand},
-		{"upstream", "run the reference upstream server", upstreamCommand},
+		{"upstream", "run the reference upstream server; make enrollment tokens", upstreamCommand},
+		{"enroll", "pair this kiosk with an upstream", enrollCommand},
 		{"version", "print the version", versionCommand},
 		{"help", "list the commands", nil},
 	}

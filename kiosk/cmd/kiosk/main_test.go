@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hpke"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,24 +26,50 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
 // testUpstream is a reference upstream served on loopback, as the kiosk
-// sees it in production: a separate server it reaches over HTTP.
+// sees it in production: a separate server it reaches over HTTPS, from its
+// own CA, authenticating the kiosk by its device certificate.
 type testUpstream struct {
-	URL    string
-	Server *upstream.Server
-	stop   func()
+	URL       string
+	Server    *upstream.Server
+	Authority *upstream.Authority
+	stop      func()
 }
 
-// startUpstream serves an upstream with its store in dir on addr
-// ("127.0.0.1:0" for any port).
-func startUpstream(t *testing.T, dir, addr string) *testUpstream {
+// testUpstreams finds the testUpstream of a URL, so that startKiosk can
+// enroll a kiosk with the upstream it is given.
+var testUpstreams sync.Map // URL → *testUpstream
+
+// enroll enrolls the kiosk whose state is in dir as kioskID, in process, as
+// `kiosk upstream token` and `kiosk enroll` would.
+func (u *testUpstream) enroll(t *testing.T, dir, kioskID string) {
 	t.Helper()
-	srv, err := upstream.Open(filepath.Join(dir, "upstream.db"), testLog(t))
+	ctx := context.Background()
+	token, err := u.Server.NewEnrollToken(ctx, kioskID, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := enroll(ctx, u.URL, u.Authority.CAPEM, token, kioskID, dir); err != nil {
+		t.Fatalf("enroll() = %v", err)
+	}
+}
+
+// startUpstream serves an upstream with its store and CA in dir on addr
+// ("127.0.0.1:0" for any port).
+func startUpstream(t *testing.T, dir, addr string) *testUpstream {
+	t.Helper()
+	// Every test upstream opens what every test kiosk seals: see testSealKey.
+	if err := upstream.SaveSealKey(filepath.Join(dir, upstream.SealKeyFile), testSealKey()); err != nil && !errors.Is(err, fs.ErrExist) {
+		t.Fatal(err)
+	}
+	up, err := openUpstream(dir, testLog(t), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := up.Server
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		srv.Close()
@@ -48,14 +77,16 @@ func startUpstream(t *testing.T, dir, addr string) *testUpstream {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveUpstream(ctx, ln, srv, testLog(t)) }()
-	u := &testUpstream{URL: "http://" + ln.Addr().String(), Server: srv}
+	go func() { done <- serveUpstream(ctx, ln, up, nil, testLog(t)) }()
+	u := &testUpstream{URL: "https://" + ln.Addr().String(), Server: srv, Authority: up.Authority}
+	testUpstreams.Store(u.URL, u)
 	var stopped bool
 	u.stop = func() {
 		if stopped {
 			return
 		}
 		stopped = true
+		testUpstreams.CompareAndDelete(u.URL, u)
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serveUpstream() = %v", err)
@@ -66,6 +97,29 @@ func startUpstream(t *testing.T, dir, addr string) *testUpstream {
 	}
 	t.Cleanup(u.stop)
 	return u
+}
+
+// testSealKey is the key person data is sealed to in these tests: every
+// test upstream holds it, and a kiosk started before it is enrolled (or
+// without an upstream) seals to it, so what it queued opens at whichever
+// upstream it meets later.
+var testSealKey = sync.OnceValue(func() hpke.PrivateKey {
+	k, err := wire.GenerateSealKey()
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// testSealKeyFile writes the public testSealKey to a file for
+// Config.SealKey, in base64.
+func testSealKeyFile(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "seal-key.pub")
+	if err := os.WriteFile(file, []byte(base64.StdEncoding.EncodeToString(testSealKey().PublicKey().Bytes())+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 func (u *testUpstream) checkIns(t *testing.T) int64 {
@@ -94,8 +148,12 @@ func startKiosk(t *testing.T, dir string, kit *demoKit, upstreamURL string, edit
 	m.Config.Upstream = upstreamURL
 	m.Config.UploadMinBackoff = 10 * time.Millisecond
 	m.Config.UploadMaxBackoff = 100 * time.Millisecond
+	m.Config.SealKey = testSealKeyFile(t) // for a kiosk not enrolled; enrollment gives the same key
 	for _, edit := range edits {
 		edit(&m.Config)
+	}
+	if u, ok := testUpstreams.Load(upstreamURL); ok {
+		u.(*testUpstream).enroll(t, dir, m.Config.KioskID)
 	}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatalf("Run() = %v", err)
@@ -459,6 +517,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			m.Config.StateDir = t.TempDir()
 			m.Config.Root = kit.Root
 			m.Config.Trust = kit.Trust
+			m.Config.SealKey = testSealKeyFile(t)
 			tc.set(&m.Config)
 			err := m.Run(context.Background())
 			if err == nil {
@@ -513,6 +572,8 @@ func TestRunRefusesRolledBackList(t *testing.T) {
 	m.Config.Listen = "127.0.0.1:0"
 	m.Config.StateDir = state
 	m.Config.Root, m.Config.Trust, m.Config.Revocations = kit.Root, kit.Trust, kit.Revocations
+	m.Config.SealKey = testSealKeyFile(t)
+	m.Config.KioskID = "test-kiosk" // the outbox belongs to the kiosk startKiosk ran
 	err = m.Run(context.Background())
 	if err == nil {
 		m.Close()
@@ -737,6 +798,7 @@ func TestSyncedClockPersists(t *testing.T) {
 	m.Config.Trust = kit.Trust
 	m.Config.Revocations = kit.Revocations
 	m.Config.ClockSyncedFile = synced
+	m.Config.SealKey = testSealKeyFile(t)
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

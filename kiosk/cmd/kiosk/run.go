@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hpke"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,8 +21,10 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 	"github.com/docketkiosk/checkin-kiosk/ui"
 )
 
@@ -38,12 +42,17 @@ type Config struct {
 	ReferencePrefix string
 	Trust           string // signed trust list; without Root, PEM issuer certificates or keys (development)
 	Revocations     string // signed revocation list; "" for none (needs Root)
-	Upstream        string // base URL of the upstream; "" to keep everything queued
+	Upstream        string // base URL of the upstream; "" to keep everything queued (default: from enrollment.json)
+	UpstreamCA      string // PEM file of the upstream's CA; "" for the one in enrollment.json
 	KioskID         string // this kiosk's name at the upstream
 	LogLevel        string // debug, info, warn, error
 	// ClockSyncedFile exists while the system clock is synchronized
 	// (systemd-timesyncd creates it); "" means never known to be.
 	ClockSyncedFile string
+	// SealKey is a file holding the upstream's public key person data is
+	// sealed to (the raw 32-byte X25519 key, or it in base64), for a kiosk
+	// not enrolled with `kiosk enroll`; enrollment's key takes precedence.
+	SealKey string
 
 	ConfirmTimeout time.Duration
 	ResultTimeout  time.Duration
@@ -89,7 +98,9 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Roster, "roster", c.Roster, "signed roster `file` that resolves reference cards (needs --root and --reference-prefix)")
 	fs.StringVar(&c.ReferencePrefix, "reference-prefix", c.ReferencePrefix, "URL `prefix` of reference cards' QR codes")
 	fs.DurationVar(&c.MaxListAge, "max-list-age", c.MaxListAge, "how old the revocation list may be (by its issue time) before cards are sent to staff as stale; 0 for no limit")
-	fs.StringVar(&c.Upstream, "upstream", c.Upstream, "upstream base `URL` (check-ins stay queued if empty)")
+	fs.StringVar(&c.Upstream, "upstream", c.Upstream, "upstream base `URL` (default: the one `kiosk enroll` kept; check-ins stay queued if none)")
+	fs.StringVar(&c.UpstreamCA, "upstream-ca", c.UpstreamCA, "PEM `file` of the upstream's CA (default: the one `kiosk enroll` kept)")
+	fs.StringVar(&c.SealKey, "seal-key", c.SealKey, "`file` of the upstream's public seal key, raw or base64 (default: the one `kiosk enroll` kept)")
 	fs.StringVar(&c.KioskID, "kiosk-id", c.KioskID, "this kiosk's `name` at the upstream (default: the host name)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.ClockSyncedFile, "clock-synced-file", c.ClockSyncedFile, "`file` that exists while the system clock is synchronized")
@@ -115,6 +126,9 @@ type Main struct {
 	panel    *panel.Sim
 	clock    *kiosk.Clock
 	lists    *lists
+
+	verifiers  *verifiers // the card verifier, swapped when a list is downloaded
+	downloader *upload.Downloader
 
 	cancel context.CancelFunc
 	group  *errgroup.Group
@@ -167,15 +181,53 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w", err)
 	}
-	m.store, err = outbox.Open(filepath.Join(c.StateDir, "kiosk.db"), outbox.Options{KioskID: c.KioskID})
+	// `kiosk enroll` names the kiosk, its upstream and that upstream's CA.
+	enr, err := loadEnrollment(c.StateDir)
+	if err != nil {
+		return err
+	}
+	if enr != nil {
+		if c.KioskID != enr.KioskID {
+			log.Info("kiosk id from enrollment", "kiosk", enr.KioskID, "configured", c.KioskID)
+		}
+		c.KioskID = enr.KioskID // the device key is enrolled as this id, and no other
+		if c.Upstream == "" {
+			c.Upstream = enr.Upstream
+		}
+	}
+	// The device key signs every record; the upstream's seal key hides the
+	// person in it. Without a seal key there is no store: the kiosk takes
+	// no check-ins before it is enrolled.
+	dev, err := device.LoadOrCreate(c.StateDir)
+	if err != nil {
+		return err
+	}
+	sealKey, err := enr.sealKey()
+	if err != nil {
+		return err
+	}
+	if sealKey == nil {
+		if sealKey, err = readSealKey(c.SealKey); err != nil {
+			return err
+		}
+	}
+	m.store, err = outbox.Open(filepath.Join(c.StateDir, "kiosk.db"), outbox.Options{
+		KioskID: c.KioskID,
+		Device:  dev,
+		SealKey: sealKey,
+		Log:     log.With("part", "outbox"),
+	})
 	if err != nil {
 		return err
 	}
 	// After the outbox: it holds the highest list seqs accepted.
+	downloads := filepath.Join(c.StateDir, downloadsDirName)
+	c = newestLists(c, downloads, log.With("part", "lists"))
 	m.lists, err = loadVerifier(ctx, c, m.store, log.With("part", "lists"))
 	if err != nil {
 		return err
 	}
+	m.verifiers = newVerifiers(m.lists, log.With("part", "lists"))
 	m.clock = &kiosk.Clock{Synced: fileExists(c.ClockSyncedFile), Floor: buildFloor(), Store: m.store}
 	if err := m.clock.Load(ctx); err != nil {
 		return fmt.Errorf("load trusted time: %w", err)
@@ -190,9 +242,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		log.Warn("system clock is behind the last trusted time: using that time, marking records", "trusted", t)
 	}
 
+	m.verifiers.issued = func(t time.Time) {
+		if err := m.clock.Advance(context.WithoutCancel(ctx), t); err != nil {
+			log.Error("persist trusted time", "err", err)
+		}
+	}
+
 	actions := make(chan kiosk.Action)
 	m.flow = &kiosk.Flow{
-		Verifier:       m.lists.verifier,
+		Verifier:       m.verifiers,
 		Store:          m.store,
 		Clock:          m.clock,
 		Log:            log.With("part", "flow"),
@@ -201,12 +259,51 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		HelpTimeout:    c.HelpTimeout,
 	}
 	if c.Upstream != "" {
+		id, err := device.LoadOrCreate(c.StateDir)
+		if err != nil {
+			return err
+		}
+		client, err := upstreamClient(c, enr, id)
+		if err != nil {
+			return err
+		}
+		if client == nil {
+			log.Warn("plain HTTP upstream: no device authentication; for development only", "upstream", c.Upstream)
+		}
 		m.uploader = &upload.Uploader{
 			Store:      m.store,
 			URL:        c.Upstream,
+			Client:     client,
 			Log:        log.With("part", "upload"),
 			MinBackoff: c.UploadMinBackoff,
 			MaxBackoff: c.UploadMaxBackoff,
+		}
+		// Heartbeats and quarantine need the outbox's chain head and
+		// quarantine (sync/outbox).
+		if h, ok := any(m.store).(upload.HeadSource); ok {
+			m.uploader.Heads = h
+		}
+		if q, ok := any(m.store).(upload.Quarantiner); ok {
+			m.uploader.Quarantine = q
+		}
+		if c.Root != "" {
+			root, err := readPublicKey(c.Root)
+			if err != nil {
+				return err
+			}
+			if err := m.verifiers.loadNotices(downloads, root); err != nil {
+				return err
+			}
+			m.downloader = &upload.Downloader{
+				URL:    c.Upstream,
+				Client: client,
+				Root:   root,
+				Dir:    downloads,
+				State:  m.store,
+				Kinds:  downloadKinds(c),
+				Log:    log.With("part", "download"),
+				Accept: m.verifiers.accept,
+			}
 		}
 	} else {
 		log.Warn("no upstream configured: check-ins stay queued")
@@ -235,6 +332,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	g.Go(func() error { return relay(ctx, m.panel.Run, actions, actionFromPanel) })
 	if m.uploader != nil {
 		g.Go(func() error { return m.uploader.Run(ctx) })
+	}
+	if m.downloader != nil {
+		g.Go(func() error { return m.downloader.Run(ctx) })
 	}
 	g.Go(func() error { return watchdog(ctx, log, m.healthy) })
 	g.Go(func() error { return checkpointClock(ctx, log, m.clock) })
@@ -315,7 +415,7 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 	}
 	now, state := m.clock.Now()
 	s.Clock.State = state
-	s.Lists = m.lists.status(now)
+	s.Lists = m.verifiers.current().status(now)
 	if m.uploader != nil {
 		us := m.uploader.Status()
 		s.Upload = ui.Upload{LastAttempt: us.LastAttempt, LastError: us.LastError}
@@ -403,4 +503,27 @@ func runCommand(ctx context.Context, env *Env, args []string) error {
 		err = cerr
 	}
 	return err
+}
+
+// readSealKey reads the upstream's public seal key from file: the raw
+// 32-byte X25519 key, or it in standard base64. "" is no key: an error, as
+// the outbox cannot be opened without one.
+func readSealKey(file string) (hpke.PublicKey, error) {
+	if file == "" {
+		return nil, errors.New("no seal key: enroll the kiosk (kiosk enroll) or pass --seal-key")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read seal key: %w", err)
+	}
+	if len(b) != 32 { // not raw: base64 text
+		if d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b))); err == nil {
+			b = d
+		}
+	}
+	k, err := wire.ParseSealPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("seal key %s: %w", file, err)
+	}
+	return k, nil
 }

@@ -1,20 +1,24 @@
 // Package sqlitedb opens the SQLite files of the kiosk's outbox and of the
 // reference upstream with one discipline: WAL, synchronous=FULL, one writer
-// connection, a read-only pool, an integrity check at open, and embedded
-// forward-only migrations keyed by PRAGMA user_version.
+// connection, a read-only pool, an integrity check at open that keeps a
+// damaged file aside, and embedded forward-only migrations keyed by PRAGMA
+// user_version that an older program can still read when they say so.
 package sqlitedb
 
 import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -39,65 +43,197 @@ func fileURI(path string, q url.Values) string {
 	return u.String()
 }
 
+// Options adjusts Open.
+type Options struct {
+	// VFS names the SQLite VFS to open the file through ("" for the
+	// default). Tests register one that loses unsynced writes.
+	VFS string
+	// RecoverCorrupt: when the file fails its integrity check, start a new
+	// empty database after keeping the old one aside (DB.Recovered says
+	// where). Without it, Open keeps it aside and fails with ErrCorrupt.
+	RecoverCorrupt bool
+	// Now gives the time in the name of a file kept aside; nil: time.Now.
+	Now func() time.Time
+}
+
+// DB is an open database: its writer connection and its read-only pool.
+type DB struct {
+	W *sql.DB // the one writer connection
+	R *sql.DB // read-only pool
+	// Recovered is set when the file failed its integrity check and was
+	// replaced by a new database (Options.RecoverCorrupt).
+	Recovered *CorruptError
+}
+
+// ErrCorrupt is wrapped by the error of Open when the file fails its
+// integrity check.
+var ErrCorrupt = errors.New("database failed its integrity check")
+
+// ErrTooNew is wrapped by the error of Open when the file's schema is newer
+// than the program's and declares that programs as old cannot read it.
+var ErrTooNew = errors.New("database schema too new for this program")
+
+// CorruptError says which file failed its integrity check and where it was
+// kept. It wraps ErrCorrupt.
+type CorruptError struct {
+	File    string // the database file
+	KeptAt  string // where it was moved, with its -wal and -shm: KeptAt, KeptAt+"-wal", KeptAt+"-shm"
+	Problem string // what SQLite said
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("%s: %v (%s); kept at %s", e.File, ErrCorrupt, e.Problem, e.KeptAt)
+}
+
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
 // Open opens the SQLite file at path for one writer and many readers, as
 // the durability rule requires: WAL, synchronous=FULL (mattn/go-sqlite3 sets
 // NORMAL unless told), BEGIN IMMEDIATE, one writer connection so writers
 // queue in Go rather than fail with SQLITE_BUSY, and a separate read-only
-// pool so a reader never holds the writer. The directory is created 0700 and
-// the file 0600 (SQLite gives the -wal and -shm files the same mode). A file
-// that fails PRAGMA quick_check is an error: it is never recreated.
-func Open(ctx context.Context, file string, migrations fs.FS) (writer, reader *sql.DB, err error) {
-	file, err = filepath.Abs(file)
+// pool so a reader never holds the writer. secure_delete is on, so content
+// deleted or overwritten is zeroed in the file. The directory is created
+// 0700 and the file 0600 (SQLite gives the -wal and -shm files the same
+// mode).
+//
+// A file that fails PRAGMA quick_check (or is not a database at all) is
+// moved aside with its -wal and -shm to PATH.corrupt-TIMESTAMP and never
+// silently recreated: Open fails with a *CorruptError, unless
+// opts.RecoverCorrupt asks for a new database in its place.
+//
+// The schema is brought up to date by migrations (see migrate). A file whose
+// schema is newer than the program's is opened as it is when its
+// schema_info says this program can read it (rollback safety), and refused
+// with ErrTooNew otherwise.
+func Open(ctx context.Context, file string, migrations fs.FS, opts Options) (*DB, error) {
+	file, err := filepath.Abs(file)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	w, err := openWriter(ctx, file, opts)
+	var recovered *CorruptError
+	if ce, ok := errors.AsType[*CorruptError](err); ok && opts.RecoverCorrupt {
+		recovered = ce
+		w, err = openWriter(ctx, file, opts)
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := f.Close(); err != nil {
-		return nil, nil, err
+	if err := migrate(ctx, w, migrations); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 
+	q := url.Values{"mode": {"ro"}, "_busy_timeout": {"5000"}}
+	if opts.VFS != "" {
+		q.Set("vfs", opts.VFS)
+	}
+	r := sql.OpenDB(connector{drv: &sqlite3.SQLiteDriver{}, dsn: fileURI(file, q)})
+	r.SetMaxOpenConns(4)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("%s: open read-only: %w", file, err)
+	}
+	return &DB{W: w, R: r, Recovered: recovered}, nil
+}
+
+// openWriter opens the writer connection and checks the file. A corrupt
+// file is moved aside and reported as a *CorruptError.
+func openWriter(ctx context.Context, file string, opts Options) (*sql.DB, error) {
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	q := url.Values{
+		"_journal_mode":  {"WAL"},
+		"_synchronous":   {"FULL"},
+		"_txlock":        {"immediate"},
+		"_busy_timeout":  {"5000"},
+		"_secure_delete": {"on"},
+		// Prepared once per statement: a commit's are the same each time.
+		"_stmt_cache_size": {"32"},
+	}
+	if opts.VFS != "" {
+		q.Set("vfs", opts.VFS)
+	}
 	w := sql.OpenDB(connector{
 		drv: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 			_, err := c.Exec(fmt.Sprintf("PRAGMA journal_size_limit = %d", journalSizeLimit), nil)
 			return err
 		}},
-		dsn: fileURI(file, url.Values{
-			"_journal_mode": {"WAL"},
-			"_synchronous":  {"FULL"},
-			"_txlock":       {"immediate"},
-			"_busy_timeout": {"5000"},
-		}),
+		dsn: fileURI(file, q),
 	})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := checkDB(ctx, w); err != nil {
-		w.Close()
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	err = checkDB(ctx, w)
+	if err == nil {
+		return w, nil
 	}
-	if err := migrate(ctx, w, migrations); err != nil {
-		w.Close()
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	w.Close()
+	problem, corrupt := corruption(err)
+	if !corrupt {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	kept, merr := keepAside(file, now())
+	if merr != nil {
+		return nil, fmt.Errorf("%s: %v: %s; keeping it aside failed: %w", file, ErrCorrupt, problem, merr)
+	}
+	return nil, &CorruptError{File: file, KeptAt: kept, Problem: problem}
+}
 
-	r := sql.OpenDB(connector{
-		drv: &sqlite3.SQLiteDriver{},
-		dsn: fileURI(file, url.Values{"mode": {"ro"}, "_busy_timeout": {"5000"}}),
-	})
-	r.SetMaxOpenConns(4)
-	if err := r.PingContext(ctx); err != nil {
-		r.Close()
-		w.Close()
-		return nil, nil, fmt.Errorf("%s: open read-only: %w", file, err)
+// errIntegrity is what checkDB found wrong in a file SQLite could read.
+type errIntegrity string
+
+func (e errIntegrity) Error() string { return "quick_check: " + string(e) }
+
+// corruption reports whether err says the file is damaged (rather than, say,
+// unreadable for lack of permission), and what SQLite said.
+func corruption(err error) (string, bool) {
+	if e, ok := errors.AsType[errIntegrity](err); ok {
+		return string(e), true
 	}
-	return w, r, nil
+	if e, ok := errors.AsType[sqlite3.Error](err); ok && (e.Code == sqlite3.ErrNotADB || e.Code == sqlite3.ErrCorrupt) {
+		return e.Error(), true
+	}
+	return "", false
+}
+
+// keepAside moves file and its -wal and -shm to file.corrupt-TIMESTAMP
+// (with the same suffixes), so it can be examined or recovered, and syncs
+// the directory. A name already taken gets a counter.
+func keepAside(file string, now time.Time) (string, error) {
+	base := file + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	kept := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(kept); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		kept = fmt.Sprintf("%s-%d", base, i)
+	}
+	for _, suffix := range []string{"-wal", "-shm", ""} { // the main file last: it names the set
+		if err := os.Rename(file+suffix, kept+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	d, err := os.Open(filepath.Dir(file))
+	if err != nil {
+		return "", err
+	}
+	defer d.Close()
+	return kept, d.Sync()
 }
 
 // checkDB verifies the file's integrity and that the writer runs with the
@@ -126,7 +262,7 @@ func checkDB(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("quick_check: %w", err)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("quick_check: %s", strings.Join(problems, "; "))
+		return errIntegrity(strings.Join(problems, "; "))
 	}
 	var mode string
 	var sync int
@@ -145,6 +281,14 @@ func checkDB(ctx context.Context, db *sql.DB) error {
 // migrate brings the schema to the newest version. Migrations are the files
 // NNNN_name.sql of fsys, applied in order, each in its own transaction with
 // the PRAGMA user_version it leads to; they only go forward.
+//
+// Rollback safety: the table schema_info holds min_reader, the oldest schema
+// version whose programs can still use this file. A migration that older
+// programs cannot live with (a column they would not fill, a table rebuilt)
+// raises it with a line "-- min_reader: N" (N its own version, usually); one
+// that keeps them working (a column with a default, a new table) leaves it.
+// A program whose newest migration is older than the file's schema opens the
+// file, without migrating, when its version is at least min_reader.
 func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
@@ -163,6 +307,8 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	}
 }
 
+var minReaderLine = regexp.MustCompile(`(?m)^--\s*min_reader:\s*(\d+)\s*$`)
+
 // migrateOne applies the migration after the current user_version, reading
 // that version inside the write transaction so two processes opening the
 // same file cannot both apply it.
@@ -178,7 +324,15 @@ func migrateOne(ctx context.Context, db *sql.DB, fsys fs.FS, names []string) (do
 	}
 	switch {
 	case v > len(names):
-		return false, fmt.Errorf("schema version %d is newer than this program's %d", v, len(names))
+		var minReader int
+		err := tx.QueryRowContext(ctx, `SELECT value FROM schema_info WHERE key = 'min_reader'`).Scan(&minReader)
+		if err != nil {
+			return false, fmt.Errorf("schema version %d is newer than this program's %d, and says nothing of older readers (%v): %w", v, len(names), err, ErrTooNew)
+		}
+		if len(names) < minReader {
+			return false, fmt.Errorf("schema version %d needs a program of schema %d or later; this one's is %d: %w", v, minReader, len(names), ErrTooNew)
+		}
+		return true, nil
 	case v == len(names):
 		return true, nil
 	}
@@ -188,6 +342,17 @@ func migrateOne(ctx context.Context, db *sql.DB, fsys fs.FS, names []string) (do
 	}
 	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 		return false, fmt.Errorf("migration %s: %w", names[v], err)
+	}
+	_, err = tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT`)
+	if err != nil {
+		return false, fmt.Errorf("migration %s: %w", names[v], err)
+	}
+	if m := minReaderLine.FindStringSubmatch(string(body)); m != nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO schema_info (key, value) VALUES ('min_reader', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, m[1])
+		if err != nil {
+			return false, fmt.Errorf("migration %s: %w", names[v], err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
 		return false, fmt.Errorf("migration %s: %w", names[v], err)

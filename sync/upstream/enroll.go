@@ -1,0 +1,190 @@
+package upstream
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
+)
+
+// Enrollment pairs a kiosk with the upstream (sync/API.md, "Devices"): an
+// administrator makes a one-time token for a kiosk id (NewEnrollToken, `kiosk
+// upstream token`), carries it to the kiosk, and `kiosk enroll` sends it with
+// the device's public key. The upstream keeps only a hash of the token, and
+// takes it once, before it expires.
+
+// DefaultTokenLifetime is how long an enrollment token can be used.
+const DefaultTokenLifetime = 24 * time.Hour
+
+// tokenEncoding writes tokens in lower-case base32, easy to read out and type.
+var tokenEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// ErrToken is what an enrollment with an unknown, used, expired or
+// mismatched token fails with.
+var ErrToken = errors.New("enrollment token refused")
+
+// ErrKeyInUse is what enrolling a device key already enrolled as another
+// kiosk fails with: one device, one kiosk.
+var ErrKeyInUse = errors.New("the device key is enrolled as another kiosk")
+
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte("sdc-enroll-token-v1\x00" + strings.TrimSpace(token)))
+	return h[:]
+}
+
+// NewEnrollToken makes a one-time enrollment token for kioskID, valid for
+// ttl (0: DefaultTokenLifetime), and returns it. Only its hash is kept.
+func (s *Server) NewEnrollToken(ctx context.Context, kioskID string, ttl time.Duration) (string, error) {
+	if !wire.ValidKioskID(kioskID) {
+		return "", fmt.Errorf("new token: invalid kiosk id %q", kioskID)
+	}
+	if ttl <= 0 {
+		ttl = DefaultTokenLifetime
+	}
+	b := make([]byte, 20) // 160 bits
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	token := tokenEncoding.EncodeToString(b)
+	now := s.now()
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO enroll_tokens (token_hash, kiosk_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		tokenHash(token), kioskID, now.UnixNano(), now.Add(ttl).UnixNano())
+	if err != nil {
+		return "", fmt.Errorf("new token: %w", err)
+	}
+	return token, nil
+}
+
+// Enroll takes token for kioskID and enrolls pub as that kiosk's device
+// key, replacing any key enrolled before. A token unknown, used, expired or
+// made for another kiosk fails with an error wrapping ErrToken, and
+// enrolls nothing.
+func (s *Server) Enroll(ctx context.Context, kioskID string, pub ed25519.PublicKey, token string) error {
+	if !wire.ValidKioskID(kioskID) {
+		return fmt.Errorf("enroll: invalid kiosk id %q", kioskID)
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("enroll: device key of %d bytes, want %d", len(pub), ed25519.PublicKeySize)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("enroll: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now().UnixNano()
+	var forKiosk string
+	var expires int64
+	var used sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT kiosk_id, expires_at, used_at FROM enroll_tokens WHERE token_hash = ?`,
+		tokenHash(token)).Scan(&forKiosk, &expires, &used)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: unknown token", ErrToken)
+	case err != nil:
+		return fmt.Errorf("enroll: %w", err)
+	case used.Valid:
+		return fmt.Errorf("%w: already used", ErrToken)
+	case now >= expires:
+		return fmt.Errorf("%w: expired", ErrToken)
+	case forKiosk != kioskID:
+		return fmt.Errorf("%w: made for another kiosk", ErrToken)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE enroll_tokens SET used_at = ? WHERE token_hash = ?`, now, tokenHash(token)); err != nil {
+		return fmt.Errorf("enroll: %w", err)
+	}
+	var other string
+	err = tx.QueryRowContext(ctx, `SELECT kiosk_id FROM device_keys WHERE public_key = ? AND kiosk_id != ?`, []byte(pub), kioskID).Scan(&other)
+	if err == nil {
+		return fmt.Errorf("enroll: %w", ErrKeyInUse)
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("enroll: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO device_keys (kiosk_id, public_key, enrolled_at) VALUES (?, ?, ?)
+		 ON CONFLICT (kiosk_id) DO UPDATE SET public_key = excluded.public_key, enrolled_at = excluded.enrolled_at`,
+		kioskID, []byte(pub), now); err != nil {
+		return fmt.Errorf("enroll: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("enroll: %w", err)
+	}
+	// The records' signatures are checked against the key registered for
+	// the kiosk (the POST /v1/checkins path).
+	if reg, ok := any(s).(interface {
+		RegisterDevice(context.Context, string, ed25519.PublicKey) error
+	}); ok {
+		if err := reg.RegisterDevice(ctx, kioskID, pub); err != nil {
+			return fmt.Errorf("enroll: register device: %w", err)
+		}
+	}
+	s.log.Info("kiosk enrolled", "kiosk", kioskID)
+	return nil
+}
+
+// sealPublicKey returns the raw public key person data is sealed to, or nil
+// when the server has none.
+func (s *Server) sealPublicKey() []byte {
+	if k, ok := any(s).(interface{ SealPublicKey() []byte }); ok {
+		return k.SealPublicKey()
+	}
+	return nil
+}
+
+func (s *Server) postEnroll(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(w, r) {
+		return
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	var req wire.EnrollRequest
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad enrollment: "+err.Error())
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "bad enrollment: data after the JSON object")
+		return
+	}
+	if !wire.ValidKioskID(req.KioskID) || len(req.DevicePublicKey) != ed25519.PublicKeySize {
+		writeError(w, http.StatusBadRequest, "bad enrollment: invalid kiosk_id or device_public_key")
+		return
+	}
+	err := s.Enroll(r.Context(), req.KioskID, ed25519.PublicKey(req.DevicePublicKey), req.Token)
+	if errors.Is(err, ErrToken) {
+		s.log.Warn("enrollment refused", "kiosk", req.KioskID, "err", err, "remote", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	if errors.Is(err, ErrKeyInUse) {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	if err != nil {
+		s.log.Error("enrollment failed", "kiosk", req.KioskID, "err", err)
+		writeError(w, http.StatusInternalServerError, "enrollment failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.EnrollResponse{KioskID: req.KioskID, SealPublicKey: s.sealPublicKey()})
+}
+
+// jsonBody checks a request's content type, answering 415 when it is not
+// JSON.
+func jsonBody(w http.ResponseWriter, r *http.Request) bool {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, wire.ContentType) {
+		writeError(w, http.StatusUnsupportedMediaType, "content type must be "+wire.ContentType)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,214 @@
+package upstream
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
+)
+
+// Heartbeats (sync/API.md, "Heartbeats"): a kiosk sends its signed chain
+// head — the seq and hash of its newest record — every minute and after
+// each upload. Compared with the records held, it tells a quiet kiosk (a
+// recent head, nothing new) from a silent one (no head), records still
+// pending (head ahead: behind) from a deleted tail (head below what is held)
+// or a fork (the head's seq held with another hash).
+
+// DefaultSilentAfter is how long without a heartbeat makes a kiosk silent:
+// three missed heartbeats at the kiosk's default interval.
+const DefaultSilentAfter = 3 * time.Minute
+
+// compareHead says how head stands against the records held: the highest
+// seq held, and the hash held at head.Seq (nil when not held or unknown).
+func compareHead(head wire.Head, heldMax uint64, heldHash []byte) string {
+	switch {
+	case head.Seq < heldMax:
+		return wire.HeadTailDeleted
+	case head.Seq > heldMax:
+		return wire.HeadBehind
+	case head.Seq > 0 && heldHash != nil && string(heldHash) != string(head.Hash):
+		return wire.HeadFork
+	}
+	return wire.HeadInSync
+}
+
+// held returns the highest seq held of kioskID and the hash held at seq.
+func (s *Server) held(ctx context.Context, kioskID string, seq uint64) (uint64, []byte, error) {
+	var max sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(seq) FROM checkins WHERE kiosk_id = ?`, kioskID).Scan(&max); err != nil {
+		return 0, nil, fmt.Errorf("held seq: %w", err)
+	}
+	var hash []byte
+	if seq > 0 && s.checkinsHaveHash(ctx) {
+		err := s.r.QueryRowContext(ctx, `SELECT hash FROM checkins WHERE kiosk_id = ? AND seq = ?`, kioskID, int64(seq)).Scan(&hash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, nil, fmt.Errorf("held hash: %w", err)
+		}
+		if len(hash) == 0 {
+			hash = nil // a record stored before hashes were kept
+		}
+	}
+	return uint64(max.Int64), hash, nil
+}
+
+// checkinsHaveHash reports whether the checkins table keeps record hashes.
+func (s *Server) checkinsHaveHash(ctx context.Context) bool {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('checkins') WHERE name = 'hash'`).Scan(&n)
+	return err == nil && n == 1
+}
+
+// Heartbeat takes a kiosk's chain head, signed by device key pub, and says
+// how it compares with the records held. A tail deleted or a fork is logged
+// as an alert.
+func (s *Server) Heartbeat(ctx context.Context, head wire.Head, pub ed25519.PublicKey) (wire.HeartbeatResult, error) {
+	if err := head.Verify(pub); err != nil {
+		return wire.HeartbeatResult{}, err
+	}
+	heldMax, heldHash, err := s.held(ctx, head.KioskID, head.Seq)
+	if err != nil {
+		return wire.HeartbeatResult{}, err
+	}
+	state := compareHead(head, heldMax, heldHash)
+	_, err = s.w.ExecContext(ctx,
+		`INSERT INTO heads (kiosk_id, seq, hash, at, sig, received_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (kiosk_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at,
+		   sig = excluded.sig, received_at = excluded.received_at, state = excluded.state`,
+		head.KioskID, int64(head.Seq), head.Hash, head.At.UnixNano(), head.Sig, s.now().UnixNano(), state)
+	if err != nil {
+		return wire.HeartbeatResult{}, fmt.Errorf("keep head: %w", err)
+	}
+	switch state {
+	case wire.HeadTailDeleted, wire.HeadFork:
+		s.log.Error("ALERT: kiosk chain head disagrees with the records held", "kiosk", head.KioskID,
+			"state", state, "head_seq", head.Seq, "held_seq", heldMax)
+	}
+	return wire.HeartbeatResult{State: state, HeldSeq: heldMax}, nil
+}
+
+func (s *Server) postHeartbeat(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(w, r) {
+		return
+	}
+	d, ok := deviceFrom(r.Context())
+	if !ok {
+		writeError(w, http.StatusForbidden, "heartbeats need device authentication")
+		return
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	var head wire.Head
+	if err := dec.Decode(&head); err != nil {
+		writeError(w, http.StatusBadRequest, "bad head: "+err.Error())
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "bad head: data after the JSON object")
+		return
+	}
+	if head.KioskID != d.kioskID {
+		writeError(w, http.StatusForbidden, "head of another kiosk than the device's")
+		return
+	}
+	if len(head.Hash) != wire.HashSize || head.Seq > 1<<63-1 || head.At.IsZero() {
+		writeError(w, http.StatusBadRequest, "bad head: hash, seq or at")
+		return
+	}
+	res, err := s.Heartbeat(r.Context(), head, d.key)
+	if err != nil {
+		if head.Verify(d.key) != nil {
+			writeError(w, http.StatusBadRequest, "bad head: "+err.Error())
+			return
+		}
+		s.log.Error("heartbeat", "kiosk", d.kioskID, "err", err)
+		writeError(w, http.StatusInternalServerError, "heartbeat not kept")
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// Health returns what the heartbeats say of each kiosk that sent one or
+// is enrolled, at the server's time now: silent after silentAfter without
+// a heartbeat (0: DefaultSilentAfter).
+func (s *Server) Health(ctx context.Context, silentAfter time.Duration) ([]wire.KioskHealth, error) {
+	if silentAfter <= 0 {
+		silentAfter = DefaultSilentAfter
+	}
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT k.kiosk_id, h.seq, h.hash, h.received_at, (SELECT MAX(seq) FROM checkins c WHERE c.kiosk_id = k.kiosk_id)
+		FROM (SELECT kiosk_id FROM device_keys UNION SELECT kiosk_id FROM heads) k
+		LEFT JOIN heads h ON h.kiosk_id = k.kiosk_id
+		ORDER BY k.kiosk_id`)
+	if err != nil {
+		return nil, fmt.Errorf("health: %w", err)
+	}
+	defer rows.Close()
+	now := s.now()
+	var out []wire.KioskHealth
+	for rows.Next() {
+		var kh wire.KioskHealth
+		var seq, received, heldMax sql.NullInt64
+		var hash []byte
+		if err := rows.Scan(&kh.KioskID, &seq, &hash, &received, &heldMax); err != nil {
+			return nil, fmt.Errorf("health: %w", err)
+		}
+		kh.HeldSeq = uint64(heldMax.Int64)
+		kh.Silent = true
+		if received.Valid {
+			t := time.Unix(0, received.Int64).UTC()
+			kh.LastHeartbeat = &t
+			kh.HeadSeq = uint64(seq.Int64)
+			kh.Silent = now.Sub(t) > silentAfter
+		}
+		out = append(out, kh)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("health: %w", err)
+	}
+	rows.Close()
+	// The state against what is held now: "behind" turns "in_sync" as the
+	// records arrive, without another heartbeat.
+	for i := range out {
+		kh := &out[i]
+		if kh.LastHeartbeat == nil {
+			continue
+		}
+		var headHash []byte
+		if err := s.r.QueryRowContext(ctx, `SELECT hash FROM heads WHERE kiosk_id = ?`, kh.KioskID).Scan(&headHash); err != nil {
+			return nil, fmt.Errorf("health: %w", err)
+		}
+		_, heldHash, err := s.held(ctx, kh.KioskID, kh.HeadSeq)
+		if err != nil {
+			return nil, err
+		}
+		kh.State = compareHead(wire.Head{Seq: kh.HeadSeq, Hash: headHash}, kh.HeldSeq, heldHash)
+	}
+	return out, nil
+}
+
+// StatsReport is the body of GET /v1/stats: the counts and each kiosk's
+// heartbeats.
+type StatsReport struct {
+	wire.Stats
+	Heads []wire.KioskHealth `json:"heads"`
+}
+
+func (s *Server) getStatsReport(w http.ResponseWriter, r *http.Request) {
+	st, err := s.Stats(r.Context())
+	if err == nil {
+		var heads []wire.KioskHealth
+		if heads, err = s.Health(r.Context(), s.t.silentAfter); err == nil {
+			writeJSON(w, http.StatusOK, StatsReport{Stats: st, Heads: append([]wire.KioskHealth{}, heads...)})
+			return
+		}
+	}
+	s.log.Error("stats", "err", err)
+	writeError(w, http.StatusInternalServerError, "stats unavailable")
+}
