@@ -27,6 +27,7 @@ type Flow struct {
 	Verifier CardVerifier
 	Store    Store
 	Prior    PriorLookup      // nil: no same-day duplicate check
+	Notices  NoticeSource     // nil: no notices
 	Sinks    []ViewSink       // told of every view, in order
 	Log      *slog.Logger     // nil: discard
 	Now      func() time.Time // screen timeouts; nil: time.Now
@@ -182,7 +183,13 @@ func (f *Flow) commit(ctx context.Context) {
 		return
 	}
 	f.log().Info("check-in recorded", "seq", got.Seq, "id", got.ID)
-	f.showFor(View{Screen: ScreenSuccess, Code: ConfirmationCode(got.ID), At: at}, f.resultTimeout())
+	v := View{Screen: ScreenSuccess, Code: ConfirmationCode(got.ID), At: at}
+	if f.Notices != nil {
+		if n, ok := f.Notices.Notice(c); ok {
+			v.Notice = n.In(f.View().Lang)
+		}
+	}
+	f.showFor(v, f.resultTimeout())
 }
 
 func (f *Flow) expire() {

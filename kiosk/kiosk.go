@@ -109,6 +109,7 @@ type View struct {
 	Name    string    // confirm: the name printed on the card
 	Code    string    // success: the confirmation code
 	At      time.Time // success: when the check-in was recorded
+	Notice  string    // success: a message for this person, in their language
 	Expires time.Time // when the screen times out; zero if it does not
 	Lang    string    // the language the person chose; "" for the default
 }
@@ -164,6 +165,12 @@ type Prior struct {
 // rather than recording twice. *outbox.Store is one.
 type PriorLookup interface {
 	LastCheckIn(ctx context.Context, c card.Card, at time.Time) (Prior, bool, error)
+}
+
+// NoticeSource finds the notice for a person ("please go to window 3"), if
+// there is one.
+type NoticeSource interface {
+	Notice(c card.Card) (card.Notice, bool)
 }
 
 // Store keeps check-ins durably. Commit returns only once the check-in is on

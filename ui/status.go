@@ -125,17 +125,21 @@ type Outbox struct {
 	Pending       int64     // check-ins recorded but not yet acknowledged upstream
 	UploadedTotal int64     // check-ins acknowledged upstream, ever
 	LastUpload    time.Time // last acknowledged upload; zero: never (null in JSON)
+	Quarantined   int64     // check-ins the upstream rejected, set aside for staff
+	LastError     string    // why the last commit failed (disk full, I/O error); "" if it worked
 }
 
 type outboxJSON struct {
 	Pending       int64      `json:"pending"`
 	UploadedTotal int64      `json:"uploaded_total"`
 	LastUpload    *time.Time `json:"last_upload"`
+	Quarantined   int64      `json:"quarantined"`
+	LastError     string     `json:"last_error"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (o Outbox) MarshalJSON() ([]byte, error) {
-	return json.Marshal(outboxJSON{o.Pending, o.UploadedTotal, jsonTime(o.LastUpload)})
+	return json.Marshal(outboxJSON{o.Pending, o.UploadedTotal, jsonTime(o.LastUpload), o.Quarantined, o.LastError})
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -144,7 +148,8 @@ func (o *Outbox) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*o = Outbox{Pending: j.Pending, UploadedTotal: j.UploadedTotal, LastUpload: goTime(j.LastUpload)}
+	*o = Outbox{Pending: j.Pending, UploadedTotal: j.UploadedTotal, LastUpload: goTime(j.LastUpload),
+		Quarantined: j.Quarantined, LastError: j.LastError}
 	return nil
 }
 
@@ -152,16 +157,23 @@ func (o *Outbox) UnmarshalJSON(b []byte) error {
 type Upload struct {
 	LastAttempt time.Time // zero: never (null in JSON)
 	LastError   string    // of the last attempt; "" if it succeeded
+	// LastHeartbeat is when the upstream last answered a heartbeat, and
+	// HeadState what it said of the kiosk's chain head: in_sync, behind,
+	// tail_deleted, fork (see sync/API.md).
+	LastHeartbeat time.Time
+	HeadState     string
 }
 
 type uploadJSON struct {
-	LastAttempt *time.Time `json:"last_attempt"`
-	LastError   string     `json:"last_error"`
+	LastAttempt   *time.Time `json:"last_attempt"`
+	LastError     string     `json:"last_error"`
+	LastHeartbeat *time.Time `json:"last_heartbeat"`
+	HeadState     string     `json:"head_state"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (u Upload) MarshalJSON() ([]byte, error) {
-	return json.Marshal(uploadJSON{jsonTime(u.LastAttempt), u.LastError})
+	return json.Marshal(uploadJSON{jsonTime(u.LastAttempt), u.LastError, jsonTime(u.LastHeartbeat), u.HeadState})
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -170,7 +182,8 @@ func (u *Upload) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*u = Upload{LastAttempt: goTime(j.LastAttempt), LastError: j.LastError}
+	*u = Upload{LastAttempt: goTime(j.LastAttempt), LastError: j.LastError,
+		LastHeartbeat: goTime(j.LastHeartbeat), HeadState: j.HeadState}
 	return nil
 }
 

@@ -469,10 +469,11 @@ func TestStatus(t *testing.T) {
 		return Status{
 			Scanner: Device{Source: "sim", State: DeviceOK},
 			Panel:   Device{Source: "gpio", State: DeviceFailed, Error: "open /dev/gpiochip0: permission denied"},
-			Outbox:  Outbox{Pending: 3, UploadedTotal: 12, LastUpload: last},
-			Upload:  Upload{LastAttempt: last.Add(time.Minute), LastError: "upstream: 503"},
-			Clock:   Clock{State: kiosk.ClockImplausible, Trusted: last.Add(-time.Hour)},
-			Lists:   Lists{TrustSeq: 4, RevocationsSeq: 17, RevocationsIssuedAt: last.Add(-8 * time.Hour), Stale: true},
+			Outbox:  Outbox{Pending: 3, UploadedTotal: 12, LastUpload: last, Quarantined: 1, LastError: "disk full"},
+			Upload: Upload{LastAttempt: last.Add(time.Minute), LastError: "upstream: 503",
+				LastHeartbeat: last.Add(-time.Minute), HeadState: "behind"},
+			Clock: Clock{State: kiosk.ClockImplausible, Trusted: last.Add(-time.Hour)},
+			Lists: Lists{TrustSeq: 4, RevocationsSeq: 17, RevocationsIssuedAt: last.Add(-8 * time.Hour), Stale: true},
 		}, nil
 	}})
 	h.views.set(kiosk.View{Rev: 4, Screen: kiosk.ScreenConfirm, Name: "secret"})
@@ -485,8 +486,8 @@ func TestStatus(t *testing.T) {
 	}
 	want := `{"screen":"confirm","scanner":{"source":"sim","state":"ok"},` +
 		`"panel":{"source":"gpio","state":"failed","error":"open /dev/gpiochip0: permission denied"},` +
-		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z"},` +
-		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503"},` +
+		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z","quarantined":1,"last_error":"disk full"},` +
+		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503","last_heartbeat":"2025-11-25T13:59:00Z","head_state":"behind"},` +
 		`"clock":{"state":"implausible","trusted":"2025-11-25T13:00:00Z"},` +
 		`"lists":{"trust_seq":4,"revocations_seq":17,"revocations_issued_at":"2025-11-25T06:00:00Z","stale":true}}` + "\n"
 	if string(b) != want {
@@ -512,7 +513,8 @@ func TestStatusDefaults(t *testing.T) {
 	h := start(t, Config{}) // no Status callback
 	_, b := get(t, h.base+"/api/v1/status")
 	want := `{"screen":"idle","scanner":{"source":"","state":"unknown"},"panel":{"source":"","state":"unknown"},` +
-		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null},"upload":{"last_attempt":null,"last_error":""},` +
+		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null,"quarantined":0,"last_error":""},` +
+		`"upload":{"last_attempt":null,"last_error":"","last_heartbeat":null,"head_state":""},` +
 		`"clock":{"state":"unknown","trusted":null},` +
 		`"lists":{"trust_seq":0,"revocations_seq":0,"revocations_issued_at":null,"stale":false}}` + "\n"
 	if string(b) != want {

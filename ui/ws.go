@@ -44,6 +44,7 @@ type screenFrame struct {
 	Name        string       `json:"name,omitempty"`
 	Code        string       `json:"code,omitempty"`
 	At          string       `json:"at,omitempty"`
+	Notice      string       `json:"notice,omitempty"`
 	ExpiresInMS *int64       `json:"expires_in_ms,omitempty"`
 	Lang        string       `json:"lang,omitempty"`
 }
@@ -59,6 +60,7 @@ func encodeScreen(v kiosk.View, now time.Time) []byte {
 		Reason: v.Reason,
 		Name:   v.Name,
 		Code:   v.Code,
+		Notice: v.Notice,
 		Lang:   v.Lang,
 	}
 	if !v.At.IsZero() {

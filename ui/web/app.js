@@ -145,9 +145,10 @@ function show(screen, msg) {
   for (const sec of document.querySelectorAll("section[data-for]")) {
     sec.hidden = sec.dataset.for !== screen;
   }
-  for (const id of ["confirm-name", "success-code", "success-time", "already-code", "already-time"]) {
+  for (const id of ["confirm-name", "success-code", "success-time", "success-notice", "already-code", "already-time"]) {
     $(id).textContent = "";
   }
+  $("success-notice").hidden = true;
   $("already-receipt").hidden = true;
   closePicker();
 
@@ -158,6 +159,10 @@ function show(screen, msg) {
     case "success":
       $("success-code").textContent = msg.code || "";
       $("success-time").textContent = formatTime(msg.at);
+      if (msg.notice) {
+        $("success-notice").textContent = msg.notice;
+        $("success-notice").hidden = false;
+      }
       break;
     case "already":
       if (msg.code) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 )
 
 // buildDate is the day this release was built, set at build time with
@@ -54,6 +55,31 @@ func checkpointClock(ctx context.Context, log *slog.Logger, c *kiosk.Clock) erro
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+	}
+}
+
+// outboxCheckpointInterval is how often the outbox is tidied (purged,
+// checkpointed) while the kiosk is idle.
+const outboxCheckpointInterval = 5 * time.Minute
+
+// checkpointOutbox tidies the outbox now and then, only while nobody is at
+// the kiosk: a truncating checkpoint is the one write that may take long,
+// and it must never delay a person's commit.
+func checkpointOutbox(ctx context.Context, log *slog.Logger, store *outbox.Store, flow *kiosk.Flow) error {
+	t := time.NewTicker(outboxCheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if flow.View().Screen != kiosk.ScreenIdle {
+			continue
+		}
+		if err := store.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("outbox checkpoint", "err", err)
 		}
 	}
 }

@@ -353,6 +353,11 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) erro
 		return err
 	}
 	g.Go(m.Wait)
+	// The upstream is in this process: fetch its lists and notices before
+	// inviting the first scan, so the demo shows them from the start.
+	if err := m.SyncDownloads(gctx); err != nil {
+		m.Log.Warn("first download from the demo upstream", "err", err)
+	}
 	printDemo(env.Stdout, m, kit, state, upLn.Addr().String())
 	go feedLines(gctx, env.Stdin, m, kit, env.Stderr)
 

@@ -202,6 +202,7 @@ type screenMsg struct {
 	Reason string `json:"reason"`
 	Name   string `json:"name"`
 	Code   string `json:"code"`
+	Notice string `json:"notice"`
 }
 
 // want reads frames until a screen message and fails unless it shows s.
@@ -692,7 +693,11 @@ func TestDemo(t *testing.T) {
 	io.WriteString(stdinW, "valid\n")
 	p.want(kiosk.ScreenConfirm)
 	p.act(kiosk.ActionConfirm)
-	p.want(kiosk.ScreenSuccess)
+	// The demo's upstream serves a notice for the valid sample's holder,
+	// which the kiosk downloads at start and shows with the proof.
+	if s := p.want(kiosk.ScreenSuccess); s.Notice == "" {
+		t.Errorf("success shows no notice; want the demo's notice for the valid sample\n%s", out.String())
+	}
 	conn.Close()
 
 	cancel()

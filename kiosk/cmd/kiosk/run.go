@@ -49,6 +49,12 @@ type Config struct {
 	// ClockSyncedFile exists while the system clock is synchronized
 	// (systemd-timesyncd creates it); "" means never known to be.
 	ClockSyncedFile string
+	// Retention is how long a check-in the upstream acknowledged is kept
+	// before it is purged; unacknowledged ones are never purged.
+	Retention time.Duration
+	// RecoverCorrupt starts with an empty outbox when the existing one fails
+	// its integrity check (it is kept aside, never deleted).
+	RecoverCorrupt bool
 	// SealKey is a file holding the upstream's public key person data is
 	// sealed to (the raw 32-byte X25519 key, or it in base64), for a kiosk
 	// not enrolled with `kiosk enroll`; enrollment's key takes precedence.
@@ -77,6 +83,7 @@ func DefaultConfig() Config {
 		KioskID:          host,
 		LogLevel:         "info",
 		ClockSyncedFile:  "/run/systemd/timesync/synchronized",
+		Retention:        30 * 24 * time.Hour,
 		ConfirmTimeout:   kiosk.DefaultConfirmTimeout,
 		ResultTimeout:    kiosk.DefaultResultTimeout,
 		HelpTimeout:      kiosk.DefaultHelpTimeout,
@@ -104,6 +111,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KioskID, "kiosk-id", c.KioskID, "this kiosk's `name` at the upstream (default: the host name)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.ClockSyncedFile, "clock-synced-file", c.ClockSyncedFile, "`file` that exists while the system clock is synchronized")
+	fs.DurationVar(&c.Retention, "retention", c.Retention, "how long acknowledged check-ins are kept before they are purged")
+	fs.BoolVar(&c.RecoverCorrupt, "recover-corrupt", c.RecoverCorrupt, "start with an empty outbox if the existing one is corrupt (it is kept aside)")
 	fs.DurationVar(&c.ConfirmTimeout, "confirm-timeout", c.ConfirmTimeout, "how long the confirm screen waits for the person")
 	fs.DurationVar(&c.ResultTimeout, "result-timeout", c.ResultTimeout, "how long success and see-staff screens stay up")
 	fs.DurationVar(&c.HelpTimeout, "help-timeout", c.HelpTimeout, "how long the help screen stays up")
@@ -212,10 +221,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	m.store, err = outbox.Open(filepath.Join(c.StateDir, "kiosk.db"), outbox.Options{
-		KioskID: c.KioskID,
-		Device:  dev,
-		SealKey: sealKey,
-		Log:     log.With("part", "outbox"),
+		KioskID:        c.KioskID,
+		Device:         dev,
+		SealKey:        sealKey,
+		Retention:      c.Retention,
+		RecoverCorrupt: c.RecoverCorrupt,
+		Log:            log.With("part", "outbox"),
 	})
 	if err != nil {
 		return err
@@ -252,6 +263,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.flow = &kiosk.Flow{
 		Verifier:       m.verifiers,
 		Store:          m.store,
+		Prior:          m.store,
+		Notices:        m.verifiers,
 		Clock:          m.clock,
 		Log:            log.With("part", "flow"),
 		ConfirmTimeout: c.ConfirmTimeout,
@@ -338,6 +351,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	g.Go(func() error { return watchdog(ctx, log, m.healthy) })
 	g.Go(func() error { return checkpointClock(ctx, log, m.clock) })
+	g.Go(func() error { return checkpointOutbox(ctx, log, m.store, m.flow) })
 
 	log.Info("kiosk serving", "addr", m.ln.Addr().String(), "version", versionString())
 	sdNotify(log, "READY=1")
@@ -383,6 +397,16 @@ func (m *Main) closeState() {
 	}
 }
 
+// SyncDownloads fetches the signed lists and notices from the upstream
+// now, and puts what verifies to use. The daemon does this in the
+// background; the demo and tests call it to know it happened.
+func (m *Main) SyncDownloads(ctx context.Context) error {
+	if m.downloader == nil {
+		return nil
+	}
+	return m.downloader.Poll(ctx)
+}
+
 // Addr returns the address the kiosk page is served on, once Run returned.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -410,15 +434,20 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 		Screen:  m.flow.View().Screen,
 		Scanner: ui.Device{Source: m.Config.Scanner, State: ui.DeviceOK},
 		Panel:   ui.Device{Source: m.Config.Panel, State: ui.DeviceOK},
-		Outbox:  ui.Outbox{Pending: st.Pending, UploadedTotal: st.Uploaded, LastUpload: st.LastUpload},
-		Clock:   ui.Clock{Trusted: m.clock.Trusted()},
+		Outbox: ui.Outbox{Pending: st.Pending, UploadedTotal: st.Uploaded, LastUpload: st.LastUpload,
+			Quarantined: st.Quarantined},
+		Clock: ui.Clock{Trusted: m.clock.Trusted()},
 	}
 	now, state := m.clock.Now()
 	s.Clock.State = state
 	s.Lists = m.verifiers.current().status(now)
 	if m.uploader != nil {
 		us := m.uploader.Status()
-		s.Upload = ui.Upload{LastAttempt: us.LastAttempt, LastError: us.LastError}
+		s.Upload = ui.Upload{LastAttempt: us.LastAttempt, LastError: us.LastError,
+			LastHeartbeat: us.LastHeartbeat, HeadState: us.HeadState}
+	}
+	if err := m.store.LastError(); err != nil {
+		s.Outbox.LastError = err.Error()
 	}
 	return s, nil
 }
