@@ -135,8 +135,14 @@ func (u *testUpstream) checkIns(t *testing.T) int64 {
 // scanner, the demo kit's trust and revocation files, and state in dir.
 func startKiosk(t *testing.T, dir string, kit *demoKit, upstreamURL string, edits ...func(*Config)) *Main {
 	t.Helper()
+	return startKioskLogging(t, testLog(t), dir, kit, upstreamURL, edits...)
+}
+
+// startKioskLogging is startKiosk with the daemon's log going to log.
+func startKioskLogging(t *testing.T, log *slog.Logger, dir string, kit *demoKit, upstreamURL string, edits ...func(*Config)) *Main {
+	t.Helper()
 	m := NewMain()
-	m.Log = testLog(t)
+	m.Log = log
 	m.Config.Listen = "127.0.0.1:0"
 	m.Config.StateDir = dir
 	m.Config.KioskID = "test-kiosk"
