@@ -175,11 +175,65 @@ func (s *Server) Stats(ctx context.Context) (wire.Stats, error) {
 	return st, nil
 }
 
-// batch is a wire.Batch whose records are decoded one by one, so that one
+// rawBatch is a wire.Batch whose records are decoded one by one, so that one
 // malformed record is rejected alone instead of failing its batch.
-type batch struct {
+type rawBatch struct {
 	KioskID string            `json:"kiosk_id"`
 	Records []json.RawMessage `json:"records"`
+}
+
+// batch is a decoded batch: its records decoded at once (recs), or, when
+// that fails, one by one (raw).
+type batch struct {
+	KioskID string
+	recs    []wire.Record     // nil when raw is used
+	raw     []json.RawMessage // set when the batch did not decode at once
+}
+
+func (b *batch) n() int {
+	if b.raw != nil {
+		return len(b.raw)
+	}
+	return len(b.recs)
+}
+
+// decodeBatch decodes a request body. Most batches decode at once into
+// wire.Records; one that does not (a malformed record, or a bad body) is
+// decoded again record by record, so that a malformed record is rejected
+// alone, and a bad body is told as before. The error is a 400's message.
+func decodeBatch(body []byte) (batch, error) {
+	var wb wire.Batch
+	if err := decodeStrict(body, &wb); err == nil {
+		if wb.Records == nil {
+			wb.Records = []wire.Record{}
+		}
+		return batch{KioskID: wb.KioskID, recs: wb.Records}, nil
+	}
+	var rb rawBatch
+	if err := decodeStrict(body, &rb); err != nil {
+		return batch{}, fmt.Errorf("bad batch: %w", err)
+	}
+	if rb.Records == nil {
+		rb.Records = []json.RawMessage{}
+	}
+	return batch{KioskID: rb.KioskID, raw: rb.Records}, nil
+}
+
+// errTrailing is a body with more than one JSON value.
+var errTrailing = errors.New("data after the JSON object")
+
+// decodeStrict decodes one JSON value, refusing unknown fields and
+// trailing data.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errTrailing
+	}
+	return nil
 }
 
 func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
@@ -187,10 +241,8 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, "content type must be "+wire.ContentType)
 		return
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, wire.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	var b batch
-	if err := dec.Decode(&b); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBodyBytes))
+	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", wire.MaxBodyBytes))
 			return
@@ -198,8 +250,9 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad batch: "+err.Error())
 		return
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		writeError(w, http.StatusBadRequest, "bad batch: data after the JSON object")
+	b, err := decodeBatch(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if !wire.ValidKioskID(b.KioskID) {
@@ -210,7 +263,7 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "batch of another kiosk than the device's")
 		return
 	}
-	if len(b.Records) > wire.MaxBatch {
+	if b.n() > wire.MaxBatch {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d records", wire.MaxBatch))
 		return
 	}
@@ -221,7 +274,7 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("batch not stored", "kiosk", b.KioskID, "records", len(b.Records), "err", err)
+		s.log.Error("batch not stored", "kiosk", b.KioskID, "records", b.n(), "err", err)
 		writeError(w, http.StatusInternalServerError, "batch not stored")
 		return
 	}
@@ -241,7 +294,7 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 }
 
 // checked is a record of a batch after the checks that need no store: its
-// decoding, signature and sealed person.
+// decoding, hash, signature and sealed person.
 type checked struct {
 	rec    wire.Record
 	person wire.Person
@@ -249,23 +302,14 @@ type checked struct {
 }
 
 // apply stores a batch in one transaction and returns one result per record.
-// The signatures are verified and the people opened first, in parallel and
-// outside the transaction: that is most of the work.
+// The records are checked first, in parallel and outside the transaction:
+// that is most of the work (checkBatch).
 func (s *Server) apply(ctx context.Context, b batch) ([]wire.ItemResult, error) {
 	pub, err := s.deviceKey(ctx, b.KioskID)
 	if err != nil {
 		return nil, err
 	}
-	items := make([]checked, len(b.Records))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, raw := range b.Records {
-		g.Go(func() error {
-			items[i] = s.check(raw, b.KioskID, pub)
-			return nil
-		})
-	}
-	g.Wait()
+	items := s.checkBatch(b, pub)
 
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -273,6 +317,10 @@ func (s *Server) apply(ctx context.Context, b batch) ([]wire.ItemResult, error) 
 	}
 	defer tx.Rollback()
 	c := chainer{kioskID: b.KioskID, now: s.now().UnixNano()}
+	if err := c.prepare(ctx, tx); err != nil {
+		return nil, err
+	}
+	defer c.close()
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM checkins WHERE kiosk_id = ?`, b.KioskID).Scan(&c.heldMax); err != nil {
 		return nil, fmt.Errorf("held seq: %w", err)
 	}
@@ -280,7 +328,7 @@ func (s *Server) apply(ctx context.Context, b batch) ([]wire.ItemResult, error) 
 	rejected := map[string]int64{}
 	for i, it := range items {
 		if it.reason == "" {
-			results[i], err = c.store(ctx, tx, it.rec, it.person)
+			results[i], err = c.store(ctx, it.rec, it.person)
 			if err != nil {
 				return nil, err
 			}
@@ -308,21 +356,82 @@ func (s *Server) apply(ctx context.Context, b batch) ([]wire.ItemResult, error) 
 	return results, nil
 }
 
-// check decodes one record of a batch of kioskID, verifies its signature
-// with the kiosk's device key pub and opens its person.
-func (s *Server) check(raw json.RawMessage, kioskID string, pub ed25519.PublicKey) checked {
-	rec, reason := decodeRecord(raw, kioskID)
-	if reason != "" {
-		return checked{rec: rec, reason: reason}
+// checkBatch decodes and checks the records of b, verifies their
+// signatures with the kiosk's device key pub and opens their people.
+//
+// Signatures are verified per chained run (sync/API.md): every record's
+// hash must be its digest; a record whose prev is the hash of the record
+// right before it in the batch, with the next seq, continues that record's
+// run. Only the last record of each run has its signature verified: it
+// signs its hash, which commits to its prev, and so to every record of the
+// run. When that signature fails, each record of the run is verified on its
+// own, so the results are those of verifying every record.
+func (s *Server) checkBatch(b batch, pub ed25519.PublicKey) []checked {
+	items := make([]checked, b.n())
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	parallel := func(f func(i int)) {
+		for i := range items {
+			g.Go(func() error { f(i); return nil })
+		}
+		g.Wait()
 	}
-	if err := rec.Verify(pub); err != nil {
-		return checked{rec: rec, reason: wire.ReasonBadSignature}
+	// Decoding, fields and hash.
+	parallel(func(i int) {
+		var rec wire.Record
+		var reason string
+		if b.raw != nil {
+			rec, reason = decodeRecord(b.raw[i], b.KioskID)
+		} else {
+			rec, reason = b.recs[i], checkRecord(&b.recs[i], b.KioskID)
+		}
+		if reason == "" && (len(rec.Hash) != wire.HashSize || !bytes.Equal(rec.Hash, rec.Digest())) {
+			reason = wire.ReasonBadSignature
+		}
+		items[i] = checked{rec: rec, reason: reason}
+	})
+	// Runs, and the signature of the last record of each.
+	link := make([]bool, len(items)+1) // link[i]: items[i] continues items[i-1]'s run
+	for i := 1; i < len(items); i++ {
+		r, p := &items[i].rec, &items[i-1].rec
+		link[i] = items[i].reason == "" && items[i-1].reason == "" &&
+			r.Seq == p.Seq+1 && len(r.Prev) == wire.HashSize && bytes.Equal(r.Prev, p.Hash)
 	}
-	p, err := wire.Open(s.sealKey, rec.KioskID, rec.ID, rec.Sealed)
-	if err != nil {
-		return checked{rec: rec, reason: wire.ReasonUnsealable}
+	for end := range items {
+		if items[end].reason != "" || link[end+1] {
+			continue
+		}
+		start := end
+		for link[start] {
+			start--
+		}
+		g.Go(func() error {
+			if ed25519.Verify(pub, items[end].rec.Hash, items[end].rec.Sig) {
+				return nil
+			}
+			for i := start; i <= end; i++ { // find the culprits
+				if !ed25519.Verify(pub, items[i].rec.Hash, items[i].rec.Sig) {
+					items[i].reason = wire.ReasonBadSignature
+				}
+			}
+			return nil
+		})
 	}
-	return checked{rec: rec, person: p}
+	g.Wait()
+	// The people.
+	parallel(func(i int) {
+		it := &items[i]
+		if it.reason != "" {
+			return
+		}
+		p, err := wire.Open(s.sealKey, it.rec.KioskID, it.rec.ID, it.rec.Sealed)
+		if err != nil {
+			it.reason = wire.ReasonUnsealable
+			return
+		}
+		it.person = p
+	})
+	return items
 }
 
 // decodeRecord decodes and checks one record of a batch of kioskID. It
@@ -346,21 +455,27 @@ func decodeRecord(raw json.RawMessage, kioskID string) (wire.Record, string) {
 		}
 		return wire.Record{ID: id}, wire.ReasonMalformed
 	}
+	return rec, checkRecord(&rec, kioskID)
+}
+
+// checkRecord checks the fields of a decoded record of a batch of kioskID.
+// It returns a rejection reason, or "" for a record that may be stored.
+func checkRecord(rec *wire.Record, kioskID string) string {
 	switch {
 	case !wire.ValidID(rec.ID):
-		return rec, wire.ReasonBadID
+		return wire.ReasonBadID
 	case rec.KioskID != kioskID:
-		return rec, wire.ReasonKioskMismatch
+		return wire.ReasonKioskMismatch
 	case rec.Seq == 0 || rec.Seq > math.MaxInt64:
-		return rec, wire.ReasonBadSeq
+		return wire.ReasonBadSeq
 	case rec.At.IsZero() || rec.At.Year() < 1678 || rec.At.Year() > 2261: // Unix nanoseconds fit int64
-		return rec, wire.ReasonBadTime
+		return wire.ReasonBadTime
 	case !wire.ValidClock(rec.Clock):
-		return rec, wire.ReasonBadField
+		return wire.ReasonBadField
 	case rec.Outcome == "" || len(rec.Outcome) > maxOutcomeLen || len(rec.Issuer) > maxIssuerLen || len(rec.Serial) > maxSerialLen:
-		return rec, wire.ReasonBadField
+		return wire.ReasonBadField
 	}
-	return rec, ""
+	return ""
 }
 
 // chainer stores the verified records of one batch of one kiosk, in
@@ -376,11 +491,44 @@ type chainer struct {
 	lastHash []byte
 
 	gapBelow bool // the last record accepted left a gap below it
+
+	// Statements prepared for the batch (prepare).
+	byKioskSeq, prevOf, insert *sql.Stmt
+	tx                         *sql.Tx
+}
+
+// prepare prepares the statements store runs, in tx.
+func (c *chainer) prepare(ctx context.Context, tx *sql.Tx) error {
+	c.tx = tx
+	var err error
+	if c.byKioskSeq, err = tx.PrepareContext(ctx, `SELECT id, hash FROM checkins WHERE kiosk_id = ? AND seq = ?`); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	if c.prevOf, err = tx.PrepareContext(ctx, `SELECT prev FROM checkins WHERE kiosk_id = ? AND seq = ?`); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	c.insert, err = tx.PrepareContext(ctx, `INSERT INTO checkins
+		(id, kiosk_id, seq, at, clock, outcome, issuer, serial, received_at,
+		 boot_id, mono, sealed, prev, hash, sig, a_number, family_name, given_name, date_of_birth, office)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	return nil
+}
+
+// close closes the prepared statements.
+func (c *chainer) close() {
+	for _, st := range []*sql.Stmt{c.byKioskSeq, c.prevOf, c.insert} {
+		if st != nil {
+			st.Close()
+		}
+	}
 }
 
 // store keeps rec unless it is held already, and says which. rec's hash
 // and signature are verified.
-func (c *chainer) store(ctx context.Context, tx *sql.Tx, rec wire.Record, p wire.Person) (wire.ItemResult, error) {
+func (c *chainer) store(ctx context.Context, rec wire.Record, p wire.Person) (wire.ItemResult, error) {
 	accepted := wire.ItemResult{ID: rec.ID, Status: wire.StatusAccepted}
 	reject := func(reason string) (wire.ItemResult, error) {
 		return wire.ItemResult{ID: rec.ID, Status: wire.StatusRejected, Reason: reason}, nil
@@ -392,13 +540,13 @@ func (c *chainer) store(ctx context.Context, tx *sql.Tx, rec wire.Record, p wire
 	if seq <= c.heldMax || c.lastSeq >= rec.Seq {
 		var id string
 		var hash []byte
-		err := tx.QueryRowContext(ctx, `SELECT id, hash FROM checkins WHERE kiosk_id = ? AND seq = ?`, c.kioskID, seq).Scan(&id, &hash)
+		err := c.byKioskSeq.QueryRowContext(ctx, c.kioskID, seq).Scan(&id, &hash)
 		switch {
 		case err == nil && id == rec.ID && (bytes.Equal(hash, rec.Hash) || len(hash) == 0):
 			c.lastSeq, c.lastHash = rec.Seq, rec.Hash
 			return wire.ItemResult{ID: rec.ID, Status: wire.StatusDuplicate}, nil
 		case err == nil:
-			_, err := tx.ExecContext(ctx, `INSERT INTO forks (kiosk_id, seq, hash, id, held_hash, received_at)
+			_, err := c.tx.ExecContext(ctx, `INSERT INTO forks (kiosk_id, seq, hash, id, held_hash, received_at)
 				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, c.kioskID, seq, rec.Hash, rec.ID, hash, c.now)
 			if err != nil {
 				return wire.ItemResult{}, fmt.Errorf("record fork: %w", err)
@@ -417,7 +565,8 @@ func (c *chainer) store(ctx context.Context, tx *sql.Tx, rec wire.Record, p wire
 	case c.lastSeq == rec.Seq-1 && c.lastHash != nil:
 		prev = c.lastHash
 	default:
-		err := tx.QueryRowContext(ctx, `SELECT hash FROM checkins WHERE kiosk_id = ? AND seq = ?`, c.kioskID, seq-1).Scan(&prev)
+		var id string
+		err := c.byKioskSeq.QueryRowContext(ctx, c.kioskID, seq-1).Scan(&id, &prev)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			held = false
@@ -433,7 +582,7 @@ func (c *chainer) store(ctx context.Context, tx *sql.Tx, rec wire.Record, p wire
 	// And the record after it, when held (it filled a gap), must chain to it.
 	if seq < c.heldMax {
 		var next []byte
-		err := tx.QueryRowContext(ctx, `SELECT prev FROM checkins WHERE kiosk_id = ? AND seq = ?`, c.kioskID, seq+1).Scan(&next)
+		err := c.prevOf.QueryRowContext(ctx, c.kioskID, seq+1).Scan(&next)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return wire.ItemResult{}, fmt.Errorf("look up %s seq %d: %w", c.kioskID, seq+1, err)
 		}
@@ -442,10 +591,7 @@ func (c *chainer) store(ctx context.Context, tx *sql.Tx, rec wire.Record, p wire
 		}
 	}
 
-	res, err := tx.ExecContext(ctx, `INSERT INTO checkins
-		(id, kiosk_id, seq, at, clock, outcome, issuer, serial, received_at,
-		 boot_id, mono, sealed, prev, hash, sig, a_number, family_name, given_name, date_of_birth, office)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	res, err := c.insert.ExecContext(ctx,
 		rec.ID, rec.KioskID, seq, rec.At.UnixNano(), rec.Clock, rec.Outcome, rec.Issuer, rec.Serial, c.now,
 		rec.BootID, rec.Mono, rec.Sealed, rec.Prev, rec.Hash, rec.Sig, p.ANumber, p.FamilyName, p.GivenName, p.DateOfBirth, p.Office)
 	if err != nil {

@@ -491,3 +491,42 @@ func TestStatsAndHealth(t *testing.T) {
 		t.Errorf("GET %s = %d; want 200", wire.PathHealth, resp.StatusCode)
 	}
 }
+
+// TestSignatureRuns: a batch's signatures are verified per chained run
+// (sync/API.md); the results are those of verifying every record, but for
+// a record whose only fault is its own signature, inside a run whose last
+// signature verifies: its contents are signed through prev.
+func TestSignatureRuns(t *testing.T) {
+	_, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
+	k := "k2"
+	recs := make([]wire.Record, 8)
+	for i := range recs {
+		recs[i] = record(k, uint64(i+1))
+	}
+	send := func(rs ...wire.Record) string {
+		return statuses(postBatch(t, ts.URL, wire.Batch{KioskID: k, Records: rs}))
+	}
+	// Altered in the middle, hash made again: the run ends there, its last
+	// signature fails, the culprit is found; the records after it chain
+	// to the real one, not held: kept, a gap.
+	altered := recs[2]
+	altered.Serial = "ffff"
+	altered.Hash = altered.Digest()
+	if got, want := send(recs[0], recs[1], altered, recs[3], recs[4]), "accepted , accepted , rejected bad_signature, accepted , accepted "; got != want {
+		t.Errorf("altered in the middle: %s; want %s", got, want)
+	}
+	// Altered, hash not made again: rejected, whatever signs after it.
+	stale := recs[5]
+	stale.Serial = "ffff"
+	if got, want := send(stale, recs[6]), "rejected bad_signature, accepted "; got != want {
+		t.Errorf("hash not its digest: %s; want %s", got, want)
+	}
+	// The last of a run signed by another device: every record of the run
+	// is verified on its own.
+	stranger, _ := device.Generate()
+	forged := recs[7]
+	forged.Sign(stranger.PrivateKey())
+	if got, want := send(recs[2], forged), "accepted , rejected bad_signature"; got != want {
+		t.Errorf("last of a run forged: %s; want %s", got, want)
+	}
+}
