@@ -18,7 +18,7 @@ import (
 func WriterPragmas(t testing.TB, s *Store) map[string]string {
 	t.Helper()
 	got := map[string]string{}
-	for _, p := range []string{"journal_mode", "synchronous", "journal_size_limit"} {
+	for _, p := range []string{"journal_mode", "synchronous", "journal_size_limit", "page_size"} {
 		var v string
 		if err := s.w.QueryRowContext(context.Background(), "PRAGMA "+p).Scan(&v); err != nil {
 			t.Fatalf("PRAGMA %s: %v", p, err)

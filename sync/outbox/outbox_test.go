@@ -228,11 +228,20 @@ func TestWriterPragmas(t *testing.T) {
 	// A second connection cannot see the writer's per-connection settings,
 	// so ask the writer itself through the test hook.
 	got := outbox.WriterPragmas(t, s)
-	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "journal_size_limit": "67108864"}
+	// page_size: a new store is made with 1 KB pages, so a commit syncs
+	// about a kilobyte of WAL rather than a 4 KB page; a reopened store
+	// keeps them.
+	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "journal_size_limit": "67108864", "page_size": "1024"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("PRAGMA %s = %q; want %q", k, got[k], v)
 		}
+	}
+	commit(t, s, time.Now())
+	s.Close()
+	s = open(t, path)
+	if got := outbox.WriterPragmas(t, s)["page_size"]; got != "1024" {
+		t.Errorf("reopened: PRAGMA page_size = %q; want 1024", got)
 	}
 }
 
