@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // Notices are per-person messages the upstream sends to every kiosk ("please
@@ -87,21 +85,16 @@ func (n Notice) check() error {
 }
 
 // noticeLookup is an entry's lookup key.
-type noticeLookup [noticeLookupLen]byte
+type noticeLookup = lookupKey
 
 // Notices is a sequence-numbered set of sealed notices. Build it with
 // NewNotices and Add, or read it with OpenNotices; then share it read-only:
 // Lookup only reads. A nil *Notices holds none.
-type Notices struct {
-	seq      uint64
-	issuedAt time.Time
-	salt     [noticeSaltLen]byte
-	entries  map[noticeLookup][]byte // nonce || AES-GCM ciphertext and tag
-}
+type Notices struct{ sealedSet }
 
 // NewNotices returns an empty set with a fresh random salt.
 func NewNotices(seq uint64, issuedAt time.Time) (*Notices, error) {
-	n := &Notices{seq: seq, issuedAt: issuedAt.Truncate(time.Second).UTC(), entries: make(map[noticeLookup][]byte)}
+	n := &Notices{sealedSet{seq: seq, issuedAt: issuedAt.Truncate(time.Second).UTC(), entries: make(map[noticeLookup][]byte)}}
 	if _, err := rand.Read(n.salt[:]); err != nil {
 		return nil, fmt.Errorf("new notices: salt: %w", err)
 	}
@@ -261,68 +254,18 @@ func (n *Notices) Lookup(c Card) (Notice, bool, error) {
 	return notice, true, nil
 }
 
-// noticesDoc is the payload of a signed notices document. Unknown keys are
-// ignored, so a later edition may add some.
-type noticesDoc struct {
-	Seq      *uint64                             `cbor:"seq"`
-	IssuedAt *int64                              `cbor:"issued_at"`
-	Salt     cbor.RawMessage                     `cbor:"salt"`
-	Entries  map[cbor.ByteString]cbor.RawMessage `cbor:"entries"`
-}
-
 // Sign encodes the set as a signed document (ContentTypeNotices) signed by
 // root.
 func (n *Notices) Sign(root crypto.Signer) ([]byte, error) {
-	salt, err := encMode.Marshal(n.salt[:])
-	if err != nil {
-		return nil, fmt.Errorf("notices: %w", err)
-	}
-	seq, iat := n.seq, n.issuedAt.Unix()
-	doc := noticesDoc{Seq: &seq, IssuedAt: &iat, Salt: salt, Entries: make(map[cbor.ByteString]cbor.RawMessage, len(n.entries))}
-	for l, sealed := range n.entries {
-		b, err := encMode.Marshal(sealed)
-		if err != nil {
-			return nil, fmt.Errorf("notices: %w", err)
-		}
-		doc.Entries[cbor.ByteString(l[:])] = b
-	}
-	data, err := signDocument(root, ContentTypeNotices, doc)
-	if err != nil {
-		return nil, fmt.Errorf("notices: %w", err)
-	}
-	return data, nil
+	return n.sign(root, ContentTypeNotices, "notices")
 }
 
 // OpenNotices verifies data as a notices document signed by root and decodes
 // it. Entries are only opened by Lookup.
 func OpenNotices(data []byte, root crypto.PublicKey) (*Notices, error) {
-	var doc noticesDoc
-	if err := openDocument(data, root, ContentTypeNotices, &doc); err != nil {
-		return nil, fmt.Errorf("open notices: %w", err)
+	s, err := openSealedSet(data, root, ContentTypeNotices, "notices", maxNoticePlaintext)
+	if err != nil {
+		return nil, err
 	}
-	if doc.Seq == nil || doc.IssuedAt == nil || doc.Salt == nil || doc.Entries == nil {
-		return nil, errors.New(`open notices: "seq", "issued_at", "salt" and "entries" are required`)
-	}
-	salt, err := bstr(doc.Salt)
-	if err != nil || len(salt) != noticeSaltLen {
-		return nil, fmt.Errorf("open notices: salt is not a byte string of %d bytes", noticeSaltLen)
-	}
-	n := &Notices{seq: *doc.Seq, issuedAt: time.Unix(*doc.IssuedAt, 0).UTC(), entries: make(map[noticeLookup][]byte, len(doc.Entries))}
-	copy(n.salt[:], salt)
-	for k, v := range doc.Entries {
-		var l noticeLookup
-		if len(k) != len(l) {
-			return nil, fmt.Errorf("open notices: lookup key of %d bytes, want %d", len(k), len(l))
-		}
-		copy(l[:], k)
-		sealed, err := bstr(v)
-		if err != nil {
-			return nil, fmt.Errorf("open notices: entry %x: %w", l, err)
-		}
-		if len(sealed) < noticeNonceLen+noticeTagLen+1 || len(sealed) > maxNoticeSealed {
-			return nil, fmt.Errorf("open notices: entry %x of %d bytes, want %d to %d", l, len(sealed), noticeNonceLen+noticeTagLen+1, maxNoticeSealed)
-		}
-		n.entries[l] = sealed
-	}
-	return n, nil
+	return &Notices{s}, nil
 }

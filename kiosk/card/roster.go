@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // A reference card's QR holds only a configured URL prefix and a random
@@ -82,21 +80,16 @@ func ParseReference(s string) (string, error) {
 
 // rosterLookup is an entry's lookup key: whether a given reference is in the
 // roster, and nothing else.
-type rosterLookup [rosterLookupLen]byte
+type rosterLookup = lookupKey
 
 // Roster is a sequence-numbered set of reference cards, each sealed under a
 // key derived from its reference (see FORMAT.md). Build it with NewRoster and
 // Add, or read it with OpenRoster; then share it read-only: Lookup only reads.
-type Roster struct {
-	seq      uint64
-	issuedAt time.Time
-	salt     [rosterSaltLen]byte
-	entries  map[rosterLookup][]byte // nonce || AES-GCM ciphertext and tag
-}
+type Roster struct{ sealedSet }
 
 // NewRoster returns an empty roster with a fresh random salt.
 func NewRoster(seq uint64, issuedAt time.Time) (*Roster, error) {
-	r := &Roster{seq: seq, issuedAt: issuedAt.Truncate(time.Second).UTC(), entries: make(map[rosterLookup][]byte)}
+	r := &Roster{sealedSet{seq: seq, issuedAt: issuedAt.Truncate(time.Second).UTC(), entries: make(map[rosterLookup][]byte)}}
 	if _, err := rand.Read(r.salt[:]); err != nil {
 		return nil, fmt.Errorf("new roster: salt: %w", err)
 	}
@@ -107,8 +100,8 @@ func NewRoster(seq uint64, issuedAt time.Time) (*Roster, error) {
 // number one higher, issued at issuedAt. Entries cannot be re-sealed without
 // their references, so an edition that keeps them keeps the salt.
 func (r *Roster) Next(issuedAt time.Time) *Roster {
-	n := &Roster{seq: r.seq + 1, issuedAt: issuedAt.Truncate(time.Second).UTC(), salt: r.salt,
-		entries: make(map[rosterLookup][]byte, len(r.entries))}
+	n := &Roster{sealedSet{seq: r.seq + 1, issuedAt: issuedAt.Truncate(time.Second).UTC(), salt: r.salt,
+		entries: make(map[rosterLookup][]byte, len(r.entries))}}
 	for k, v := range r.entries {
 		n.entries[k] = v
 	}
@@ -282,72 +275,20 @@ func (r *Roster) open(ref string, l rosterLookup, sealed []byte) (*Card, error) 
 	return c, nil
 }
 
-// rosterDoc is the payload of a signed roster. Unknown keys are ignored, so
-// a later edition may add some.
-type rosterDoc struct {
-	Seq      *uint64                             `cbor:"seq"`
-	IssuedAt *int64                              `cbor:"issued_at"`
-	Salt     cbor.RawMessage                     `cbor:"salt"`
-	Entries  map[cbor.ByteString]cbor.RawMessage `cbor:"entries"`
-}
-
 // Sign encodes the roster as a signed document (content type
 // ContentTypeRoster) signed by root.
 func (r *Roster) Sign(root crypto.Signer) ([]byte, error) {
-	salt, err := encMode.Marshal(r.salt[:])
-	if err != nil {
-		return nil, fmt.Errorf("roster: %w", err)
-	}
-	seq, iat := r.seq, r.issuedAt.Unix()
-	doc := rosterDoc{Seq: &seq, IssuedAt: &iat, Salt: salt, Entries: make(map[cbor.ByteString]cbor.RawMessage, len(r.entries))}
-	for l, sealed := range r.entries {
-		b, err := encMode.Marshal(sealed)
-		if err != nil {
-			return nil, fmt.Errorf("roster: %w", err)
-		}
-		doc.Entries[cbor.ByteString(l[:])] = b
-	}
-	data, err := signDocument(root, ContentTypeRoster, doc)
-	if err != nil {
-		return nil, fmt.Errorf("roster: %w", err)
-	}
-	return data, nil
+	return r.sign(root, ContentTypeRoster, "roster")
 }
 
-// OpenRoster verifies data as a roster signed by root and decodes it. Every
-// field is required; a lookup key that is not 16 bytes or an entry that is
-// not a byte string of a plausible length is an error. Entries are only
-// opened by Lookup.
+// OpenRoster verifies data as a roster signed by root and decodes it.
+// Entries are only opened by Lookup.
 func OpenRoster(data []byte, root crypto.PublicKey) (*Roster, error) {
-	var doc rosterDoc
-	if err := openDocument(data, root, ContentTypeRoster, &doc); err != nil {
-		return nil, fmt.Errorf("open roster: %w", err)
+	s, err := openSealedSet(data, root, ContentTypeRoster, "roster", maxRosterPlaintext)
+	if err != nil {
+		return nil, err
 	}
-	if doc.Seq == nil || doc.IssuedAt == nil || doc.Salt == nil || doc.Entries == nil {
-		return nil, errors.New(`open roster: "seq", "issued_at", "salt" and "entries" are required`)
-	}
-	salt, err := bstr(doc.Salt)
-	if err != nil || len(salt) != rosterSaltLen {
-		return nil, fmt.Errorf("open roster: salt is not a byte string of %d bytes", rosterSaltLen)
-	}
-	r := &Roster{seq: *doc.Seq, issuedAt: time.Unix(*doc.IssuedAt, 0).UTC(), entries: make(map[rosterLookup][]byte, len(doc.Entries))}
-	copy(r.salt[:], salt)
-	for k, v := range doc.Entries {
-		var l rosterLookup
-		if len(k) != len(l) {
-			return nil, fmt.Errorf("open roster: lookup key of %d bytes, want %d", len(k), len(l))
-		}
-		copy(l[:], k)
-		sealed, err := bstr(v)
-		if err != nil {
-			return nil, fmt.Errorf("open roster: entry %x: %w", l, err)
-		}
-		if len(sealed) < rosterNonceLen+rosterTagLen+1 || len(sealed) > maxRosterSealed {
-			return nil, fmt.Errorf("open roster: entry %x of %d bytes, want %d to %d", l, len(sealed), rosterNonceLen+rosterTagLen+1, maxRosterSealed)
-		}
-		r.entries[l] = sealed
-	}
-	return r, nil
+	return &Roster{s}, nil
 }
 
 // cutReference reports whether payload starts with one of the configured

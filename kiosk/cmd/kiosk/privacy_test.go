@@ -7,31 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 )
-
-// lockedBuffer is a bytes.Buffer for a logger written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
 
 // TestNoPersonalDataAtRest runs ten check-ins through the whole daemon, as
 // people would, then looks for each person's name, A-number and date of
@@ -42,7 +23,7 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 	kit := testKit(t)
 	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
 	state := t.TempDir()
-	var logs lockedBuffer
+	var logs syncBuffer
 	m := startKioskLogging(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		state, kit, up.URL)
 
@@ -110,8 +91,8 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 			check(strings.TrimPrefix(f, state)+" (closed)", b)
 		}
 	}
-	check("the daemon's log", logs.Bytes())
-	if !bytes.Contains(logs.Bytes(), []byte("check-in recorded")) {
+	check("the daemon's log", []byte(logs.String()))
+	if !bytes.Contains([]byte(logs.String()), []byte("check-in recorded")) {
 		t.Errorf("the log records no check-in: the test is not looking at the right log")
 	}
 }
