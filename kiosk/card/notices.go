@@ -29,10 +29,6 @@ const ContentTypeNotices = "application/sdc-notices+cbor"
 const (
 	noticeLookupDomain = "sdc-notice-lookup-v1"
 	noticeSealInfo     = "sdc-notice-seal-v1"
-	noticeSaltLen      = 16
-	noticeLookupLen    = 16
-	noticeNonceLen     = 12
-	noticeTagLen       = 16
 
 	// MaxNoticeLanguages and MaxNoticeTextLen bound a notice: a text per
 	// language, each at most MaxNoticeTextLen bytes of UTF-8.
@@ -40,7 +36,7 @@ const (
 	MaxNoticeTextLen   = 1024
 	maxLangTagLen      = 35 // RFC 5646 §4.4.1 recommends supporting at least 35
 	maxNoticePlaintext = 32 << 10
-	maxNoticeSealed    = noticeNonceLen + maxNoticePlaintext + noticeTagLen
+	maxNoticeSealed    = sealedNonceLen + maxNoticePlaintext + sealedTagLen
 )
 
 // Notice is a message for one card holder. Text holds the message by
@@ -207,7 +203,7 @@ func (n *Notices) Add(c Card, notice Notice) error {
 	if err != nil {
 		return fmt.Errorf("notices add: %w", err)
 	}
-	sealed := make([]byte, noticeNonceLen, noticeNonceLen+len(plain)+aead.Overhead())
+	sealed := make([]byte, sealedNonceLen, sealedNonceLen+len(plain)+aead.Overhead())
 	if _, err := rand.Read(sealed); err != nil {
 		return fmt.Errorf("notices add: nonce: %w", err)
 	}
@@ -236,7 +232,7 @@ func (n *Notices) Lookup(c Card) (Notice, bool, error) {
 	if err != nil {
 		return Notice{}, false, fmt.Errorf("notices lookup: %w", err)
 	}
-	plain, err := aead.Open(nil, sealed[:noticeNonceLen], sealed[noticeNonceLen:], l[:])
+	plain, err := aead.Open(nil, sealed[:sealedNonceLen], sealed[sealedNonceLen:], l[:])
 	if err != nil {
 		return Notice{}, false, errors.New("notices lookup: entry does not open for this card")
 	}

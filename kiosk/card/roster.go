@@ -36,14 +36,10 @@ const (
 const (
 	rosterLookupDomain = "sdc-roster-lookup-v1"
 	rosterSealInfo     = "sdc-roster-seal-v1"
-	rosterSaltLen      = 16
-	rosterLookupLen    = 16
-	rosterNonceLen     = 12 // AES-GCM standard nonce
-	rosterTagLen       = 16 // AES-GCM tag
 	// maxRosterPlaintext bounds a sealed card: a card with every field at
 	// its maximum length encodes in about 560 bytes.
 	maxRosterPlaintext = 1024
-	maxRosterSealed    = rosterNonceLen + maxRosterPlaintext + rosterTagLen
+	maxRosterSealed    = sealedNonceLen + maxRosterPlaintext + sealedTagLen
 )
 
 var referenceEncoding = base32.NewEncoding(referenceAlphabet).WithPadding(base32.NoPadding)
@@ -206,7 +202,7 @@ func (r *Roster) Add(reference string, c Card) error {
 	if err != nil {
 		return fmt.Errorf("roster add: %w", err)
 	}
-	sealed := make([]byte, rosterNonceLen, rosterNonceLen+len(plain)+aead.Overhead())
+	sealed := make([]byte, sealedNonceLen, sealedNonceLen+len(plain)+aead.Overhead())
 	if _, err := rand.Read(sealed); err != nil {
 		return fmt.Errorf("roster add: nonce: %w", err)
 	}
@@ -239,14 +235,14 @@ func (r *Roster) Lookup(reference string) (*Card, bool, error) {
 
 // open decrypts and decodes one entry.
 func (r *Roster) open(ref string, l rosterLookup, sealed []byte) (*Card, error) {
-	if len(sealed) < rosterNonceLen+rosterTagLen {
+	if len(sealed) < sealedNonceLen+sealedTagLen {
 		return nil, fmt.Errorf("entry of %d bytes is too short", len(sealed))
 	}
 	aead, err := r.aead(ref)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := aead.Open(nil, sealed[:rosterNonceLen], sealed[rosterNonceLen:], l[:])
+	plain, err := aead.Open(nil, sealed[:sealedNonceLen], sealed[sealedNonceLen:], l[:])
 	if err != nil {
 		return nil, errors.New("entry does not open")
 	}

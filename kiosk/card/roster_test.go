@@ -264,7 +264,7 @@ func TestRosterTamperedEntry(t *testing.T) {
 		edit func(entries map[rosterLookup][]byte)
 	}{
 		{"nonce", func(e map[rosterLookup][]byte) { e[full][0] ^= 1 }},
-		{"ciphertext", func(e map[rosterLookup][]byte) { e[full][rosterNonceLen+5] ^= 0x80 }},
+		{"ciphertext", func(e map[rosterLookup][]byte) { e[full][sealedNonceLen+5] ^= 0x80 }},
 		{"tag", func(e map[rosterLookup][]byte) { e[full][n-1] ^= 1 }},
 		{"swapped", func(e map[rosterLookup][]byte) { e[full], e[minimal] = e[minimal], e[full] }},
 		{"truncated", func(e map[rosterLookup][]byte) { e[full] = e[full][:n-1] }},

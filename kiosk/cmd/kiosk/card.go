@@ -22,10 +22,7 @@ import (
 
 // cardCommand is "kiosk card": the issuing office's and the tester's tools.
 func cardCommand(ctx context.Context, env *Env, args []string) error {
-	subs := []struct {
-		name, summary string
-		run           func(ctx context.Context, env *Env, args []string) error
-	}{
+	return runSubcommand(ctx, env, "kiosk card", args, []command{
 		{"keygen", "make an issuer key and its certificate, or a root key and its public key", cardKeygen},
 		{"issue", "sign a card and print its QR payload", cardIssue},
 		{"verify", "verify a payload and print the result as JSON", cardVerify},
@@ -33,29 +30,26 @@ func cardCommand(ctx context.Context, env *Env, args []string) error {
 		{"revoke", "add a card to a signed revocation list", cardRevoke},
 		{"revocations", "show a signed revocation list as JSON", cardRevocations},
 		{"roster", "add a reference card to a roster, or look one up", cardRosterCommand},
+	})
+}
+
+// openSignedFile reads file and opens it with open, verified against the
+// root public key in rootFile.
+func openSignedFile[T any](rootFile, file string, open func([]byte, crypto.PublicKey) (T, error)) (T, error) {
+	var zero T
+	root, err := readPublicKey(rootFile)
+	if err != nil {
+		return zero, err
 	}
-	if len(args) > 0 {
-		for _, s := range subs {
-			if s.name == args[0] {
-				return s.run(ctx, env, args[1:])
-			}
-		}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return zero, err
 	}
-	w := env.Stderr
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		w = env.Stdout
-	} else if len(args) > 0 {
-		fmt.Fprintf(w, "kiosk card: unknown subcommand %q\n\n", args[0])
+	v, err := open(data, root)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", file, err)
 	}
-	fmt.Fprintln(w, "Usage: kiosk card SUBCOMMAND [FLAGS]")
-	fmt.Fprintln(w)
-	for _, s := range subs {
-		fmt.Fprintf(w, "  %-12s %s\n", s.name, s.summary)
-	}
-	if w == env.Stdout {
-		return nil
-	}
-	return errUsage
+	return v, nil
 }
 
 // newCardFlags returns a flag set for "kiosk card name" that reports to
@@ -418,17 +412,9 @@ of issuer and serial, see FORMAT.md), sorted.`)
 		fmt.Fprintln(env.Stderr, "kiosk card revocations show: want one list file")
 		return errUsage
 	}
-	root, err := readPublicKey(*rootFile)
+	r, err := openSignedFile(*rootFile, fs.Arg(0), card.OpenRevocations)
 	if err != nil {
 		return err
-	}
-	data, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return fmt.Errorf("read revocations: %w", err)
-	}
-	r, err := card.OpenRevocations(data, root)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
 	b, err := json.Marshal(r)
 	if err != nil {

@@ -17,35 +17,10 @@ import (
 // cardRosterCommand is "kiosk card roster": adding reference cards to a
 // signed roster, as the issuing office's upstream would, and looking one up.
 func cardRosterCommand(ctx context.Context, env *Env, args []string) error {
-	subs := []struct {
-		name, summary string
-		run           func(ctx context.Context, env *Env, args []string) error
-	}{
+	return runSubcommand(ctx, env, "kiosk card roster", args, []command{
 		{"add", "seal a card into a roster under a new reference and print its URL", cardRosterAdd},
 		{"lookup", "look a reference up in a roster and print the card's handles as JSON", cardRosterLookup},
-	}
-	if len(args) > 0 {
-		for _, s := range subs {
-			if s.name == args[0] {
-				return s.run(ctx, env, args[1:])
-			}
-		}
-	}
-	w := env.Stderr
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		w = env.Stdout
-	} else if len(args) > 0 {
-		fmt.Fprintf(w, "kiosk card roster: unknown subcommand %q\n\n", args[0])
-	}
-	fmt.Fprintln(w, "Usage: kiosk card roster SUBCOMMAND [FLAGS]")
-	fmt.Fprintln(w)
-	for _, s := range subs {
-		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
-	}
-	if w == env.Stdout {
-		return nil
-	}
-	return errUsage
+	})
 }
 
 func cardRosterAdd(_ context.Context, env *Env, args []string) error {
@@ -180,21 +155,9 @@ func cardRosterLookup(_ context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "kiosk card roster lookup: %v\n", err)
 		return errUsage
 	}
-	pubPEM, err := os.ReadFile(*rootFile)
+	roster, err := openSignedFile(*rootFile, *rosterFile, card.OpenRoster)
 	if err != nil {
-		return fmt.Errorf("read root: %w", err)
-	}
-	root, err := card.ParsePublicKeyPEM(pubPEM)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *rootFile, err)
-	}
-	data, err := os.ReadFile(*rosterFile)
-	if err != nil {
-		return fmt.Errorf("read roster: %w", err)
-	}
-	roster, err := card.OpenRoster(data, root)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *rosterFile, err)
+		return err
 	}
 	c, found, err := roster.Lookup(ref)
 	if err != nil {

@@ -204,17 +204,9 @@ kid (hex), key kind, window and offices.`)
 		fmt.Fprintln(env.Stderr, "kiosk card trustlist show: want one list file")
 		return errUsage
 	}
-	root, err := readPublicKey(*rootFile)
+	list, err := openSignedFile(*rootFile, fs.Arg(0), card.OpenTrustList)
 	if err != nil {
 		return err
-	}
-	data, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return fmt.Errorf("read trust list: %w", err)
-	}
-	list, err := card.OpenTrustList(data, root)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
 	out := trustListOutput{Seq: list.Seq, IssuedAt: list.IssuedAt.UTC().Format(time.RFC3339), Entries: []trustEntryOutput{}}
 	for _, e := range list.Entries {

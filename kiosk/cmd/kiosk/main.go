@@ -89,6 +89,33 @@ func dispatch(ctx context.Context, env *Env, args []string) int {
 	return 2
 }
 
+// runSubcommand runs the subcommand of subs named by args[0]. With no
+// name, an unknown one, or help, it lists subs: on stdout and successfully
+// for help, else on stderr as a usage error.
+func runSubcommand(ctx context.Context, env *Env, name string, args []string, subs []command) error {
+	if len(args) > 0 {
+		for _, s := range subs {
+			if s.name == args[0] {
+				return s.run(ctx, env, args[1:])
+			}
+		}
+	}
+	w := env.Stderr
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		w = env.Stdout
+	} else if len(args) > 0 {
+		fmt.Fprintf(w, "%s: unknown subcommand %q\n\n", name, args[0])
+	}
+	fmt.Fprintf(w, "Usage: %s SUBCOMMAND [FLAGS]\n\n", name)
+	for _, s := range subs {
+		fmt.Fprintf(w, "  %-12s %s\n", s.name, s.summary)
+	}
+	if w == env.Stdout {
+		return nil
+	}
+	return errUsage
+}
+
 // errUsage reports bad arguments that the flag package has already explained.
 var errUsage = errors.New("usage")
 
