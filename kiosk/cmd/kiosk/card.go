@@ -190,22 +190,13 @@ func cardIssue(_ context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "kiosk card issue: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	iat := time.Now()
-	if *issuedAt != "" {
-		t, err := time.Parse(time.RFC3339, *issuedAt)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "kiosk card issue: --issued-at: %v\n", err)
-			return errUsage
-		}
-		iat = t
-	}
-	keyPEM, err := os.ReadFile(*keyFile)
+	iat, err := cardTime(env, "issue", "issued-at", *issuedAt)
 	if err != nil {
-		return fmt.Errorf("read key: %w", err)
+		return err
 	}
-	key, err := card.ParsePrivateKeyPEM(keyPEM)
+	key, err := cardReadPrivateKey(*keyFile)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *keyFile, err)
+		return err
 	}
 	cert, err := cardReadCertificate(*certFile)
 	if err != nil {

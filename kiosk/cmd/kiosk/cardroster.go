@@ -48,22 +48,13 @@ func cardRosterAdd(_ context.Context, env *Env, args []string) error {
 		return errUsage
 	}
 	now := time.Now()
-	iat := now
-	if *issuedAt != "" {
-		t, err := time.Parse(time.RFC3339, *issuedAt)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "kiosk card roster add: --issued-at: %v\n", err)
-			return errUsage
-		}
-		iat = t
-	}
-	keyPEM, err := os.ReadFile(*rootKeyFile)
+	iat, err := cardTime(env, "roster add", "issued-at", *issuedAt)
 	if err != nil {
-		return fmt.Errorf("read root key: %w", err)
+		return err
 	}
-	root, err := card.ParsePrivateKeyPEM(keyPEM)
+	root, err := cardReadPrivateKey(*rootKeyFile)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *rootKeyFile, err)
+		return err
 	}
 	if *serial == "" {
 		b := make([]byte, 8)
