@@ -121,3 +121,10 @@ func All(t testing.TB, s *Store) []wire.Record {
 	}
 	return recs
 }
+
+// InEpoch reports whether the store holds the key of a sealing epoch.
+func InEpoch(s *Store) bool {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	return s.seal != nil
+}

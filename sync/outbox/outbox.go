@@ -31,6 +31,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
@@ -94,6 +95,14 @@ type Options struct {
 	// is better: whoever holds the file and its key can test guessed
 	// A-numbers against today's hashes.
 	DupKey []byte
+	// SealEpochRecords and SealEpochAge bound an epoch of sealing (see
+	// sync/wire: Sealer): the records whose people are sealed under one
+	// key, which the kiosk holds in memory only while the epoch lasts. An
+	// epoch ends after this many records (0: DefaultSealEpochRecords) or
+	// this long after its first (0: DefaultSealEpochAge), whichever comes
+	// first; the upstream pays one key decapsulation per epoch.
+	SealEpochRecords int
+	SealEpochAge     time.Duration
 	// Retention is how long acknowledged records are kept (Checkpoint
 	// purges older ones); 0 keeps them for good. Unacknowledged records
 	// are never purged.
@@ -116,6 +125,15 @@ type Options struct {
 	// kept aside; nil: time.Now.
 	Now func() time.Time
 }
+
+// Defaults of Options.SealEpochRecords and SealEpochAge: whoever reads a
+// running kiosk's memory can open at most the last 64 records or the last
+// ten minutes of them, and the upstream opens a busy kiosk's backlog at one
+// decapsulation per 64 records.
+const (
+	DefaultSealEpochRecords = 64
+	DefaultSealEpochAge     = 10 * time.Minute
+)
 
 // pageSize is the page size of a new store. A commit appends one row of
 // about 500 bytes to the rightmost leaf of checkins, and the WAL gets that
@@ -161,7 +179,16 @@ type Store struct {
 	// rowid: the cache can cost a commit, never chain one wrongly.
 	head headCache
 
-	// The sealer of the next commit, made ahead by prepareSealers (owned
+	// The epoch of sealing under way, under commitMu: its sealer, when
+	// its first record was sealed, and the timer that ends it at its age
+	// limit even if no commit comes. Nil between epochs.
+	seal         *wire.Sealer
+	sealStart    time.Time
+	sealTimer    *time.Timer
+	epochRecords int
+	epochAge     time.Duration
+
+	// The sealer of the next epoch, made ahead by prepareSealers (owned
 	// by the store: started by Open, ended by Close) while the kiosk waits
 	// for a person, so a commit does not pay for the key encapsulation.
 	sealers   chan *wire.Sealer
@@ -208,6 +235,12 @@ func open(path string, opts Options, migrations fs.FS) (*Store, error) {
 		changed:   make(chan struct{}, 1),
 		sealers:   make(chan *wire.Sealer, 1),
 		done:      make(chan struct{}),
+
+		epochRecords: cmp.Or(opts.SealEpochRecords, DefaultSealEpochRecords),
+		epochAge:     cmp.Or(opts.SealEpochAge, DefaultSealEpochAge),
+	}
+	if s.epochRecords < 1 || s.epochRecords > wire.MaxEpochRecords || s.epochAge < 0 {
+		return nil, fmt.Errorf("open outbox: sealing epoch of %d records or %v", s.epochRecords, s.epochAge)
 	}
 	if s.loc == nil {
 		s.loc = time.Local
@@ -238,10 +271,10 @@ func open(path string, opts Options, migrations fs.FS) (*Store, error) {
 	return s, nil
 }
 
-// prepareSealers keeps one sealer ready for the next commit until Close.
+// prepareSealers keeps the sealer of the next epoch ready until Close.
 func (s *Store) prepareSealers() {
 	for {
-		sl, err := wire.NewSealer(s.sealKey, s.kioskID)
+		sl, err := wire.NewSealer(s.sealKey, s.kioskID, s.epochRecords)
 		if err != nil {
 			return // Commit makes its own, and reports the error
 		}
@@ -253,14 +286,41 @@ func (s *Store) prepareSealers() {
 	}
 }
 
-// sealer returns the prepared sealer, or makes one.
+// sealer returns the sealer of the epoch under way, beginning a new epoch
+// when there is none or the last is over. Requires commitMu.
 func (s *Store) sealer() (*wire.Sealer, error) {
-	select {
-	case sl := <-s.sealers:
-		return sl, nil
-	default:
-		return wire.NewSealer(s.sealKey, s.kioskID)
+	if s.seal != nil && !s.seal.Full() && time.Since(s.sealStart) < s.epochAge {
+		return s.seal, nil
 	}
+	s.endEpoch()
+	var sl *wire.Sealer
+	select {
+	case sl = <-s.sealers:
+	default:
+		var err error
+		if sl, err = wire.NewSealer(s.sealKey, s.kioskID, s.epochRecords); err != nil {
+			return nil, err
+		}
+	}
+	s.seal, s.sealStart = sl, time.Now()
+	s.sealTimer = time.AfterFunc(s.epochAge, func() {
+		s.commitMu.Lock()
+		defer s.commitMu.Unlock()
+		if s.seal == sl {
+			s.endEpoch()
+		}
+	})
+	return sl, nil
+}
+
+// endEpoch drops the sealer of the epoch under way, and with it the
+// epoch's key (Go cannot wipe an AES key schedule; unreferenced, it is
+// garbage). Requires commitMu.
+func (s *Store) endEpoch() {
+	if s.sealTimer != nil {
+		s.sealTimer.Stop()
+	}
+	s.seal, s.sealTimer = nil, nil
 }
 
 // init binds the store to its kiosk, loads or makes the duplicate key, signs
@@ -374,6 +434,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.bg.Wait()
+		s.commitMu.Lock()
+		s.endEpoch()
+		s.commitMu.Unlock()
 	})
 	return errors.Join(s.r.Close(), s.w.Close())
 }

@@ -518,3 +518,50 @@ func TestPathNeedingEscapes(t *testing.T) {
 		t.Errorf("Pending = %d records, %v; want 1 (the read pool opens the same file)", len(recs), err)
 	}
 }
+
+// TestSealingEpochs checks that the people of consecutive records are
+// sealed under one key for at most SealEpochRecords records and
+// SealEpochAge, and that the upstream opens every one.
+func TestSealingEpochs(t *testing.T) {
+	epochOf := func(r wire.Record) string { return string(r.Sealed[:33]) } // version ‖ encapsulated key
+
+	opts := options()
+	opts.SealEpochRecords = 3
+	s := openWith(t, filepath.Join(t.TempDir(), "kiosk.db"), opts)
+	at := time.Now()
+	for i := range 7 {
+		commit(t, s, at.Add(time.Duration(i)*time.Second))
+	}
+	recs := pending(t, s)
+	for i, r := range recs {
+		sameAsPrev := i > 0 && epochOf(r) == epochOf(recs[i-1])
+		if want := i%3 != 0; sameAsPrev != want {
+			t.Errorf("record %d in the epoch of record %d: %v; want %v (epochs of 3)", i, i-1, sameAsPrev, want)
+		}
+		if _, err := wire.Open(testSealKey(), r.KioskID, r.ID, r.Sealed); err != nil {
+			t.Errorf("record %d does not open: %v", i, err)
+		}
+	}
+
+	opts.SealEpochRecords, opts.SealEpochAge = 0, 50*time.Millisecond
+	s = openWith(t, filepath.Join(t.TempDir(), "kiosk.db"), opts)
+	commit(t, s, at)
+	if !outbox.InEpoch(s) {
+		t.Fatal("no epoch under way after a commit")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for outbox.InEpoch(s) {
+		if time.Now().After(deadline) {
+			t.Fatal("the epoch's key is still held 5 s after its age limit of 50 ms")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	commit(t, s, at.Add(time.Second))
+	if recs := pending(t, s); epochOf(recs[0]) == epochOf(recs[1]) {
+		t.Error("a record after the epoch's age limit was sealed in the same epoch")
+	}
+	s.Close()
+	if outbox.InEpoch(s) {
+		t.Error("Close left the epoch's key held")
+	}
+}

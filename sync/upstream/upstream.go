@@ -35,9 +35,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/docketkiosk/checkin-kiosk/sync/internal/sqlitedb"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
@@ -53,6 +52,11 @@ const (
 	maxSerialLen  = 256
 )
 
+// openerEpochs is how many sealing epochs' keys the server keeps: a
+// kiosk's epoch spans at most a few batches, and many kiosks' uploads
+// interleave. About a kilobyte each.
+const openerEpochs = 1024
+
 // Server is the upstream. Its methods and handler are safe for concurrent
 // use; batches are applied one at a time, each in its own transaction.
 type Server struct {
@@ -61,7 +65,8 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	sealKey hpke.PrivateKey
-	t       transport // device authentication, enrollment, heartbeats, downloads
+	opener  *wire.Opener // sealKey's, keeping the keys of recent sealing epochs
+	t       transport    // device authentication, enrollment, heartbeats, downloads
 }
 
 // Options configures a Server.
@@ -99,7 +104,10 @@ func Open(path string, log *slog.Logger, opts ...Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open upstream: %w", err)
 	}
-	return &Server{w: db.W, r: db.R, log: log, now: time.Now, sealKey: o.SealKey}, nil
+	return &Server{
+		w: db.W, r: db.R, log: log, now: time.Now,
+		sealKey: o.SealKey, opener: wire.NewOpener(o.SealKey, openerEpochs),
+	}, nil
 }
 
 // SealPublicKey returns the raw X25519 public key kiosks seal person data
@@ -175,48 +183,22 @@ func (s *Server) Stats(ctx context.Context) (wire.Stats, error) {
 	return st, nil
 }
 
-// rawBatch is a wire.Batch whose records are decoded one by one, so that one
-// malformed record is rejected alone instead of failing its batch.
+// rawBatch is a wire.Batch whose records are left encoded: they are
+// decoded one by one, in parallel (checkBatch), so that one malformed
+// record is rejected alone instead of failing its batch.
 type rawBatch struct {
 	KioskID string            `json:"kiosk_id"`
 	Records []json.RawMessage `json:"records"`
 }
 
-// batch is a decoded batch: its records decoded at once (recs), or, when
-// that fails, one by one (raw).
-type batch struct {
-	KioskID string
-	recs    []wire.Record     // nil when raw is used
-	raw     []json.RawMessage // set when the batch did not decode at once
-}
-
-func (b *batch) n() int {
-	if b.raw != nil {
-		return len(b.raw)
+// decodeBatch decodes a request body down to its records. The error is a
+// 400's message.
+func decodeBatch(body []byte) (rawBatch, error) {
+	var b rawBatch
+	if err := decodeStrict(body, &b); err != nil {
+		return rawBatch{}, fmt.Errorf("bad batch: %w", err)
 	}
-	return len(b.recs)
-}
-
-// decodeBatch decodes a request body. Most batches decode at once into
-// wire.Records; one that does not (a malformed record, or a bad body) is
-// decoded again record by record, so that a malformed record is rejected
-// alone, and a bad body is told as before. The error is a 400's message.
-func decodeBatch(body []byte) (batch, error) {
-	var wb wire.Batch
-	if err := decodeStrict(body, &wb); err == nil {
-		if wb.Records == nil {
-			wb.Records = []wire.Record{}
-		}
-		return batch{KioskID: wb.KioskID, recs: wb.Records}, nil
-	}
-	var rb rawBatch
-	if err := decodeStrict(body, &rb); err != nil {
-		return batch{}, fmt.Errorf("bad batch: %w", err)
-	}
-	if rb.Records == nil {
-		rb.Records = []json.RawMessage{}
-	}
-	return batch{KioskID: rb.KioskID, raw: rb.Records}, nil
+	return b, nil
 }
 
 // errTrailing is a body with more than one JSON value.
@@ -263,7 +245,7 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "batch of another kiosk than the device's")
 		return
 	}
-	if b.n() > wire.MaxBatch {
+	if len(b.Records) > wire.MaxBatch {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d records", wire.MaxBatch))
 		return
 	}
@@ -274,7 +256,7 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("batch not stored", "kiosk", b.KioskID, "records", b.n(), "err", err)
+		s.log.Error("batch not stored", "kiosk", b.KioskID, "records", len(b.Records), "err", err)
 		writeError(w, http.StatusInternalServerError, "batch not stored")
 		return
 	}
@@ -304,7 +286,7 @@ type checked struct {
 // apply stores a batch in one transaction and returns one result per record.
 // The records are checked first, in parallel and outside the transaction:
 // that is most of the work (checkBatch).
-func (s *Server) apply(ctx context.Context, b batch) ([]wire.ItemResult, error) {
+func (s *Server) apply(ctx context.Context, b rawBatch) ([]wire.ItemResult, error) {
 	pub, err := s.deviceKey(ctx, b.KioskID)
 	if err != nil {
 		return nil, err
@@ -357,7 +339,8 @@ func (s *Server) apply(ctx context.Context, b batch) ([]wire.ItemResult, error) 
 }
 
 // checkBatch decodes and checks the records of b, verifies their
-// signatures with the kiosk's device key pub and opens their people.
+// signatures with the kiosk's device key pub and opens their people, in
+// parallel.
 //
 // Signatures are verified per chained run (sync/API.md): every record's
 // hash must be its digest; a record whose prev is the hash of the record
@@ -366,29 +349,22 @@ func (s *Server) apply(ctx context.Context, b batch) ([]wire.ItemResult, error) 
 // signs its hash, which commits to its prev, and so to every record of the
 // run. When that signature fails, each record of the run is verified on its
 // own, so the results are those of verifying every record.
-func (s *Server) checkBatch(b batch, pub ed25519.PublicKey) []checked {
-	items := make([]checked, b.n())
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	parallel := func(f func(i int)) {
-		for i := range items {
-			g.Go(func() error { f(i); return nil })
-		}
-		g.Wait()
-	}
-	// Decoding, fields and hash.
-	parallel(func(i int) {
-		var rec wire.Record
-		var reason string
-		if b.raw != nil {
-			rec, reason = decodeRecord(b.raw[i], b.KioskID)
-		} else {
-			rec, reason = b.recs[i], checkRecord(&b.recs[i], b.KioskID)
-		}
+func (s *Server) checkBatch(b rawBatch, pub ed25519.PublicKey) []checked {
+	items := make([]checked, len(b.Records))
+	unsealable := make([]bool, len(items))
+	// Decoding, fields, hash and person: a record's own work. A record
+	// whose signature turns out bad is opened for nothing; that costs
+	// only a kiosk that sends them.
+	parallel(len(items), func(i int) {
+		rec, reason := decodeRecord(b.Records[i], b.KioskID)
 		if reason == "" && (len(rec.Hash) != wire.HashSize || !bytes.Equal(rec.Hash, rec.Digest())) {
 			reason = wire.ReasonBadSignature
 		}
 		items[i] = checked{rec: rec, reason: reason}
+		if reason == "" {
+			p, err := s.opener.Open(rec.KioskID, rec.ID, rec.Sealed)
+			items[i].person, unsealable[i] = p, err != nil
+		}
 	})
 	// Runs, and the signature of the last record of each.
 	link := make([]bool, len(items)+1) // link[i]: items[i] continues items[i-1]'s run
@@ -397,41 +373,49 @@ func (s *Server) checkBatch(b batch, pub ed25519.PublicKey) []checked {
 		link[i] = items[i].reason == "" && items[i-1].reason == "" &&
 			r.Seq == p.Seq+1 && len(r.Prev) == wire.HashSize && bytes.Equal(r.Prev, p.Hash)
 	}
+	var ends []int
 	for end := range items {
-		if items[end].reason != "" || link[end+1] {
-			continue
+		if items[end].reason == "" && !link[end+1] {
+			ends = append(ends, end)
+		}
+	}
+	parallel(len(ends), func(j int) {
+		end := ends[j]
+		if ed25519.Verify(pub, items[end].rec.Hash, items[end].rec.Sig) {
+			return
 		}
 		start := end
 		for link[start] {
 			start--
 		}
-		g.Go(func() error {
-			if ed25519.Verify(pub, items[end].rec.Hash, items[end].rec.Sig) {
-				return nil
+		for i := start; i <= end; i++ { // find the culprits
+			if !ed25519.Verify(pub, items[i].rec.Hash, items[i].rec.Sig) {
+				items[i].reason = wire.ReasonBadSignature
 			}
-			for i := start; i <= end; i++ { // find the culprits
-				if !ed25519.Verify(pub, items[i].rec.Hash, items[i].rec.Sig) {
-					items[i].reason = wire.ReasonBadSignature
-				}
+		}
+	})
+	for i := range items {
+		if items[i].reason == "" && unsealable[i] {
+			items[i].reason = wire.ReasonUnsealable
+		}
+	}
+	return items
+}
+
+// parallel calls f(0) to f(n-1) on as many goroutines as there are
+// processors, each taking a contiguous share (consecutive records are of
+// one sealing epoch, opened once per goroutine at most).
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w * n / workers; i < (w+1)*n/workers; i++ {
+				f(i)
 			}
-			return nil
 		})
 	}
-	g.Wait()
-	// The people.
-	parallel(func(i int) {
-		it := &items[i]
-		if it.reason != "" {
-			return
-		}
-		p, err := wire.Open(s.sealKey, it.rec.KioskID, it.rec.ID, it.rec.Sealed)
-		if err != nil {
-			it.reason = wire.ReasonUnsealable
-			return
-		}
-		it.person = p
-	})
-	return items
+	wg.Wait()
 }
 
 // decodeRecord decodes and checks one record of a batch of kioskID. It

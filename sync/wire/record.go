@@ -2,6 +2,8 @@ package wire
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/hpke"
@@ -10,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"sync"
 	"time"
 )
 
@@ -160,12 +164,52 @@ type Person struct {
 	Office      string `json:"office"`
 }
 
-// The HPKE suite (RFC 9180) person data is sealed with: DHKEM(X25519,
-// HKDF-SHA256), HKDF-SHA256, AES-256-GCM.
+// Person data is sealed with HPKE (RFC 9180) to the upstream's public key,
+// one epoch of records at a time.
+//
+// A record's person cannot be sealed on its own at an acceptable cost: an
+// HPKE key encapsulation is two X25519 operations for the kiosk and one for
+// the upstream, several times the rest of a record's cost on either side,
+// and the upstream pays it for every record of a backlog. So a kiosk makes
+// one encapsulation per epoch (a Sealer) and seals the epoch's records with
+// a key exported from it (RFC 9180 §5.3, the export-only mode of §5.3 and
+// §7.3): the upstream opens an epoch once (Opener). The epoch key lives
+// only in the kiosk's memory, never on its disk, and the kiosk drops it
+// once the epoch is over (a number of records or a time, see
+// outbox.Options): a stolen SD card reveals nothing, and whoever reads the
+// memory of a running kiosk reads at most the records of the epoch under
+// way, as well as whoever reads its screen.
+//
+// Sealed blobs of version 2 (the Sealer's):
+//
+//	0x02 ‖ enc (32 bytes) ‖ counter (4 bytes, big-endian) ‖ AES-256-GCM ciphertext
+//
+// where enc is the epoch's encapsulated key (DHKEM(X25519, HKDF-SHA256),
+// HKDF-SHA256, export only, info "sdc-person-v2\0" ‖ kiosk id as a field),
+// the AES key is the 32 bytes exported with context "sdc-person-v2 key",
+// the nonce is 8 zero bytes ‖ counter, which the Sealer never repeats
+// within an epoch, and the additional data is the record's id. The
+// plaintext is the Person's JSON.
+//
+// Version 1 blobs, which earlier releases wrote, are one base-mode HPKE
+// message per record (enc ‖ AES-256-GCM ciphertext, info "sdc-person-v1\0"
+// ‖ kiosk id, the record's id as additional data); Open and Opener still
+// open them.
 var (
 	sealKEM  = hpke.DHKEM(ecdh.X25519())
 	sealKDF  = hpke.HKDFSHA256()
-	sealAEAD = hpke.AES256GCM()
+	sealAEAD = hpke.AES256GCM() // version 1
+)
+
+const (
+	sealV2        byte = 0x02
+	sealEncSize        = 32 // an X25519 public key: the encapsulated key
+	sealV2Header       = 1 + sealEncSize + 4
+	sealKeyExport      = "sdc-person-v2 key"
+
+	// MaxEpochRecords is the most records one Sealer seals: its counter
+	// is the GCM nonce, which must never repeat under one key.
+	MaxEpochRecords = math.MaxUint32
 )
 
 // GenerateSealKey makes the upstream's key pair for sealed person data.
@@ -178,77 +222,141 @@ func ParseSealPublicKey(b []byte) (hpke.PublicKey, error) { return sealKEM.NewPu
 // ParseSealPrivateKey reads the upstream's private sealing key.
 func ParseSealPrivateKey(b []byte) (hpke.PrivateKey, error) { return sealKEM.NewPrivateKey(b) }
 
-// sealInfo is the HPKE info of a kiosk's sealed person data: the sealed
-// blob of one kiosk cannot be opened as another's.
-func sealInfo(kioskID string) []byte {
-	return appendField([]byte("sdc-person-v1\x00"), []byte(kioskID))
+// sealInfo is the HPKE info of a kiosk's sealed person data, for a version
+// ("v1", "v2"): the sealed blob of one kiosk cannot be opened as another's.
+func sealInfo(version, kioskID string) []byte {
+	return appendField([]byte("sdc-person-"+version+"\x00"), []byte(kioskID))
 }
 
-// sealEncSize is the size of the encapsulated key at the head of a sealed
-// blob (an X25519 public key).
-const sealEncSize = 32
-
-// A Sealer seals one person for one kiosk. Making it costs the HPKE key
-// encapsulation (two X25519 operations, the bulk of sealing), so a kiosk
-// can make the next one while it waits for a person; sealing with it then
-// costs one AES-GCM. Use it once.
+// A Sealer seals the people of one epoch of a kiosk's records. Making it
+// costs the HPKE key encapsulation, the bulk of sealing, so a kiosk can
+// make the next one while it waits for people; sealing with it then costs
+// one AES-GCM. A Sealer is not safe for concurrent use.
 type Sealer struct {
-	enc  []byte
-	s    *hpke.Sender
-	used bool
+	enc   []byte
+	aead  cipher.AEAD
+	limit uint32
+	n     uint32 // records sealed; the next one's counter
 }
 
-// NewSealer prepares the sealing of one person of kioskID to the upstream's
-// public key.
-func NewSealer(pub hpke.PublicKey, kioskID string) (*Sealer, error) {
-	enc, s, err := hpke.NewSender(pub, sealKDF, sealAEAD, sealInfo(kioskID))
+// NewSealer begins an epoch of at most limit records of kioskID (at most
+// MaxEpochRecords), sealed to the upstream's public key.
+func NewSealer(pub hpke.PublicKey, kioskID string, limit int) (*Sealer, error) {
+	if limit < 1 || limit > MaxEpochRecords {
+		return nil, fmt.Errorf("seal: epoch of %d records; want 1 to %d", limit, uint32(MaxEpochRecords))
+	}
+	enc, s, err := hpke.NewSender(pub, sealKDF, hpke.ExportOnly(), sealInfo("v2", kioskID))
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	if len(enc) != sealEncSize {
 		return nil, fmt.Errorf("seal: encapsulated key of %d bytes; want %d", len(enc), sealEncSize)
 	}
-	return &Sealer{enc: enc, s: s}, nil
+	aead, err := exportedAEAD(s.Export)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{enc: enc, aead: aead, limit: uint32(limit)}, nil
 }
 
-// Seal seals p for the record id: the blob is the encapsulated key followed
-// by the AES-256-GCM ciphertext of p's JSON, with id as additional data, so
-// the blob cannot be moved to another record. A Sealer seals once.
-func (sl *Sealer) Seal(id string, p Person) ([]byte, error) {
-	if sl.used {
-		return nil, errors.New("seal: sealer already used")
+// exportedAEAD makes the AES-256-GCM of an epoch from its HPKE context.
+func exportedAEAD(export func(string, int) ([]byte, error)) (cipher.AEAD, error) {
+	key, err := export(sealKeyExport, 32)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
 	}
-	sl.used = true
+	defer clear(key)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// Sealed returns how many people the Sealer has sealed.
+func (sl *Sealer) Sealed() int { return int(sl.n) }
+
+// Full reports whether the Sealer has sealed its limit.
+func (sl *Sealer) Full() bool { return sl.n >= sl.limit }
+
+// Seal seals p for the record id (the blob cannot be moved to another
+// record). It fails once the Sealer is Full.
+func (sl *Sealer) Seal(id string, p Person) ([]byte, error) {
+	if sl.Full() {
+		return nil, errors.New("seal: the epoch is full")
+	}
 	plain, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	ct, err := sl.s.Seal([]byte(id), plain)
-	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
-	}
-	return append(bytes.Clone(sl.enc), ct...), nil
+	out := make([]byte, 0, sealV2Header+len(plain)+sl.aead.Overhead())
+	out = append(out, sealV2)
+	out = append(out, sl.enc...)
+	out = binary.BigEndian.AppendUint32(out, sl.n)
+	nonce := sealNonce(sl.n)
+	sl.n++
+	return sl.aead.Seal(out, nonce[:], plain, []byte(id)), nil
 }
 
-// Seal seals p to the upstream's public key for the record (kioskID, id).
+func sealNonce(counter uint32) [12]byte {
+	var n [12]byte
+	binary.BigEndian.PutUint32(n[8:], counter)
+	return n
+}
+
+// Seal seals p to the upstream's public key for the record (kioskID, id),
+// in an epoch of its own.
 func Seal(pub hpke.PublicKey, kioskID, id string, p Person) ([]byte, error) {
-	sl, err := NewSealer(pub, kioskID)
+	sl, err := NewSealer(pub, kioskID, 1)
 	if err != nil {
 		return nil, err
 	}
 	return sl.Seal(id, p)
 }
 
-// Open opens the person data of record (kioskID, id).
+// Open opens the person data of record (kioskID, id). It decapsulates the
+// blob's key every time: to open many records, use an Opener.
 func Open(priv hpke.PrivateKey, kioskID, id string, sealed []byte) (Person, error) {
-	if len(sealed) < sealEncSize {
-		return Person{}, errors.New("open sealed person: too short")
+	return NewOpener(priv, 0).Open(kioskID, id, sealed)
+}
+
+// An Opener opens sealed person data with the upstream's private key,
+// keeping the keys of the epochs it opened, so that the records of an epoch
+// cost one decapsulation between them. It is safe for concurrent use.
+type Opener struct {
+	priv hpke.PrivateKey
+	max  int
+
+	mu   sync.Mutex
+	keys map[epochKey]cipher.AEAD
+}
+
+type epochKey struct {
+	kioskID string
+	enc     [sealEncSize]byte
+}
+
+// NewOpener returns an Opener that keeps the keys of up to max epochs (it
+// forgets them all when it has more); 0 keeps none.
+func NewOpener(priv hpke.PrivateKey, max int) *Opener {
+	return &Opener{priv: priv, max: max, keys: map[epochKey]cipher.AEAD{}}
+}
+
+// Open opens the person data of record (kioskID, id).
+func (o *Opener) Open(kioskID, id string, sealed []byte) (Person, error) {
+	var plain []byte
+	var err error
+	if len(sealed) > sealV2Header && sealed[0] == sealV2 {
+		plain, err = o.openV2(kioskID, id, sealed)
+		if err != nil && len(sealed) > sealEncSize {
+			// A version 1 blob whose encapsulated key begins with 0x02.
+			if p1, err1 := o.openV1(kioskID, id, sealed); err1 == nil {
+				plain, err = p1, nil
+			}
+		}
+	} else {
+		plain, err = o.openV1(kioskID, id, sealed)
 	}
-	r, err := hpke.NewRecipient(sealed[:sealEncSize], priv, sealKDF, sealAEAD, sealInfo(kioskID))
-	if err != nil {
-		return Person{}, fmt.Errorf("open sealed person: %w", err)
-	}
-	plain, err := r.Open([]byte(id), sealed[sealEncSize:])
 	if err != nil {
 		return Person{}, fmt.Errorf("open sealed person: %w", err)
 	}
@@ -257,4 +365,47 @@ func Open(priv hpke.PrivateKey, kioskID, id string, sealed []byte) (Person, erro
 		return Person{}, fmt.Errorf("sealed person: %w", err)
 	}
 	return p, nil
+}
+
+func (o *Opener) openV2(kioskID, id string, sealed []byte) ([]byte, error) {
+	k := epochKey{kioskID: kioskID}
+	copy(k.enc[:], sealed[1:1+sealEncSize])
+	o.mu.Lock()
+	aead := o.keys[k]
+	o.mu.Unlock()
+	if aead == nil {
+		r, err := hpke.NewRecipient(k.enc[:], o.priv, sealKDF, hpke.ExportOnly(), sealInfo("v2", kioskID))
+		if err != nil {
+			return nil, err
+		}
+		if aead, err = exportedAEAD(r.Export); err != nil {
+			return nil, err
+		}
+	}
+	counter := binary.BigEndian.Uint32(sealed[1+sealEncSize:])
+	nonce := sealNonce(counter)
+	plain, err := aead.Open(nil, nonce[:], sealed[sealV2Header:], []byte(id))
+	if err != nil {
+		return nil, err
+	}
+	if o.max > 0 { // keep only a key that opened a record: no one fills the cache with junk
+		o.mu.Lock()
+		if len(o.keys) >= o.max {
+			clear(o.keys)
+		}
+		o.keys[k] = aead
+		o.mu.Unlock()
+	}
+	return plain, nil
+}
+
+func (o *Opener) openV1(kioskID, id string, sealed []byte) ([]byte, error) {
+	if len(sealed) < sealEncSize {
+		return nil, errors.New("too short")
+	}
+	r, err := hpke.NewRecipient(sealed[:sealEncSize], o.priv, sealKDF, sealAEAD, sealInfo("v1", kioskID))
+	if err != nil {
+		return nil, err
+	}
+	return r.Open([]byte(id), sealed[sealEncSize:])
 }

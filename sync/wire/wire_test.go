@@ -320,25 +320,116 @@ func TestValidKioskID(t *testing.T) {
 	}
 }
 
-func TestSealerSealsOnce(t *testing.T) {
+func TestSealerEpoch(t *testing.T) {
 	priv, err := wire.GenerateSealKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := wire.NewSealer(priv.PublicKey(), "kiosk-01")
+	const limit = 3
+	sl, err := wire.NewSealer(priv.PublicKey(), "kiosk-01", limit)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ids := []string{
+		"01977420-4c00-7abc-8def-0123456789a0",
+		"01977420-4c00-7abc-8def-0123456789a1",
+		"01977420-4c00-7abc-8def-0123456789a2",
+	}
+	people := make([]wire.Person, limit)
+	sealed := make([][]byte, limit)
+	for i := range limit {
+		people[i] = wire.Person{ANumber: fmt.Sprintf("A20841738%d", i), DateOfBirth: "1987-11-23", Office: "SFR"}
+		if sealed[i], err = sl.Seal(ids[i], people[i]); err != nil {
+			t.Fatalf("Seal #%d: %v", i, err)
+		}
+		if got := sl.Sealed(); got != i+1 {
+			t.Errorf("Sealed() = %d after %d; want %d", got, i+1, i+1)
+		}
+	}
+	if !sl.Full() {
+		t.Error("Full() = false after the limit")
+	}
+	if _, err := sl.Seal(ids[0], people[0]); err == nil {
+		t.Error("Seal past the limit succeeded; want an error")
+	}
+	// One epoch: one encapsulated key; the counter tells the records apart.
+	if !bytes.Equal(sealed[0][:33], sealed[1][:33]) || bytes.Equal(sealed[0][33:37], sealed[1][33:37]) {
+		t.Errorf("two records of an epoch: headers %x and %x; want the same key and different counters", sealed[0][:37], sealed[1][:37])
+	}
+
+	o := wire.NewOpener(priv, 8)
+	for i := range limit {
+		if got, err := o.Open("kiosk-01", ids[i], sealed[i]); err != nil || got != people[i] {
+			t.Errorf("Opener.Open #%d = %+v, %v; want %+v", i, got, err, people[i])
+		}
+		if got, err := wire.Open(priv, "kiosk-01", ids[i], sealed[i]); err != nil || got != people[i] {
+			t.Errorf("Open #%d = %+v, %v; want %+v", i, got, err, people[i])
+		}
+	}
+	// With the epoch's key cached, a blob must still fail for another
+	// kiosk, another record, another counter or an alteration.
+	swapped := bytes.Clone(sealed[1])
+	copy(swapped[33:37], sealed[0][33:37])
+	flipped := bytes.Clone(sealed[2])
+	flipped[len(flipped)-1] ^= 1
+	bad := []struct {
+		name, kiosk, id string
+		sealed          []byte
+	}{
+		{"another kiosk", "kiosk-02", ids[0], sealed[0]},
+		{"another record", "kiosk-01", ids[1], sealed[0]},
+		{"another counter", "kiosk-01", ids[1], swapped},
+		{"altered", "kiosk-01", ids[2], flipped},
+		{"header only", "kiosk-01", ids[0], sealed[0][:37]},
+	}
+	for _, tt := range bad {
+		if got, err := o.Open(tt.kiosk, tt.id, tt.sealed); err == nil {
+			t.Errorf("%s: Opener.Open = %+v, nil; want an error", tt.name, got)
+		}
+	}
+
+	for _, limit := range []int{0, -1} {
+		if _, err := wire.NewSealer(priv.PublicKey(), "kiosk-01", limit); err == nil {
+			t.Errorf("NewSealer(limit %d) succeeded; want an error", limit)
+		}
+	}
+}
+
+// TestOpenVersion1 opens person data sealed as releases before sealing
+// epochs sealed it: one base-mode HPKE message per record.
+func TestOpenVersion1(t *testing.T) {
+	priv, err := wire.GenerateSealKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := wire.Person{ANumber: "A208417385", FamilyName: "Quetzalcoatlova", DateOfBirth: "1987-11-23", Office: "SFR"}
+	plain, _ := json.Marshal(p)
+	info := append([]byte("sdc-person-v1\x00\x00\x00\x00\x08"), "kiosk-01"...)
 	const id = "01977420-4c00-7abc-8def-0123456789ab"
-	p := wire.Person{ANumber: "A208417385", DateOfBirth: "1987-11-23"}
-	sealed, err := sl.Seal(id, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := wire.Open(priv, "kiosk-01", id, sealed); err != nil || got != p {
-		t.Errorf("Open(Sealer.Seal) = %+v, %v; want %+v", got, err, p)
-	}
-	if _, err := sl.Seal(id, p); err == nil {
-		t.Error("second Sealer.Seal succeeded; want an error (one encapsulation per person)")
+	// Until a blob whose first byte is the version 2 tag has opened too
+	// (1 in 256 of them).
+	tagged := 0
+	for i := 0; tagged == 0; i++ {
+		if i == 10000 {
+			t.Fatal("no version 1 blob began with 0x02 in 10,000")
+		}
+		enc, s, err := hpke.NewSender(priv.PublicKey(), hpke.HKDFSHA256(), hpke.AES256GCM(), info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, err := s.Seal([]byte(id), plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed := append(enc, ct...)
+		if got, err := wire.Open(priv, "kiosk-01", id, sealed); err != nil || got != p {
+			t.Fatalf("Open(version 1 blob #%d, first byte %#x) = %+v, %v; want %+v", i, sealed[0], got, err, p)
+		}
+		if _, err := wire.Open(priv, "kiosk-02", id, sealed); err == nil {
+			t.Fatalf("version 1 blob #%d opened as another kiosk's", i)
+		}
+		if sealed[0] == 0x02 {
+			tagged++
+		}
 	}
 }
