@@ -42,10 +42,12 @@ import (
 	"embed"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -684,11 +686,18 @@ func (s *Store) lowWaterMark() int64 {
 // Pending returns up to limit records not yet acknowledged by the upstream,
 // oldest first, whole: sealed, chained and signed.
 func (s *Store) Pending(ctx context.Context, limit int) ([]wire.Record, error) {
-	if limit <= 0 {
+	return s.PendingAfter(ctx, 0, limit)
+}
+
+// PendingAfter is Pending from the record after seq on: the uploader reads
+// the next batch while the upstream stores the one before.
+func (s *Store) PendingAfter(ctx context.Context, seq uint64, limit int) ([]wire.Record, error) {
+	if limit <= 0 || seq >= math.MaxInt64 {
 		return nil, nil
 	}
+	from := max(s.lowWaterMark(), int64(seq)+1)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+recordColumns+` FROM checkins
-		WHERE seq >= ? AND uploaded_at IS NULL AND quarantine IS NULL ORDER BY seq LIMIT ?`, s.lowWaterMark(), limit)
+		WHERE seq >= ? AND uploaded_at IS NULL AND quarantine IS NULL ORDER BY seq LIMIT ?`, from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}
@@ -702,7 +711,7 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]wire.Record, error) {
 }
 
 // ackWindow is how many pending records past the number acknowledged Ack
-// looks through for their ids before it scans every pending record: the
+// looks through for their ids before it looks at every pending record: the
 // uploader acknowledges the oldest pending records, bar a few rejected ones.
 const ackWindow = 1000
 
@@ -716,31 +725,42 @@ func (s *Store) Ack(ctx context.Context, ids []string, at time.Time) error {
 	for _, id := range ids {
 		want[id] = true
 	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("ack: %w", err)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("ack: begin: %w", err)
 	}
 	defer tx.Rollback()
+	// One statement marks them all: the ids sought are a table
+	// (json_each), looked up as the rows of the window go by. Only when
+	// some are not in the window (acknowledged already, unknown, or behind
+	// many rejected records) does it look at the rest.
 	low := s.lowWaterMark()
-	seqs, err := findPending(ctx, tx, low, want, len(want)+ackWindow)
-	if err == nil && len(seqs) < len(want) {
-		seqs, err = findPending(ctx, tx, low, want, -1)
-	}
+	end := low + int64(len(want)) + ackWindow
+	const mark = `UPDATE checkins SET uploaded_at = ?
+		WHERE seq >= ? AND seq < ? AND uploaded_at IS NULL AND quarantine IS NULL
+		AND id IN (SELECT value FROM json_each(?))`
+	res, err := tx.ExecContext(ctx, mark, at.UnixNano(), low, end, list)
 	if err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
-	if len(seqs) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `UPDATE checkins SET uploaded_at = ? WHERE seq = ?`)
-	if err != nil {
-		return fmt.Errorf("ack: %w", err)
-	}
-	defer stmt.Close()
-	for _, seq := range seqs {
-		if _, err := stmt.ExecContext(ctx, at.UnixNano(), seq); err != nil {
-			return fmt.Errorf("ack: %w", err)
+	n, err := res.RowsAffected()
+	if err == nil && n < int64(len(want)) {
+		res, err = tx.ExecContext(ctx, mark, at.UnixNano(), end, int64(math.MaxInt64), list)
+		if err == nil {
+			var more int64
+			more, err = res.RowsAffected()
+			n += more
 		}
+	}
+	if err != nil {
+		return fmt.Errorf("ack: %w", err)
+	}
+	if n == 0 {
+		return nil
 	}
 	last, _, err := getState(ctx, tx, stateLastAck)
 	if err != nil {

@@ -104,6 +104,10 @@ func BenchmarkDrain(b *testing.B) {
 			b.Fatalf("after the drain: %+v, %v; want %d uploaded (%+v)", st, err, drainRecords, u.Status())
 		}
 		store.Close()
+		// The upstream holds every record once, its chain whole.
+		if got, want := upstreamStats(b, u.Client, url), (wire.Stats{CheckIns: drainRecords, Kiosks: 1}); got != want {
+			b.Fatalf("upstream after the drain: %+v; want %+v", got, want)
+		}
 		recsPerSec = float64(drainRecords) / elapsed.Seconds()
 		peakMB = float64(peak) / (1 << 20)
 		b.StartTimer()
@@ -111,6 +115,21 @@ func BenchmarkDrain(b *testing.B) {
 	b.ReportMetric(recsPerSec, "records/s")
 	b.ReportMetric(20_000, "target-records/s")
 	b.ReportMetric(peakMB, "peak-RSS-MB")
+}
+
+// upstreamStats asks the upstream at url for its counts.
+func upstreamStats(b *testing.B, client *http.Client, url string) wire.Stats {
+	b.Helper()
+	resp, err := client.Get(url + wire.PathStats)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st wire.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET %s: %s, %v", wire.PathStats, resp.Status, err)
+	}
+	return st
 }
 
 // drainUpstreamTemplate makes an upstream's state (its store, CA and keys)

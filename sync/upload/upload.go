@@ -10,6 +10,7 @@ package upload
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,8 +29,9 @@ import (
 
 // Source is the outbox as the uploader sees it. *outbox.Store is one.
 type Source interface {
-	// Pending returns up to limit unacknowledged records, oldest first.
-	Pending(ctx context.Context, limit int) ([]wire.Record, error)
+	// PendingAfter returns up to limit unacknowledged records with a seq
+	// above seq (0: all), oldest first.
+	PendingAfter(ctx context.Context, seq uint64, limit int) ([]wire.Record, error)
 	// Ack marks records uploaded.
 	Ack(ctx context.Context, ids []string, at time.Time) error
 	// Changed signals (at most one signal buffered) after a commit.
@@ -217,45 +219,119 @@ func (u *Uploader) sleep(ctx context.Context, d time.Duration, changed <-chan st
 	return true
 }
 
+// inFlight is how many batches drain keeps in flight: while the upstream
+// stores one, it checks the next, and the kiosk marks uploaded the one
+// before and reads the one after.
+const inFlight = 2
+
 // drain sends pending records until none is left but those rejected, and
 // returns how many the upstream now holds.
+//
+// It keeps inFlight batches in flight, sent in seq order. The upstream may
+// store them out of order (a later batch's first record then waits as a gap
+// for an instant), and answers for each alone; drain reads the answers in
+// the order sent, and marks each batch's records uploaded only once the
+// upstream answered for them. After a failure it sends nothing more, takes
+// the answers still due, and returns the error: the next drain starts again
+// from the oldest record not acknowledged.
 func (u *Uploader) drain(ctx context.Context, client *http.Client) (int, error) {
 	size := u.BatchSize
 	if size <= 0 || size > wire.MaxBatch {
 		size = wire.MaxBatch
 	}
-	total := 0
+	type flight struct {
+		batch []wire.Record
+		done  chan posted
+	}
+	var (
+		queue   []flight
+		sent    uint64 // the seq of the last record sent
+		more    = true
+		total   int
+		failure error
+	)
 	for {
-		// Ask for enough to fill a batch past the rejected records.
-		recs, err := u.Store.Pending(ctx, size+len(u.rejected))
-		if err != nil {
-			return total, fmt.Errorf("read outbox: %w", err)
-		}
-		batch := u.nextBatch(recs, size)
-		if len(batch) == 0 {
-			return total, nil
-		}
-		results, err := u.post(ctx, client, batch)
-		if err != nil {
-			return total, err
-		}
-		acks, rejected, protoErr := u.sortResults(batch, results)
-		u.quarantine(ctx, rejected)
-		if len(acks) > 0 {
-			// The upstream holds them now; a shutdown must not undo
-			// that bookkeeping (it would only cost a resend).
-			if err := u.Store.Ack(context.WithoutCancel(ctx), acks, time.Now()); err != nil {
-				return total, fmt.Errorf("ack: %w", err)
+		for more && failure == nil && len(queue) < inFlight {
+			f := u.fetch(ctx, sent, size)
+			if f.err != nil {
+				failure = f.err
+				break
 			}
-			total += len(acks)
-			u.mu.Lock()
-			u.status.Uploaded += int64(len(acks))
-			u.mu.Unlock()
+			if len(f.batch) == 0 {
+				more = false
+				break
+			}
+			sent = f.batch[len(f.batch)-1].Seq
+			done := make(chan posted, 1)
+			go func() {
+				results, err := u.post(ctx, client, f.body)
+				done <- posted{results, err}
+			}()
+			queue = append(queue, flight{f.batch, done})
 		}
-		if protoErr != nil {
-			return total, protoErr
+		if len(queue) == 0 {
+			return total, failure
+		}
+		fl := queue[0]
+		queue = queue[1:]
+		p := <-fl.done
+		if p.err != nil {
+			failure = cmp.Or(failure, p.err)
+			continue
+		}
+		n, err := u.settle(ctx, fl.batch, p.results)
+		total += n
+		if err != nil {
+			failure = cmp.Or(failure, err)
 		}
 	}
+}
+
+// posted is the upstream's answer to a batch.
+type posted struct {
+	results []wire.ItemResult
+	err     error
+}
+
+// fetched is a batch read from the outbox and encoded, or why it could not be.
+type fetched struct {
+	batch []wire.Record
+	body  []byte
+	err   error
+}
+
+// fetch reads and encodes the next batch of up to size records after seq.
+func (u *Uploader) fetch(ctx context.Context, seq uint64, size int) fetched {
+	// Ask for enough to fill a batch past the rejected records.
+	recs, err := u.Store.PendingAfter(ctx, seq, size+len(u.rejected))
+	if err != nil {
+		return fetched{err: fmt.Errorf("read outbox: %w", err)}
+	}
+	batch := u.nextBatch(recs, size)
+	if len(batch) == 0 {
+		return fetched{}
+	}
+	body, err := wire.MarshalBatch(wire.Batch{KioskID: batch[0].KioskID, Records: batch})
+	return fetched{batch: batch, body: body, err: err}
+}
+
+// settle records what the upstream answered for a batch: the rejected
+// records set aside, the others marked uploaded. It returns how many were
+// marked, and a protocol error if some record had no known answer.
+func (u *Uploader) settle(ctx context.Context, batch []wire.Record, results []wire.ItemResult) (int, error) {
+	acks, rejected, protoErr := u.sortResults(batch, results)
+	u.quarantine(ctx, rejected)
+	if len(acks) > 0 {
+		// The upstream holds them now; a shutdown must not undo that
+		// bookkeeping (it would only cost a resend).
+		if err := u.Store.Ack(context.WithoutCancel(ctx), acks, time.Now()); err != nil {
+			return 0, fmt.Errorf("ack: %w", err)
+		}
+		u.mu.Lock()
+		u.status.Uploaded += int64(len(acks))
+		u.mu.Unlock()
+	}
+	return len(acks), protoErr
 }
 
 // nextBatch picks up to size records of recs to send: not rejected before,
@@ -327,12 +403,9 @@ func (u *Uploader) quarantine(ctx context.Context, rejected []wire.ItemResult) {
 	}
 }
 
-// post sends one batch and returns the upstream's per-record results.
-func (u *Uploader) post(ctx context.Context, client *http.Client, batch []wire.Record) ([]wire.ItemResult, error) {
-	body, err := json.Marshal(wire.Batch{KioskID: batch[0].KioskID, Records: batch})
-	if err != nil {
-		return nil, err
-	}
+// post sends one encoded batch and returns the upstream's per-record
+// results.
+func (u *Uploader) post(ctx context.Context, client *http.Client, body []byte) ([]wire.ItemResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.requestTimeout())
 	defer cancel()
 	url := strings.TrimSuffix(u.URL, "/") + wire.PathCheckIns
@@ -340,7 +413,7 @@ func (u *Uploader) post(ctx context.Context, client *http.Client, batch []wire.R
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", wire.ContentType)
+	req.Header.Set("Content-Type", wire.BatchContentType)
 	req.Header.Set("Accept", wire.ContentType)
 
 	u.mu.Lock()

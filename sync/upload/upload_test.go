@@ -108,14 +108,16 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fail != nil && fail(n, w) {
 		return
 	}
-	var b wire.Batch
-	if json.Unmarshal(body, &b) == nil {
-		rc.mu.Lock()
-		for _, r := range b.Records {
-			rc.sent[r.ID]++
-		}
-		rc.mu.Unlock()
+	b, err := wire.UnmarshalBatch(body) // the uploader sends CBOR
+	if err != nil {
+		http.Error(w, "recorder: "+err.Error(), http.StatusBadRequest)
+		return
 	}
+	rc.mu.Lock()
+	for _, r := range b.Records {
+		rc.sent[r.ID]++
+	}
+	rc.mu.Unlock()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rc.next.ServeHTTP(w, r)
 }
@@ -325,16 +327,22 @@ func TestRejectedDoesNotBlock(t *testing.T) {
 	// verifies, and the upstream rejects it.
 	next := rc.next
 	rc.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var b wire.Batch
-		if err := json.NewDecoder(r.Body).Decode(&b); err == nil {
-			for i := range b.Records {
-				if b.Records[i].ID == ids[0] {
-					b.Records[i].Serial = "ff"
-				}
-			}
-			body, _ := json.Marshal(b)
-			r.Body = io.NopCloser(bytes.NewReader(body))
+		body, _ := io.ReadAll(r.Body)
+		b, err := wire.UnmarshalBatch(body)
+		if err != nil {
+			http.Error(w, "altering: "+err.Error(), http.StatusBadRequest)
+			return
 		}
+		for i := range b.Records {
+			if b.Records[i].ID == ids[0] {
+				b.Records[i].Serial = "ff"
+			}
+		}
+		if body, err = wire.MarshalBatch(b); err != nil {
+			http.Error(w, "altering: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
 	u := fast(box, ts.URL)

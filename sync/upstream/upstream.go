@@ -183,44 +183,10 @@ func (s *Server) Stats(ctx context.Context) (wire.Stats, error) {
 	return st, nil
 }
 
-// rawBatch is a wire.Batch whose records are left encoded: they are
-// decoded one by one, in parallel (checkBatch), so that one malformed
-// record is rejected alone instead of failing its batch.
-type rawBatch struct {
-	KioskID string            `json:"kiosk_id"`
-	Records []json.RawMessage `json:"records"`
-}
-
-// decodeBatch decodes a request body down to its records. The error is a
-// 400's message.
-func decodeBatch(body []byte) (rawBatch, error) {
-	var b rawBatch
-	if err := decodeStrict(body, &b); err != nil {
-		return rawBatch{}, fmt.Errorf("bad batch: %w", err)
-	}
-	return b, nil
-}
-
-// errTrailing is a body with more than one JSON value.
-var errTrailing = errors.New("data after the JSON object")
-
-// decodeStrict decodes one JSON value, refusing unknown fields and
-// trailing data.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errTrailing
-	}
-	return nil
-}
-
 func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != wire.ContentType {
-		writeError(w, http.StatusUnsupportedMediaType, "content type must be "+wire.ContentType)
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != wire.ContentType && mt != wire.BatchContentType {
+		writeError(w, http.StatusUnsupportedMediaType, "content type must be "+wire.BatchContentType+" or "+wire.ContentType)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBodyBytes))
@@ -232,9 +198,9 @@ func (s *Server) postCheckIns(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad batch: "+err.Error())
 		return
 	}
-	b, err := decodeBatch(body)
+	b, err := wire.DecodeBatch(mt, body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, http.StatusBadRequest, "bad batch: "+err.Error())
 		return
 	}
 	if !wire.ValidKioskID(b.KioskID) {
@@ -286,13 +252,18 @@ type checked struct {
 // apply stores a batch in one transaction and returns one result per record.
 // The records are checked first, in parallel and outside the transaction:
 // that is most of the work (checkBatch).
-func (s *Server) apply(ctx context.Context, b rawBatch) ([]wire.ItemResult, error) {
+func (s *Server) apply(ctx context.Context, b wire.RawBatch) ([]wire.ItemResult, error) {
 	pub, err := s.deviceKey(ctx, b.KioskID)
 	if err != nil {
 		return nil, err
 	}
 	items := s.checkBatch(b, pub)
 
+	// The batch is stored whole even if the kiosk hangs up meanwhile (it
+	// will send it again, and be told "duplicate"): a transaction of
+	// hundreds of statements takes milliseconds, and a context that cannot
+	// be cancelled spares the driver a goroutine per statement.
+	ctx = context.WithoutCancel(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -349,14 +320,14 @@ func (s *Server) apply(ctx context.Context, b rawBatch) ([]wire.ItemResult, erro
 // signs its hash, which commits to its prev, and so to every record of the
 // run. When that signature fails, each record of the run is verified on its
 // own, so the results are those of verifying every record.
-func (s *Server) checkBatch(b rawBatch, pub ed25519.PublicKey) []checked {
+func (s *Server) checkBatch(b wire.RawBatch, pub ed25519.PublicKey) []checked {
 	items := make([]checked, len(b.Records))
 	unsealable := make([]bool, len(items))
 	// Decoding, fields, hash and person: a record's own work. A record
 	// whose signature turns out bad is opened for nothing; that costs
 	// only a kiosk that sends them.
 	parallel(len(items), func(i int) {
-		rec, reason := decodeRecord(b.Records[i], b.KioskID)
+		rec, reason := decodeRecord(b, i)
 		if reason == "" && (len(rec.Hash) != wire.HashSize || !bytes.Equal(rec.Hash, rec.Digest())) {
 			reason = wire.ReasonBadSignature
 		}
@@ -418,28 +389,17 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// decodeRecord decodes and checks one record of a batch of kioskID. It
-// returns a rejection reason, or "" for a record that may be stored.
-func decodeRecord(raw json.RawMessage, kioskID string) (wire.Record, string) {
-	var rec wire.Record
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rec); err != nil {
-		// Say which record, when its id can be read, and whether the
-		// time was the trouble.
-		var partial struct {
-			ID any             `json:"id"`
-			At json.RawMessage `json:"at"`
-		}
-		json.Unmarshal(raw, &partial)
-		id, _ := partial.ID.(string)
-		var t time.Time
-		if partial.At != nil && json.Unmarshal(partial.At, &t) != nil {
-			return wire.Record{ID: id}, wire.ReasonBadTime
-		}
-		return wire.Record{ID: id}, wire.ReasonMalformed
+// decodeRecord decodes and checks record i of b. It returns a rejection
+// reason, or "" for a record that may be stored.
+func decodeRecord(b wire.RawBatch, i int) (wire.Record, string) {
+	rec, badTime, err := b.DecodeRecord(i)
+	switch {
+	case err != nil && badTime:
+		return rec, wire.ReasonBadTime
+	case err != nil:
+		return rec, wire.ReasonMalformed
 	}
-	return rec, checkRecord(&rec, kioskID)
+	return rec, checkRecord(&rec, b.KioskID)
 }
 
 // checkRecord checks the fields of a decoded record of a batch of kioskID.

@@ -25,6 +25,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
+	"github.com/fxamacker/cbor/v2"
 )
 
 var sealKey = sync.OnceValue(func() hpke.PrivateKey {
@@ -125,7 +126,12 @@ func resign(r wire.Record) wire.Record {
 
 func post(t *testing.T, url string, body []byte) (int, []byte) {
 	t.Helper()
-	resp, err := http.Post(url+wire.PathCheckIns, wire.ContentType, bytes.NewReader(body))
+	return postAs(t, url, wire.ContentType, body)
+}
+
+func postAs(t *testing.T, url, mediaType string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(url+wire.PathCheckIns, mediaType, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +143,27 @@ func post(t *testing.T, url string, body []byte) (int, []byte) {
 	return resp.StatusCode, b
 }
 
+// postBatch posts b as JSON.
 func postBatch(t *testing.T, url string, b wire.Batch) []wire.ItemResult {
 	t.Helper()
-	body, err := json.Marshal(b)
+	return postBatchAs(t, url, wire.ContentType, b)
+}
+
+// postBatchAs posts b as JSON (wire.ContentType) or CBOR
+// (wire.BatchContentType).
+func postBatchAs(t *testing.T, url, mediaType string, b wire.Batch) []wire.ItemResult {
+	t.Helper()
+	var body []byte
+	var err error
+	if mediaType == wire.BatchContentType {
+		body, err = wire.MarshalBatch(b)
+	} else {
+		body, err = json.Marshal(b)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, resp := post(t, url, body)
+	code, resp := postAs(t, url, mediaType, body)
 	if code != http.StatusOK {
 		t.Fatalf("POST %s: status %d %s; want 200", wire.PathCheckIns, code, resp)
 	}
@@ -172,6 +192,16 @@ func stats(t *testing.T, srv *upstream.Server) wire.Stats {
 }
 
 func TestItemResults(t *testing.T) {
+	for _, mt := range []string{wire.ContentType, wire.BatchContentType} {
+		t.Run(mt, func(t *testing.T) { testItemResults(t, mt) })
+	}
+}
+
+func testItemResults(t *testing.T, mediaType string) {
+	postBatch := func(t *testing.T, url string, b wire.Batch) []wire.ItemResult {
+		t.Helper()
+		return postBatchAs(t, url, mediaType, b)
+	}
 	path := filepath.Join(t.TempDir(), "upstream.db")
 	srv, ts := open(t, path)
 	r1, r2 := record("k1", 1), record("k1", 2)
@@ -388,6 +418,81 @@ func TestMalformedItemsDoNotBlockTheBatch(t *testing.T) {
 	}
 	if got := stats(t, srv).CheckIns; got != 1 {
 		t.Errorf("CheckIns = %d; want 1", got)
+	}
+}
+
+// TestMalformedCBORItemsDoNotBlockTheBatch is
+// TestMalformedItemsDoNotBlockTheBatch for batches in CBOR, the uploader's
+// form, and checks that a CBOR body must be strict.
+func TestMalformedCBORItemsDoNotBlockTheBatch(t *testing.T) {
+	srv, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
+	asMap := func(r wire.Record) map[string]any {
+		b, err := wire.MarshalBatch(wire.Batch{KioskID: r.KioskID, Records: []wire.Record{r}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Records []map[string]any }
+		if err := cbor.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Records[0]
+	}
+	badTime := asMap(record("k1", 2))
+	badTime["at"] = "yesterday"
+	extra := map[string]any{"id": record("k1", 3).ID, "extra": 1}
+	batch := map[string]any{"kiosk_id": "k1", "records": []any{badTime, asMap(record("k1", 1)), extra, 42}}
+	body, err := cbor.Marshal(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, resp := postAs(t, ts.URL, wire.BatchContentType, body)
+	if code != http.StatusOK {
+		t.Fatalf("status %d %s; want 200", code, resp)
+	}
+	var res wire.BatchResult
+	if err := json.Unmarshal(resp, &res); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statuses(res.Results), "rejected bad_time, accepted , rejected malformed, rejected malformed"; got != want {
+		t.Errorf("results: %s; want %s", got, want)
+	}
+	if res.Results[0].ID != record("k1", 2).ID || res.Results[2].ID != record("k1", 3).ID {
+		t.Errorf("rejected results name %q and %q; want the records' ids", res.Results[0].ID, res.Results[2].ID)
+	}
+	if got := stats(t, srv).CheckIns; got != 1 {
+		t.Errorf("CheckIns = %d; want 1", got)
+	}
+
+	good, err := wire.MarshalBatch(wire.Batch{KioskID: "k1", Records: []wire.Record{record("k1", 2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownKey, _ := cbor.Marshal(map[string]any{"kiosk_id": "k1", "records": []any{}, "more": true})
+	// good is a map of two pairs, kiosk_id ("k1", 1+8+3 bytes) first:
+	// make it three, kiosk_id twice.
+	if good[0] != 0xa2 || string(good[1:13]) != "\x68kiosk_id\x62k1" {
+		t.Fatalf("a batch in CBOR begins % x; want a map of 2 pairs, kiosk_id first", good[:13])
+	}
+	dupKey := append(append([]byte{0xa3}, good[1:13]...), good[1:]...)
+	bad := []struct {
+		name string
+		body []byte
+	}{
+		{"trailing data", append(bytes.Clone(good), 0x00)},
+		{"unknown key", unknownKey},
+		{"a key twice", dupKey},
+		{"JSON sent as CBOR", mustJSON(t, wire.Batch{KioskID: "k1", Records: []wire.Record{record("k1", 2)}})},
+	}
+	for _, tt := range bad {
+		if code, resp := postAs(t, ts.URL, wire.BatchContentType, tt.body); code != http.StatusBadRequest {
+			t.Errorf("%s: status %d %s; want 400", tt.name, code, resp)
+		}
+	}
+	if code, resp := postAs(t, ts.URL, "application/octet-stream", good); code != http.StatusUnsupportedMediaType {
+		t.Errorf("another media type: status %d %s; want 415", code, resp)
+	}
+	if got := stats(t, srv).CheckIns; got != 1 {
+		t.Errorf("CheckIns after bad bodies = %d; want 1", got)
 	}
 }
 

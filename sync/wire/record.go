@@ -189,12 +189,13 @@ type Person struct {
 // the AES key is the 32 bytes exported with context "sdc-person-v2 key",
 // the nonce is 8 zero bytes ‖ counter, which the Sealer never repeats
 // within an epoch, and the additional data is the record's id. The
-// plaintext is the Person's JSON.
+// plaintext is the Person in CBOR (RFC 8949), a map with the keys of its
+// JSON form.
 //
 // Version 1 blobs, which earlier releases wrote, are one base-mode HPKE
 // message per record (enc ‖ AES-256-GCM ciphertext, info "sdc-person-v1\0"
-// ‖ kiosk id, the record's id as additional data); Open and Opener still
-// open them.
+// ‖ kiosk id, the record's id as additional data, the Person's JSON as
+// plaintext); Open and Opener still open them.
 var (
 	sealKEM  = hpke.DHKEM(ecdh.X25519())
 	sealKDF  = hpke.HKDFSHA256()
@@ -285,7 +286,7 @@ func (sl *Sealer) Seal(id string, p Person) ([]byte, error) {
 	if sl.Full() {
 		return nil, errors.New("seal: the epoch is full")
 	}
-	plain, err := json.Marshal(p)
+	plain, err := cborEnc.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
@@ -344,23 +345,25 @@ func NewOpener(priv hpke.PrivateKey, max int) *Opener {
 
 // Open opens the person data of record (kioskID, id).
 func (o *Opener) Open(kioskID, id string, sealed []byte) (Person, error) {
-	var plain []byte
-	var err error
+	var p Person
 	if len(sealed) > sealV2Header && sealed[0] == sealV2 {
-		plain, err = o.openV2(kioskID, id, sealed)
-		if err != nil && len(sealed) > sealEncSize {
-			// A version 1 blob whose encapsulated key begins with 0x02.
-			if p1, err1 := o.openV1(kioskID, id, sealed); err1 == nil {
-				plain, err = p1, nil
+		plain, err := o.openV2(kioskID, id, sealed)
+		if err == nil {
+			if err := cborDec.Unmarshal(plain, &p); err != nil {
+				return Person{}, fmt.Errorf("sealed person: %w", err)
 			}
+			return p, nil
 		}
-	} else {
-		plain, err = o.openV1(kioskID, id, sealed)
+		// Perhaps a version 1 blob whose encapsulated key begins with
+		// 0x02: say what version 2 said if it is not.
+		if _, err1 := o.openV1(kioskID, id, sealed); err1 != nil {
+			return Person{}, fmt.Errorf("open sealed person: %w", err)
+		}
 	}
+	plain, err := o.openV1(kioskID, id, sealed)
 	if err != nil {
 		return Person{}, fmt.Errorf("open sealed person: %w", err)
 	}
-	var p Person
 	if err := json.Unmarshal(plain, &p); err != nil {
 		return Person{}, fmt.Errorf("sealed person: %w", err)
 	}
