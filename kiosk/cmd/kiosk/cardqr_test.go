@@ -125,7 +125,7 @@ func TestWriteQRPNG(t *testing.T) {
 		}
 		t.Skip("zbarimg not found: install zbar-tools to decode the QR code")
 	}
-	out, err := exec.Command(zbarimg, "--raw", "-q", file).Output()
+	out, err := exec.Command(zbarimg, zbarQROnly("--raw", "-q", file)...).Output()
 	if err != nil {
 		t.Fatalf("zbarimg: %v", err)
 	}
@@ -154,11 +154,18 @@ func TestCardIssueQR(t *testing.T) {
 	if err != nil {
 		t.Fatalf("card issue --qr = %v; stderr %s", err, stderr)
 	}
-	out, err := exec.Command(zbarimg, "--raw", "-q", qr).Output()
+	out, err := exec.Command(zbarimg, zbarQROnly("--raw", "-q", qr)...).Output()
 	if err != nil {
 		t.Fatalf("zbarimg: %v", err)
 	}
 	if got, want := strings.TrimSuffix(string(out), "\n"), strings.TrimSuffix(stdout, "\n"); got != want {
 		t.Errorf("zbarimg read %q; want the printed payload %q", got, want)
 	}
+}
+
+// zbarQROnly returns zbarimg's arguments with every symbology but QR
+// turned off: a linear decoder now and then reads a few digits out of a QR
+// code's modules (an "I2/5" or "EAN-8" of six digits beside the payload).
+func zbarQROnly(args ...string) []string {
+	return append([]string{"-Sdisable", "-Sqrcode.enable"}, args...)
 }
