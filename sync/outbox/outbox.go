@@ -221,6 +221,7 @@ func open(path string, opts Options, migrations fs.FS) (*Store, error) {
 	ctx := context.Background()
 	db, err := sqlitedb.Open(ctx, path, migrations, sqlitedb.Options{
 		VFS: opts.VFS, RecoverCorrupt: opts.RecoverCorrupt, Now: s.now, PageSize: pageSize,
+		PreallocateWAL: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
@@ -844,7 +845,8 @@ func (s *Store) Head(ctx context.Context) (wire.Head, error) {
 // kiosk has been idle for a while (a quiet minute), as it takes the writer
 // for longer than a commit. It purges acknowledged records older than the
 // retention, clears the duplicate hashes of past days, and checkpoints the
-// WAL into the database, truncating it.
+// WAL into the database, truncating it (no frame of a purged record or a
+// cleared hash stays in the file) and laying it out again zeroed.
 func (s *Store) Checkpoint(ctx context.Context) error {
 	if _, err := s.Purge(ctx); err != nil {
 		return err
@@ -855,6 +857,12 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	var busy, logPages, done int
 	err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
 	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	// The truncated WAL is laid out again, zeroed, so the commits after
+	// an idle spell overwrite it rather than grow it (see
+	// sqlitedb.PreallocateWAL).
+	if err := sqlitedb.PreallocateWAL(ctx, s.w); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
