@@ -5,9 +5,10 @@
 // the retention (Options.Retention), and the newest record is always kept,
 // as the anchor of the chain.
 //
-// One writer connection takes every write in a BEGIN IMMEDIATE transaction
-// on a WAL file with synchronous=FULL, so Commit returns only once the
-// record is on stable storage. Readers (Pending, Stats, LastCheckIn) use a
+// One writer connection takes every write in a write transaction (BEGIN
+// IMMEDIATE, or a commit's lone INSERT, which takes the write lock as it
+// starts) on a WAL file with synchronous=FULL, so Commit returns only once
+// the record is on stable storage. Readers (Pending, Stats, LastCheckIn) use a
 // separate read-only pool and never hold a transaction open past their
 // return.
 //
@@ -256,6 +257,7 @@ func open(path string, opts Options, migrations fs.FS) (*Store, error) {
 	ctx := context.Background()
 	db, err := sqlitedb.Open(ctx, path, migrations, sqlitedb.Options{
 		VFS: opts.VFS, RecoverCorrupt: opts.RecoverCorrupt, Now: s.now, PageSize: pageSize,
+		PreallocateWAL: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
@@ -537,8 +539,16 @@ func (s *Store) chainHead(ctx context.Context) (int64, []byte, error) {
 // insert chains rec to the newest record, signs it and stores it in its own
 // transaction. The record is chained and signed before the transaction
 // begins (under commitMu, which keeps the head from moving), so the
-// transaction holds the write lock only for the INSERT and the COMMIT's
+// transaction holds the write lock only for the INSERT and the commit's
 // sync. Requires commitMu.
+//
+// The INSERT is its own transaction (autocommit), not one between BEGIN and
+// COMMIT: SQLite takes the write lock when the statement starts, waiting
+// for it as BEGIN IMMEDIATE does (the busy timeout), and syncs the WAL
+// before the statement returns, as COMMIT does; a failed INSERT rolls
+// itself back. It saves a round trip through database/sql and cgo and the
+// parsing of two statements each commit (about 40 µs, a third of a
+// commit's CPU time).
 func (s *Store) insert(ctx context.Context, rec *wire.Record, dup []byte) (err error) {
 	defer func() {
 		if err != nil {
@@ -553,19 +563,11 @@ func (s *Store) insert(ctx context.Context, rec *wire.Record, dup []byte) (err e
 	rec.Mono = int64(device.SinceBoot())
 	rec.Sign(s.key)
 
-	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the DSN's _txlock)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, insertRecord,
+	_, err = s.w.ExecContext(ctx, insertRecord,
 		int64(rec.Seq), rec.ID, rec.At.UnixNano(), rec.Clock, rec.Outcome, rec.Issuer, rec.Serial,
 		rec.BootID, rec.Mono, rec.Sealed, rec.Prev, rec.Hash, rec.Sig, dup)
 	if err != nil {
 		return fmt.Errorf("insert: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return err
 	}
 	s.head = headCache{ok: true, seq: int64(rec.Seq), hash: rec.Hash}
 	return nil
@@ -927,7 +929,8 @@ func (s *Store) Head(ctx context.Context) (wire.Head, error) {
 // kiosk has been idle for a while (a quiet minute), as it takes the writer
 // for longer than a commit. It purges acknowledged records older than the
 // retention, clears the duplicate hashes of past days, and checkpoints the
-// WAL into the database, truncating it.
+// WAL into the database, truncating it (no frame of a purged record or a
+// cleared hash stays in the file) and laying it out again zeroed.
 func (s *Store) Checkpoint(ctx context.Context) error {
 	if _, err := s.Purge(ctx); err != nil {
 		return err
@@ -938,6 +941,12 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	var busy, logPages, done int
 	err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
 	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	// The truncated WAL is laid out again, zeroed, so the commits after
+	// an idle spell overwrite it rather than grow it (see
+	// sqlitedb.PreallocateWAL).
+	if err := sqlitedb.PreallocateWAL(ctx, s.w); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil

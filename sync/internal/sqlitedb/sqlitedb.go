@@ -59,6 +59,10 @@ type Options struct {
 	// keeps its own. Each commit writes whole pages to the WAL, so a page
 	// near the size of what a commit changes writes (and syncs) less.
 	PageSize int
+	// PreallocateWAL lays the WAL file out, zero-filled, to the length it
+	// reaches between two automatic checkpoints (see PreallocateWAL), so
+	// that a commit overwrites blocks the file already has.
+	PreallocateWAL bool
 }
 
 // DB is an open database: its writer connection and its read-only pool.
@@ -130,6 +134,12 @@ func Open(ctx context.Context, file string, migrations fs.FS, opts Options) (*DB
 	if err := migrate(ctx, w, migrations); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if opts.PreallocateWAL {
+		if err := PreallocateWAL(ctx, w); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
 	}
 
 	q := url.Values{"mode": {"ro"}, "_busy_timeout": {"5000"}}
@@ -207,6 +217,82 @@ func openWriter(ctx context.Context, file string, opts Options) (*sql.DB, error)
 		return nil, fmt.Errorf("%s: %v: %s; keeping it aside failed: %w", file, ErrCorrupt, problem, merr)
 	}
 	return nil, &CorruptError{File: file, KeptAt: kept, Problem: problem}
+}
+
+// walHeaderSize and walFrameHeaderSize are the sizes of the WAL file's
+// header and of the header of each frame (a page) in it.
+const (
+	walHeaderSize      = 32
+	walFrameHeaderSize = 24
+)
+
+// PreallocateWAL makes the WAL file of w, a database's one writer
+// connection, at least as long as the WAL grows between two automatic
+// checkpoints (PRAGMA wal_autocheckpoint pages, and a quarter more for the
+// commit that crosses the mark and a checkpoint a reader holds back). It
+// writes zeros past the file's end and syncs them.
+//
+// A commit's sync then makes durable only the frames it wrote over blocks
+// the file already has: fsync on a file that grew must also commit the
+// file system's journal (the new size, the new blocks). On ext4 on a
+// virtual disk, the sync of a commit's frames appended to the WAL measured
+// 1.0 to 1.25 times an append and fsync of a record (BenchmarkFsyncFloor in
+// sync/outbox), and the same frames written over a laid-out WAL 0.76 to
+// 0.93 times, the two taking turns in one run. SQLite writes the WAL from its
+// start again after each checkpoint, and shrinks it only to
+// journal_size_limit, so once laid out the file keeps its length until a
+// truncating checkpoint or the last connection's close.
+//
+// Zeros past SQLite's frames are harmless: recovery reads frames from the
+// start and stops at the first whose salt and checksum do not match, and a
+// file whose header is zeros is read as an empty WAL. The zeros are written
+// inside a write transaction, which holds the WAL's write lock, so no other
+// connection, in this process or another, appends a frame meanwhile.
+func PreallocateWAL(ctx context.Context, w *sql.DB) error {
+	tx, err := w.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the WAL's write lock
+	if err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	defer tx.Rollback()
+	var pageSize, pages, seq int
+	var schema, file string
+	if err := tx.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA database_list").Scan(&seq, &schema, &file); err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	if pages <= 0 || file == "" {
+		return nil // no automatic checkpoints, or no file: nothing to size
+	}
+	want := int64(walHeaderSize) + int64(pages+pages/4)*int64(walFrameHeaderSize+pageSize)
+	f, err := os.OpenFile(file+"-wal", os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // SQLite makes it at the first write
+	} else if err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	if fi.Size() >= want {
+		return nil
+	}
+	if _, err := f.WriteAt(make([]byte, want-fi.Size()), fi.Size()); err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	return tx.Commit()
 }
 
 // initPageSize gives the empty file its page size, which SQLite fixes when
