@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -220,57 +221,87 @@ func (u *Uploader) sleep(ctx context.Context, d time.Duration, changed <-chan st
 }
 
 // inFlight is how many batches drain keeps in flight: while the upstream
-// stores one, it checks the next, and the kiosk marks uploaded the one
-// before and reads the one after.
+// stores one, it checks the next.
 const inFlight = 2
 
 // drain sends pending records until none is left but those rejected, and
 // returns how many the upstream now holds.
 //
-// It keeps inFlight batches in flight, sent in seq order. The upstream may
-// store them out of order (a later batch's first record then waits as a gap
-// for an instant), and answers for each alone; drain reads the answers in
-// the order sent, and marks each batch's records uploaded only once the
-// upstream answered for them. After a failure it sends nothing more, takes
-// the answers still due, and returns the error: the next drain starts again
-// from the oldest record not acknowledged.
+// It is a pipeline of three stages, each on its own goroutine, so that the
+// kiosk's share of the work hides behind the upstream's: one reads batches
+// from the outbox in seq order and encodes them; one keeps inFlight of them
+// in flight and takes the answers in the order sent; one marks the answered
+// records uploaded (all the answers waiting, in one transaction) and sets
+// the rejected ones aside. A record is marked uploaded only once the
+// upstream answered for it. The upstream may store two batches in flight
+// out of order (sync/API.md). After a failure drain sends nothing more,
+// takes the answers still due, marks what they hold, and returns the error:
+// the next drain starts again from the oldest record not acknowledged.
 func (u *Uploader) drain(ctx context.Context, client *http.Client) (int, error) {
 	size := u.BatchSize
 	if size <= 0 || size > wire.MaxBatch {
 		size = wire.MaxBatch
 	}
+	fetchCtx, stopFetching := context.WithCancel(ctx)
+	defer stopFetching()
+	// Records set aside by this process before this drain (their
+	// quarantine failed): the stage that marks records changes u.rejected
+	// while the one that reads batches runs.
+	skip := maps.Clone(u.rejected)
+
+	batches := make(chan fetched, 1)
+	go func() {
+		defer close(batches)
+		var after uint64
+		for {
+			f := u.fetch(fetchCtx, after, size, skip)
+			if f.err == nil && len(f.batch) == 0 {
+				return
+			}
+			select {
+			case batches <- f:
+			case <-fetchCtx.Done():
+				return
+			}
+			if f.err != nil {
+				return
+			}
+			after = f.batch[len(f.batch)-1].Seq
+		}
+	}()
+
+	answers := make(chan answered, inFlight)
+	marked := make(chan settled, 1)
+	go func() { marked <- u.markAnswered(ctx, answers) }()
+
 	type flight struct {
 		batch []wire.Record
 		done  chan posted
 	}
 	var (
 		queue   []flight
-		sent    uint64 // the seq of the last record sent
 		more    = true
-		total   int
 		failure error
 	)
 	for {
 		for more && failure == nil && len(queue) < inFlight {
-			f := u.fetch(ctx, sent, size)
-			if f.err != nil {
-				failure = f.err
-				break
-			}
-			if len(f.batch) == 0 {
+			f, ok := <-batches
+			switch {
+			case !ok:
 				more = false
-				break
+			case f.err != nil:
+				failure = f.err
+			default:
+				done := make(chan posted, 1)
+				go func() {
+					results, err := u.post(ctx, client, f.body)
+					done <- posted{results, err}
+				}()
+				queue = append(queue, flight{f.batch, done})
 			}
-			sent = f.batch[len(f.batch)-1].Seq
-			done := make(chan posted, 1)
-			go func() {
-				results, err := u.post(ctx, client, f.body)
-				done <- posted{results, err}
-			}()
-			queue = append(queue, flight{f.batch, done})
 		}
 		if len(queue) == 0 {
-			return total, failure
+			break
 		}
 		fl := queue[0]
 		queue = queue[1:]
@@ -279,18 +310,16 @@ func (u *Uploader) drain(ctx context.Context, client *http.Client) (int, error) 
 			failure = cmp.Or(failure, p.err)
 			continue
 		}
-		n, err := u.settle(ctx, fl.batch, p.results)
-		total += n
-		if err != nil {
-			failure = cmp.Or(failure, err)
-		}
+		acks, rejected, protoErr := u.sortResults(fl.batch, p.results)
+		answers <- answered{acks, rejected}
+		failure = cmp.Or(failure, protoErr)
 	}
-}
-
-// posted is the upstream's answer to a batch.
-type posted struct {
-	results []wire.ItemResult
-	err     error
+	close(answers)
+	stopFetching()
+	for range batches { // let the reading stage end
+	}
+	m := <-marked
+	return m.n, cmp.Or(failure, m.err)
 }
 
 // fetched is a batch read from the outbox and encoded, or why it could not be.
@@ -300,14 +329,15 @@ type fetched struct {
 	err   error
 }
 
-// fetch reads and encodes the next batch of up to size records after seq.
-func (u *Uploader) fetch(ctx context.Context, seq uint64, size int) fetched {
-	// Ask for enough to fill a batch past the rejected records.
-	recs, err := u.Store.PendingAfter(ctx, seq, size+len(u.rejected))
+// fetch reads and encodes the next batch of up to size records after seq,
+// skipping the records in skip.
+func (u *Uploader) fetch(ctx context.Context, seq uint64, size int, skip map[string]bool) fetched {
+	// Ask for enough to fill a batch past the records skipped.
+	recs, err := u.Store.PendingAfter(ctx, seq, size+len(skip))
 	if err != nil {
 		return fetched{err: fmt.Errorf("read outbox: %w", err)}
 	}
-	batch := u.nextBatch(recs, size)
+	batch := nextBatch(recs, size, skip)
 	if len(batch) == 0 {
 		return fetched{}
 	}
@@ -315,32 +345,72 @@ func (u *Uploader) fetch(ctx context.Context, seq uint64, size int) fetched {
 	return fetched{batch: batch, body: body, err: err}
 }
 
-// settle records what the upstream answered for a batch: the rejected
-// records set aside, the others marked uploaded. It returns how many were
-// marked, and a protocol error if some record had no known answer.
-func (u *Uploader) settle(ctx context.Context, batch []wire.Record, results []wire.ItemResult) (int, error) {
-	acks, rejected, protoErr := u.sortResults(batch, results)
-	u.quarantine(ctx, rejected)
-	if len(acks) > 0 {
+// posted is the upstream's answer to a batch.
+type posted struct {
+	results []wire.ItemResult
+	err     error
+}
+
+// answered is what the upstream answered for a batch: the ids it holds and
+// the records it rejected.
+type answered struct {
+	acks     []string
+	rejected []wire.ItemResult
+}
+
+// settled is what markAnswered did: how many records it marked uploaded,
+// and why it stopped marking, if it did.
+type settled struct {
+	n   int
+	err error
+}
+
+// markAnswered sets the rejected records aside and marks the others
+// uploaded, for each answer until answers closes. The answers waiting when
+// it gets to them are marked together, in one transaction. After a
+// failure to mark, it takes the rest of the answers without marking them.
+func (u *Uploader) markAnswered(ctx context.Context, answers <-chan answered) settled {
+	var s settled
+	for a := range answers {
+		acks := a.acks
+		u.quarantine(ctx, a.rejected)
+	more:
+		for {
+			select {
+			case b, ok := <-answers:
+				if !ok {
+					break more
+				}
+				u.quarantine(ctx, b.rejected)
+				acks = append(acks, b.acks...)
+			default:
+				break more
+			}
+		}
+		if s.err != nil || len(acks) == 0 {
+			continue
+		}
 		// The upstream holds them now; a shutdown must not undo that
 		// bookkeeping (it would only cost a resend).
 		if err := u.Store.Ack(context.WithoutCancel(ctx), acks, time.Now()); err != nil {
-			return 0, fmt.Errorf("ack: %w", err)
+			s.err = fmt.Errorf("ack: %w", err)
+			continue
 		}
+		s.n += len(acks)
 		u.mu.Lock()
 		u.status.Uploaded += int64(len(acks))
 		u.mu.Unlock()
 	}
-	return len(acks), protoErr
+	return s
 }
 
-// nextBatch picks up to size records of recs to send: not rejected before,
-// and all of the first one's kiosk (a batch names one kiosk; the kiosk id
-// changes only if the kiosk is re-provisioned).
-func (u *Uploader) nextBatch(recs []wire.Record, size int) []wire.Record {
+// nextBatch picks up to size records of recs to send: not in skip, and all
+// of the first one's kiosk (a batch names one kiosk; the kiosk id changes
+// only if the kiosk is re-provisioned).
+func nextBatch(recs []wire.Record, size int, skip map[string]bool) []wire.Record {
 	var batch []wire.Record
 	for _, r := range recs {
-		if u.rejected[r.ID] {
+		if skip[r.ID] {
 			continue
 		}
 		if len(batch) > 0 && r.KioskID != batch[0].KioskID {

@@ -66,6 +66,7 @@ type Server struct {
 	now     func() time.Time
 	sealKey hpke.PrivateKey
 	opener  *wire.Opener // sealKey's, keeping the keys of recent sealing epochs
+	order   sequencer    // a kiosk's batches handled at once store in seq order
 	t       transport    // device authentication, enrollment, heartbeats, downloads
 }
 
@@ -257,7 +258,14 @@ func (s *Server) apply(ctx context.Context, b wire.RawBatch) ([]wire.ItemResult,
 	if err != nil {
 		return nil, err
 	}
+	first, ok := b.FirstSeq()
+	if ok {
+		defer s.order.enter(b.KioskID, first)()
+	}
 	items := s.checkBatch(b, pub)
+	if ok {
+		s.order.waitTurn(ctx, b.KioskID, first)
+	}
 
 	// The batch is stored whole even if the kiosk hangs up meanwhile (it
 	// will send it again, and be told "duplicate"): a transaction of

@@ -99,6 +99,24 @@ func DecodeBatch(mediaType string, body []byte) (RawBatch, error) {
 	return RawBatch{}, fmt.Errorf("media type %q is neither %s nor %s", mediaType, ContentType, BatchContentType)
 }
 
+// FirstSeq returns the seq of the batch's first record, when it can be
+// read.
+func (b RawBatch) FirstSeq() (uint64, bool) {
+	if len(b.Records) == 0 {
+		return 0, false
+	}
+	var r struct {
+		Seq uint64 `json:"seq"`
+	}
+	var err error
+	if b.cbor {
+		err = cbor.Unmarshal(b.Records[0], &r)
+	} else {
+		err = json.Unmarshal(b.Records[0], &r)
+	}
+	return r.Seq, err == nil && r.Seq > 0
+}
+
 // DecodeRecord decodes record i of b strictly (no unknown field). When it
 // fails, it returns what could be read of the record's id, and whether the
 // time was the trouble.
