@@ -52,6 +52,12 @@ const (
 	maxSerialLen  = 256
 )
 
+// checkpointInterval is how often the server copies its WAL into its
+// database file, from a connection of its own (sqlitedb.Checkpointer), so
+// that storing a batch does not: at 20,000 records/s the WAL grows by about
+// 4 MB in this time, the 1000 pages at which SQLite would checkpoint.
+const checkpointInterval = 200 * time.Millisecond
+
 // openerEpochs is how many sealing epochs' keys the server keeps: a
 // kiosk's epoch spans at most a few batches, and many kiosks' uploads
 // interleave. About a kilobyte each.
@@ -62,6 +68,7 @@ const openerEpochs = 1024
 type Server struct {
 	w       *sql.DB // the one writer connection
 	r       *sql.DB // read-only pool
+	cp      *sqlitedb.Checkpointer
 	log     *slog.Logger
 	now     func() time.Time
 	sealKey hpke.PrivateKey
@@ -105,8 +112,14 @@ func Open(path string, log *slog.Logger, opts ...Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open upstream: %w", err)
 	}
+	cp, err := sqlitedb.StartCheckpointer(context.Background(), path, db, checkpointInterval)
+	if err != nil {
+		db.W.Close()
+		db.R.Close()
+		return nil, fmt.Errorf("open upstream: %w", err)
+	}
 	return &Server{
-		w: db.W, r: db.R, log: log, now: time.Now,
+		w: db.W, r: db.R, cp: cp, log: log, now: time.Now,
 		sealKey: o.SealKey, opener: wire.NewOpener(o.SealKey, openerEpochs),
 	}, nil
 }
@@ -155,7 +168,7 @@ func (s *Server) deviceKey(ctx context.Context, kioskID string) (ed25519.PublicK
 
 // Close closes the store. Call it after the HTTP server has shut down.
 func (s *Server) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.cp.Stop(), s.r.Close(), s.w.Close())
 }
 
 // Handler serves the API.
