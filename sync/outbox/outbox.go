@@ -15,8 +15,9 @@
 // A record (wire.Record) is hash-chained to the one before and signed with
 // the kiosk's device key (Options.Device). Nothing personal is stored in
 // clear: the person's A-number, names, date of birth and office are sealed
-// with HPKE to the upstream's public key (Options.SealKey) and cannot be read
-// on the kiosk at all; what the kiosk needs to answer "already checked in
+// with HPKE to the upstream's public key (Options.SealKey), an epoch of
+// records at a time (Options.SealEpochRecords), and cannot be read from the
+// kiosk's files at all; what the kiosk needs to answer "already checked in
 // today" is a keyed hash (Options.DupKey) of card issuer, A-number and local
 // date, cleared once the day is over. A store cannot be opened without a
 // seal key: a kiosk takes no check-ins before it is enrolled.

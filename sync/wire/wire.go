@@ -1,7 +1,7 @@
 // Package wire holds the types of the upload API (sync/API.md): what a kiosk
 // sends to the upstream and what it gets back. Both ends import it, the
 // uploader (sync/upload) and the reference server (sync/upstream), so the
-// JSON they exchange is declared once.
+// JSON and CBOR (cbor.go) they exchange is declared once.
 //
 // A Record carries no personal data in clear: no name, A-number or date of
 // birth. What identifies the person travels sealed to the upstream's key
@@ -24,7 +24,8 @@ const (
 	MaxBodyBytes = 4 << 20 // bytes in one request body
 )
 
-// ContentType is the media type of every request and response body.
+// ContentType is the media type of every request and response body, but
+// for batches, which may also be BatchContentType.
 const ContentType = "application/json"
 
 // Record is one check-in as the kiosk uploads it. ID and (KioskID, Seq) each
