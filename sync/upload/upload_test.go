@@ -412,3 +412,36 @@ func TestKickEndsBackoff(t *testing.T) {
 	u.Kick() // without it, the next try is up to an hour away
 	waitFor(t, "the outbox is drained", func() bool { return outboxStats(t, box).Pending == 0 })
 }
+
+// TestFailureInFlight fails one of the batches in flight: the batches
+// answered are marked uploaded, the failed one is sent again, and nothing
+// else is.
+func TestFailureInFlight(t *testing.T) {
+	box := newOutbox(t)
+	srv, rc, ts := newUpstream(t, nil)
+	ids := commit(t, box, 10)
+	rc.fail = func(n int, w http.ResponseWriter) bool {
+		if n == 2 { // the second POST to arrive: another batch is in flight
+			http.Error(w, "injected", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}
+	u := fast(box, ts.URL)
+	u.BatchSize = 2
+	run(t, u)
+	waitFor(t, "the outbox is drained", func() bool { return outboxStats(t, box).Uploaded == 10 })
+	if got := upstreamCount(t, srv); got != 10 {
+		t.Errorf("upstream holds %d records; want 10", got)
+	}
+	// The recorder counts what reached the upstream: the failed POST's
+	// records did not.
+	for _, id := range ids {
+		if n := rc.timesSent(id); n != 1 {
+			t.Errorf("record %s reached the upstream %d times; want once", id, n)
+		}
+	}
+	if got, want := len(rc.postTimes()), 10/u.BatchSize+1; got != want {
+		t.Errorf("%d POSTs; want %d: each batch once, and the one that failed", got, want)
+	}
+}
