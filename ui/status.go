@@ -159,7 +159,7 @@ type Upload struct {
 	LastError   string    // of the last attempt; "" if it succeeded
 	// LastHeartbeat is when the upstream last answered a heartbeat, and
 	// HeadState what it said of the kiosk's chain head: in_sync, behind,
-	// tail_deleted, fork (see sync/API.md).
+	// gaps, tail_deleted, fork (see sync/API.md).
 	LastHeartbeat time.Time
 	HeadState     string
 }

@@ -30,8 +30,11 @@ func (u *Uploader) heartbeat(ctx context.Context, client *http.Client) {
 	u.status.LastHeartbeat = time.Now()
 	if res.State != u.status.HeadState {
 		level := slog.LevelInfo
-		if res.State == wire.HeadFork || res.State == wire.HeadTailDeleted {
+		switch res.State {
+		case wire.HeadFork, wire.HeadTailDeleted:
 			level = slog.LevelError // the upstream raises the alert; say so here too
+		case wire.HeadGaps:
+			level = slog.LevelWarn // records below the head are missing upstream
 		}
 		u.log().Log(ctx, level, "upstream compared the chain head", "state", res.State, "held_seq", res.HeldSeq)
 	}

@@ -25,37 +25,47 @@ import (
 // three missed heartbeats at the kiosk's default interval.
 const DefaultSilentAfter = 3 * time.Minute
 
-// compareHead says how head stands against the records held: the highest
-// seq held, and the hash held at head.Seq (nil when not held or unknown).
-func compareHead(head wire.Head, heldMax uint64, heldHash []byte) string {
+// held is what the upstream holds of a kiosk, against its chain head.
+type held struct {
+	max   uint64 // the highest seq held
+	count uint64 // how many records are held
+	hash  []byte // the hash held at the head's seq; nil when not held or unknown
+}
+
+// compareHead says how head stands against the records held.
+func compareHead(head wire.Head, h held) string {
 	switch {
-	case head.Seq < heldMax:
+	case head.Seq < h.max:
 		return wire.HeadTailDeleted
-	case head.Seq > heldMax:
+	case head.Seq > h.max:
 		return wire.HeadBehind
-	case head.Seq > 0 && heldHash != nil && string(heldHash) != string(head.Hash):
+	case head.Seq > 0 && h.hash != nil && string(h.hash) != string(head.Hash):
 		return wire.HeadFork
+	case h.count < head.Seq:
+		return wire.HeadGaps
 	}
 	return wire.HeadInSync
 }
 
-// held returns the highest seq held of kioskID and the hash held at seq.
-func (s *Server) held(ctx context.Context, kioskID string, seq uint64) (uint64, []byte, error) {
+// holdings returns what is held of kioskID, with the hash held at seq.
+func (s *Server) holdings(ctx context.Context, kioskID string, seq uint64) (held, error) {
 	var max sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT MAX(seq) FROM checkins WHERE kiosk_id = ?`, kioskID).Scan(&max); err != nil {
-		return 0, nil, fmt.Errorf("held seq: %w", err)
+	var count int64
+	err := s.r.QueryRowContext(ctx, `SELECT MAX(seq), COUNT(*) FROM checkins WHERE kiosk_id = ?`, kioskID).Scan(&max, &count)
+	if err != nil {
+		return held{}, fmt.Errorf("held seq: %w", err)
 	}
-	var hash []byte
+	h := held{max: uint64(max.Int64), count: uint64(count)}
 	if seq > 0 && s.checkinsHaveHash(ctx) {
-		err := s.r.QueryRowContext(ctx, `SELECT hash FROM checkins WHERE kiosk_id = ? AND seq = ?`, kioskID, int64(seq)).Scan(&hash)
+		err := s.r.QueryRowContext(ctx, `SELECT hash FROM checkins WHERE kiosk_id = ? AND seq = ?`, kioskID, int64(seq)).Scan(&h.hash)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, nil, fmt.Errorf("held hash: %w", err)
+			return held{}, fmt.Errorf("held hash: %w", err)
 		}
-		if len(hash) == 0 {
-			hash = nil // a record stored before hashes were kept
+		if len(h.hash) == 0 {
+			h.hash = nil // a record stored before hashes were kept
 		}
 	}
-	return uint64(max.Int64), hash, nil
+	return h, nil
 }
 
 // checkinsHaveHash reports whether the checkins table keeps record hashes.
@@ -72,11 +82,12 @@ func (s *Server) Heartbeat(ctx context.Context, head wire.Head, pub ed25519.Publ
 	if err := head.Verify(pub); err != nil {
 		return wire.HeartbeatResult{}, err
 	}
-	heldMax, heldHash, err := s.held(ctx, head.KioskID, head.Seq)
+	h, err := s.holdings(ctx, head.KioskID, head.Seq)
 	if err != nil {
 		return wire.HeartbeatResult{}, err
 	}
-	state := compareHead(head, heldMax, heldHash)
+	heldMax := h.max
+	state := compareHead(head, h)
 	_, err = s.w.ExecContext(ctx,
 		`INSERT INTO heads (kiosk_id, seq, hash, at, sig, received_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (kiosk_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at,
@@ -184,11 +195,11 @@ func (s *Server) Health(ctx context.Context, silentAfter time.Duration) ([]wire.
 		if err := s.r.QueryRowContext(ctx, `SELECT hash FROM heads WHERE kiosk_id = ?`, kh.KioskID).Scan(&headHash); err != nil {
 			return nil, fmt.Errorf("health: %w", err)
 		}
-		_, heldHash, err := s.held(ctx, kh.KioskID, kh.HeadSeq)
+		h, err := s.holdings(ctx, kh.KioskID, kh.HeadSeq)
 		if err != nil {
 			return nil, err
 		}
-		kh.State = compareHead(wire.Head{Seq: kh.HeadSeq, Hash: headHash}, kh.HeldSeq, heldHash)
+		kh.State = compareHead(wire.Head{Seq: kh.HeadSeq, Hash: headHash}, h)
 	}
 	return out, nil
 }

@@ -272,21 +272,24 @@ func TestEnroll(t *testing.T) {
 func TestHeartbeatStates(t *testing.T) {
 	hash := func(b byte) []byte { return bytes.Repeat([]byte{b}, wire.HashSize) }
 	for _, tc := range []struct {
-		name     string
-		seq      uint64
-		heldMax  uint64
-		heldHash []byte
-		want     string
+		name      string
+		seq       uint64
+		heldMax   uint64
+		heldCount uint64
+		heldHash  []byte
+		want      string
 	}{
-		{"nothing yet", 0, 0, nil, wire.HeadInSync},
-		{"records pending", 5, 3, nil, wire.HeadBehind},
-		{"all held", 5, 5, hash(5), wire.HeadInSync},
-		{"tail deleted", 3, 5, hash(3), wire.HeadTailDeleted},
-		{"fork", 5, 5, hash(9), wire.HeadFork},
-		{"held without a hash", 5, 5, nil, wire.HeadInSync},
+		{"nothing yet", 0, 0, 0, nil, wire.HeadInSync},
+		{"records pending", 5, 3, 3, nil, wire.HeadBehind},
+		{"all held", 5, 5, 5, hash(5), wire.HeadInSync},
+		{"tail deleted", 3, 5, 5, hash(3), wire.HeadTailDeleted},
+		{"fork", 5, 5, 5, hash(9), wire.HeadFork},
+		{"held without a hash", 5, 5, 5, nil, wire.HeadInSync},
+		{"head held, a record below it missing", 5, 5, 4, hash(5), wire.HeadGaps},
+		{"fork and a gap", 5, 5, 4, hash(9), wire.HeadFork},
 	} {
 		head := wire.Head{Seq: tc.seq, Hash: hash(byte(tc.seq))}
-		if got := upstream.CompareHead(head, tc.heldMax, tc.heldHash); got != tc.want {
+		if got := upstream.CompareHead(head, tc.heldMax, tc.heldCount, tc.heldHash); got != tc.want {
 			t.Errorf("CompareHead(%s: seq %d, held %d) = %q; want %q", tc.name, tc.seq, tc.heldMax, got, tc.want)
 		}
 	}

@@ -9,7 +9,9 @@ import (
 // SetNow replaces the server's clock; call it before serving.
 func (s *Server) SetNow(now func() time.Time) { s.now = now }
 
-// CompareHead exports compareHead for its table test.
-func CompareHead(head wire.Head, heldMax uint64, heldHash []byte) string {
-	return compareHead(head, heldMax, heldHash)
+// CompareHead exports compareHead for its table test: heldMax is the
+// highest seq held, heldCount how many records are held, heldHash the
+// hash held at the head's seq.
+func CompareHead(head wire.Head, heldMax, heldCount uint64, heldHash []byte) string {
+	return compareHead(head, held{max: heldMax, count: heldCount, hash: heldHash})
 }

@@ -47,6 +47,7 @@ const (
 	HeadBehind      = "behind"       // records are pending at the kiosk: normal
 	HeadFork        = "fork"         // the head's seq is held with another hash: alert
 	HeadTailDeleted = "tail_deleted" // the head is below the highest seq held: alert
+	HeadGaps        = "gaps"         // the head is held, but not every record below it: see API.md
 )
 
 // KioskHealth is what GET PathStats says of one kiosk's heartbeats.

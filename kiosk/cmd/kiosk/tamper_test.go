@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
 // TestTamperDetected: check-ins queue at a kiosk whose upstream is down;
@@ -90,6 +92,31 @@ func TestTamperDetected(t *testing.T) {
 			case tc.tamper != "" && detected == 0:
 				t.Errorf("%s record: the upstream reports no gap, fork or rejection", tc.name)
 			}
+			// The kiosk's heartbeat (sent after its upload): its head is
+			// held, and with a record missing below it the upstream says so.
+			want := wire.HeadInSync
+			if tc.tamper != "" {
+				want = wire.HeadGaps
+			}
+			got := headState(st)
+			for deadline := time.Now().Add(10 * time.Second); got == "" && time.Now().Before(deadline); got = headState(up.stats(t)) {
+				time.Sleep(20 * time.Millisecond) // polling, with the deadline above
+			}
+			if got != want {
+				t.Errorf("%s record: the upstream's heartbeat state %q; want %q", tc.name, got, want)
+			}
 		})
 	}
+}
+
+// headState returns the state of the first kiosk's heartbeat in the
+// upstream's stats, "" before any.
+func headState(st map[string]any) string {
+	heads, _ := st["heads"].([]any)
+	if len(heads) == 0 {
+		return ""
+	}
+	h, _ := heads[0].(map[string]any)
+	state, _ := h["state"].(string)
+	return state
 }
