@@ -930,25 +930,37 @@ func (s *Store) Head(ctx context.Context) (wire.Head, error) {
 // kiosk has been idle for a while (a quiet minute), as it takes the writer
 // for longer than a commit. It purges acknowledged records older than the
 // retention, clears the duplicate hashes of past days, and checkpoints the
-// WAL into the database, truncating it (no frame of a purged record or a
-// cleared hash stays in the file) and laying it out again zeroed.
+// WAL into the database.
+//
+// When it purged records or cleared hashes, the checkpoint truncates the
+// WAL, so that no frame of them stays in the file, and lays it out again
+// zeroed (see sqlitedb.PreallocateWAL). Otherwise it is passive and the WAL
+// keeps its length: an idle kiosk persists its clock every minute, and
+// truncating and laying out the WAL at every idle checkpoint would write
+// about 1.3 MB every five minutes, a third of a gigabyte a day, to an SD
+// card.
 func (s *Store) Checkpoint(ctx context.Context) error {
-	if _, err := s.Purge(ctx); err != nil {
+	purged, err := s.Purge(ctx)
+	if err != nil {
 		return err
 	}
-	if err := s.clearDups(ctx); err != nil {
+	cleared, err := s.clearDups(ctx)
+	if err != nil {
 		return err
+	}
+	mode := "PASSIVE"
+	if purged > 0 || cleared > 0 {
+		mode = "TRUNCATE"
 	}
 	var busy, logPages, done int
-	err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+	err = s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &logPages, &done)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	// The truncated WAL is laid out again, zeroed, so the commits after
-	// an idle spell overwrite it rather than grow it (see
-	// sqlitedb.PreallocateWAL).
-	if err := sqlitedb.PreallocateWAL(ctx, s.w); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	if mode == "TRUNCATE" {
+		if err := sqlitedb.PreallocateWAL(ctx, s.w); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
 	}
 	return nil
 }
@@ -978,8 +990,9 @@ func (s *Store) Purge(ctx context.Context) (int64, error) {
 }
 
 // clearDups forgets the duplicate hashes of records from before today: they
-// serve only on the day, and a hash kept is an A-number to guess.
-func (s *Store) clearDups(ctx context.Context) error {
+// serve only on the day, and a hash kept is an A-number to guess. It
+// returns how many it cleared.
+func (s *Store) clearDups(ctx context.Context) (int64, error) {
 	now := s.now().In(s.loc)
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, s.loc).UnixNano()
 	s.mu.Lock()
@@ -987,24 +1000,28 @@ func (s *Store) clearDups(ctx context.Context) error {
 	s.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("clear duplicate hashes: %w", err)
+		return 0, fmt.Errorf("clear duplicate hashes: %w", err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `UPDATE checkins SET dup = NULL WHERE seq >= ? AND dup IS NOT NULL AND at < ?`, from, today)
+	res, err := tx.ExecContext(ctx, `UPDATE checkins SET dup = NULL WHERE seq >= ? AND dup IS NOT NULL AND at < ?`, from, today)
 	if err != nil {
-		return fmt.Errorf("clear duplicate hashes: %w", err)
+		return 0, fmt.Errorf("clear duplicate hashes: %w", err)
+	}
+	cleared, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("clear duplicate hashes: %w", err)
 	}
 	err = tx.QueryRowContext(ctx, `SELECT COALESCE(
 		(SELECT MIN(seq) FROM checkins WHERE seq >= ? AND dup IS NOT NULL),
 		(SELECT MAX(seq) + 1 FROM checkins), 0)`, from).Scan(&from)
 	if err != nil {
-		return fmt.Errorf("clear duplicate hashes: %w", err)
+		return 0, fmt.Errorf("clear duplicate hashes: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("clear duplicate hashes: %w", err)
+		return 0, fmt.Errorf("clear duplicate hashes: %w", err)
 	}
 	s.mu.Lock()
 	s.dupFrom = max(s.dupFrom, from)
 	s.mu.Unlock()
-	return nil
+	return cleared, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -563,5 +564,58 @@ func TestSealingEpochs(t *testing.T) {
 	s.Close()
 	if outbox.InEpoch(s) {
 		t.Error("Close left the epoch's key held")
+	}
+}
+
+// TestCheckpointTruncatesOnlyAfterErasing checks that an idle checkpoint
+// with nothing purged or cleared leaves the laid-out WAL as it is (an idle
+// kiosk must not rewrite a megabyte of its SD card every few minutes), and
+// that one that purged truncates the WAL and lays it out again zeroed, so
+// no frame of a purged record stays.
+func TestCheckpointTruncatesOnlyAfterErasing(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	now := time.Now()
+	opts := options()
+	opts.Retention = time.Hour
+	opts.Now = func() time.Time { return now }
+	s := openWith(t, path, opts)
+	ids := []string{commit(t, s, now).ID, commit(t, s, now).ID}
+	walHeader := func() []byte {
+		f, err := os.Open(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(f, b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	isWAL := func(b []byte) bool { return b[0] == 0x37 && b[1] == 0x7f && b[2] == 0x06 && b[3]&0xfe == 0x82 }
+	if !isWAL(walHeader()) {
+		t.Fatalf("WAL header % x after commits; want SQLite's magic", walHeader())
+	}
+
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := walHeader(); !isWAL(h) {
+		t.Errorf("WAL header % x after a checkpoint that erased nothing; want the WAL left as it was", h)
+	}
+
+	if err := s.Ack(ctx, ids[:1], now); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour) // past the retention: the first record goes
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := walHeader(); isWAL(h) || !bytes.Equal(h, make([]byte, 4)) {
+		t.Errorf("WAL header % x after a checkpoint that purged; want zeros (truncated and laid out again)", h)
+	}
+	if recs := outbox.All(t, s); len(recs) != 1 || recs[0].ID != ids[1] {
+		t.Errorf("after the purge the store holds %d records; want the second only", len(recs))
 	}
 }
