@@ -19,13 +19,15 @@ import (
 const backstopCheckpointPages = 10000
 
 // A Checkpointer copies a database's WAL into the database file from a
-// connection of its own, every interval, so that the writer's commits do
-// not: by default SQLite makes the commit that takes the WAL past 1000
-// pages copy them all and sync the file, while every other writer waits.
-// For a server that takes batches one after another (the reference
+// connection of its own, an interval after the writer said it committed
+// (Kick), so that the writer's commits do not: by default SQLite makes the
+// commit that takes the WAL past 1000 pages copy them all and sync the
+// file, while every other writer waits. With nothing committed it does not
+// wake. For a server that takes batches one after another (the reference
 // upstream); the kiosk checkpoints when it is idle.
 type Checkpointer struct {
 	conn     *sql.DB
+	kick     chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     sync.WaitGroup
@@ -35,7 +37,7 @@ type Checkpointer struct {
 }
 
 // StartCheckpointer starts checkpointing the WAL of db, whose file is
-// file, every interval. The writer's own checkpoints are put off to
+// file, interval after a Kick. The writer's own checkpoints are put off to
 // backstopCheckpointPages. Stop it before closing db.
 func StartCheckpointer(ctx context.Context, file string, db *DB, interval time.Duration) (*Checkpointer, error) {
 	file, err := filepath.Abs(file)
@@ -52,13 +54,19 @@ func StartCheckpointer(ctx context.Context, file string, db *DB, interval time.D
 		conn.Close()
 		return nil, fmt.Errorf("checkpointer: %w", err)
 	}
-	c := &Checkpointer{conn: conn, stop: make(chan struct{})}
+	c := &Checkpointer{conn: conn, kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	c.done.Go(func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
 		for {
 			select {
 			case <-c.stop:
+				return
+			case <-c.kick:
+			}
+			// Let the commits of an interval gather in the WAL.
+			t := time.NewTimer(interval)
+			select {
+			case <-c.stop:
+				t.Stop()
 				return
 			case <-t.C:
 			}
@@ -71,6 +79,14 @@ func StartCheckpointer(ctx context.Context, file string, db *DB, interval time.D
 		}
 	})
 	return c, nil
+}
+
+// Kick tells the Checkpointer the writer committed; it never blocks.
+func (c *Checkpointer) Kick() {
+	select {
+	case c.kick <- struct{}{}:
+	default: // a checkpoint is due already
+	}
 }
 
 // Err returns the error of the last checkpoint, nil if it succeeded.
