@@ -233,8 +233,9 @@ const inFlight = 2
 // in flight and takes the answers in the order sent; one marks the answered
 // records uploaded (all the answers waiting, in one transaction) and sets
 // the rejected ones aside. A record is marked uploaded only once the
-// upstream answered for it. The upstream may store two batches in flight
-// out of order (sync/API.md). After a failure drain sends nothing more,
+// upstream answered for it. An upstream may store the batches in flight
+// out of order (sync/API.md; the reference one waits to store them in
+// order). After a failure drain sends nothing more,
 // takes the answers still due, marks what they hold, and returns the error:
 // the next drain starts again from the oldest record not acknowledged.
 func (u *Uploader) drain(ctx context.Context, client *http.Client) (int, error) {
