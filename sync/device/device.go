@@ -9,7 +9,6 @@
 package device
 
 import (
-	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
@@ -151,9 +150,6 @@ func (id *Identity) Public() ed25519.PublicKey { return id.key.Public().(ed25519
 
 // PrivateKey returns the device's private key.
 func (id *Identity) PrivateKey() ed25519.PrivateKey { return id.key }
-
-// Signer returns the device key as a crypto.Signer.
-func (id *Identity) Signer() crypto.Signer { return id.key }
 
 // certificateLifetime is how long a self-signed device certificate is valid.
 // The upstream authenticates the key, not the certificate's dates, so it is

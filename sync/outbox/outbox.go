@@ -50,6 +50,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -201,9 +202,10 @@ type Store struct {
 	closeOnce sync.Once
 
 	mu       sync.Mutex
-	lowWater int64 // no pending record has a lower seq; only grows
-	dupFrom  int64 // no record below has a dup hash left
-	lastErr  error // of the last Commit; nil after a success
+	lowWater int64   // no pending record has a lower seq; only grows
+	erased   erasure // what Checkpoint erased that the WAL may still hold
+	dupFrom  int64   // no record below has a dup hash left
+	lastErr  error   // of the last Commit; nil after a success
 }
 
 // Open opens the store at path, creating it (and its directory) if needed
@@ -524,17 +526,24 @@ func (s *Store) chainHead(ctx context.Context) (int64, []byte, error) {
 	if s.head.ok {
 		return s.head.seq, s.head.hash, nil
 	}
-	var seq int64
-	var hash []byte
-	err := s.w.QueryRowContext(ctx, `SELECT seq, hash FROM checkins ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		seq, hash = 0, wire.GenesisPrev
-	case err != nil:
+	seq, hash, err := newestRecord(ctx, s.w)
+	if err != nil {
 		return 0, nil, fmt.Errorf("chain head: %w", err)
 	}
 	s.head = headCache{ok: true, seq: seq, hash: hash}
 	return seq, hash, nil
+}
+
+// newestRecord returns the seq and hash of the newest record, 0 and
+// GenesisPrev in an empty store.
+func newestRecord(ctx context.Context, db *sql.DB) (int64, []byte, error) {
+	var seq int64
+	var hash []byte
+	err := db.QueryRowContext(ctx, `SELECT seq, hash FROM checkins ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, wire.GenesisPrev, nil
+	}
+	return seq, hash, err
 }
 
 // insert chains rec to the newest record, signs it and stores it in its own
@@ -724,10 +733,7 @@ func (s *Store) Ack(ctx context.Context, ids []string, at time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
+	distinct := len(slices.Compact(slices.Sorted(slices.Values(ids))))
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return fmt.Errorf("ack: %w", err)
@@ -742,7 +748,7 @@ func (s *Store) Ack(ctx context.Context, ids []string, at time.Time) error {
 	// some are not in the window (acknowledged already, unknown, or behind
 	// many rejected records) does it look at the rest.
 	low := s.lowWaterMark()
-	end := low + int64(len(want)) + ackWindow
+	end := low + int64(distinct) + ackWindow
 	const mark = `UPDATE checkins SET uploaded_at = ?
 		WHERE seq >= ? AND seq < ? AND uploaded_at IS NULL AND quarantine IS NULL
 		AND id IN (SELECT value FROM json_each(?))`
@@ -751,7 +757,7 @@ func (s *Store) Ack(ctx context.Context, ids []string, at time.Time) error {
 		return fmt.Errorf("ack: %w", err)
 	}
 	n, err := res.RowsAffected()
-	if err == nil && n < int64(len(want)) {
+	if err == nil && n < int64(distinct) {
 		res, err = tx.ExecContext(ctx, mark, at.UnixNano(), end, int64(math.MaxInt64), list)
 		if err == nil {
 			var more int64
@@ -818,12 +824,15 @@ func (s *Store) Quarantine(ctx context.Context, id, reason string) error {
 	}
 	defer tx.Rollback()
 	low := s.lowWaterMark()
-	seqs, err := findPending(ctx, tx, low, map[string]bool{id: true}, -1)
-	if err != nil || len(seqs) == 0 {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE checkins SET quarantine = ? WHERE seq = ?`, reason, seqs[0]); err != nil {
+	res, err := tx.ExecContext(ctx, `UPDATE checkins SET quarantine = ?
+		WHERE seq >= ? AND id = ? AND uploaded_at IS NULL AND quarantine IS NULL`, reason, low, id)
+	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	} else if n == 0 {
+		return nil // not pending
 	}
 	v, _, err := getState(ctx, tx, stateQuarantined)
 	if err != nil {
@@ -842,36 +851,6 @@ func (s *Store) Quarantine(ctx context.Context, id, reason string) error {
 	}
 	s.raiseLowWater(newLow)
 	return nil
-}
-
-// findPending returns the seqs of the pending records whose ids are in
-// want, looking at the first limit pending records from seq low (all if
-// limit < 0).
-func findPending(ctx context.Context, tx *sql.Tx, low int64, want map[string]bool, limit int) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, id FROM checkins
-		WHERE seq >= ? AND uploaded_at IS NULL AND quarantine IS NULL ORDER BY seq LIMIT ?`, low, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var seqs []int64
-	for rows.Next() {
-		var seq int64
-		var id string
-		if err := rows.Scan(&seq, &id); err != nil {
-			return nil, err
-		}
-		if want[id] {
-			seqs = append(seqs, seq)
-			if len(seqs) == len(want) {
-				break
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return seqs, rows.Close()
 }
 
 // Stats is a summary of the outbox.
@@ -911,34 +890,36 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 // record, signed with the device key at the current time: the heartbeat
 // that lets the upstream tell a deleted tail from a quiet kiosk.
 func (s *Store) Head(ctx context.Context) (wire.Head, error) {
-	h := wire.Head{KioskID: s.kioskID}
-	var seq int64
-	err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM checkins ORDER BY seq DESC LIMIT 1`).Scan(&seq, &h.Hash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		h.Hash = wire.GenesisPrev
-	case err != nil:
+	seq, hash, err := newestRecord(ctx, s.r)
+	if err != nil {
 		return wire.Head{}, fmt.Errorf("head: %w", err)
 	}
-	h.Seq = uint64(seq)
-	h.At = s.now().UTC()
+	h := wire.Head{KioskID: s.kioskID, Seq: uint64(seq), Hash: hash, At: s.now().UTC()}
 	h.Sign(s.key)
 	return h, nil
 }
 
-// Checkpoint does the store's housekeeping; the daemon calls it when the
-// kiosk has been idle for a while (a quiet minute), as it takes the writer
-// for longer than a commit. It purges acknowledged records older than the
+// erasure is what Checkpoint erased from the database that frames of the
+// WAL may still hold, until it truncates the WAL.
+type erasure struct {
+	hashes, records bool      // duplicate hashes cleared, records purged
+	truncatedAt     time.Time // when the WAL was last truncated
+}
+
+// Checkpoint does the store's housekeeping; the daemon calls it every few
+// minutes while the kiosk shows its idle screen, as it takes the writer for
+// longer than a commit. It purges acknowledged records older than the
 // retention, clears the duplicate hashes of past days, and checkpoints the
 // WAL into the database.
 //
-// When it purged records or cleared hashes, the checkpoint truncates the
-// WAL, so that no frame of them stays in the file, and lays it out again
-// zeroed (see sqlitedb.PreallocateWAL). Otherwise it is passive and the WAL
-// keeps its length: an idle kiosk persists its clock every minute, and
-// truncating and laying out the WAL at every idle checkpoint would write
-// about 1.3 MB every five minutes, a third of a gigabyte a day, to an SD
-// card.
+// When it cleared hashes (once a day), or purged records and has not
+// truncated for a day, the checkpoint truncates the WAL, so that no frame
+// of them stays in the file, and lays it out again zeroed (see
+// sqlitedb.PreallocateWAL). Otherwise it is passive and the WAL keeps its
+// length: an idle kiosk persists its clock every minute, and truncating and
+// laying out the WAL at every idle checkpoint would write about 1.3 MB every
+// five minutes, a third of a gigabyte a day, to an SD card (and with a
+// retention set, some record passes it nearly every time).
 func (s *Store) Checkpoint(ctx context.Context) error {
 	purged, err := s.Purge(ctx)
 	if err != nil {
@@ -948,19 +929,31 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mode := "PASSIVE"
-	if purged > 0 || cleared > 0 {
-		mode = "TRUNCATE"
+	now := s.now()
+	s.mu.Lock()
+	s.erased.hashes = s.erased.hashes || cleared > 0
+	s.erased.records = s.erased.records || purged > 0
+	truncate := s.erased.hashes || s.erased.records && !now.Before(s.erased.truncatedAt.Add(24*time.Hour))
+	s.mu.Unlock()
+	if !truncate {
+		if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil
 	}
 	var busy, logPages, done int
-	err = s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &logPages, &done)
+	err = s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if mode == "TRUNCATE" {
-		if err := sqlitedb.PreallocateWAL(ctx, s.w); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
+	if busy != 0 {
+		return errors.New("checkpoint: a reader held the WAL, which still holds frames of erased data; the next checkpoint truncates it")
+	}
+	s.mu.Lock()
+	s.erased = erasure{truncatedAt: now}
+	s.mu.Unlock()
+	if err := sqlitedb.PreallocateWAL(ctx, s.w); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
 }

@@ -414,7 +414,7 @@ func TestCorruptFileIsKeptAside(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 4096; i < len(b); i += 4096 { // every page header past page 1
+		for i := 4096; i < len(b); i += 4096 { // a page header every 4 KiB past the first (every fourth 1 KiB page)
 			copy(b[i:], "garbage garbage garbage garbage")
 		}
 		return b
@@ -569,9 +569,9 @@ func TestSealingEpochs(t *testing.T) {
 
 // TestCheckpointTruncatesOnlyAfterErasing checks that an idle checkpoint
 // with nothing purged or cleared leaves the laid-out WAL as it is (an idle
-// kiosk must not rewrite a megabyte of its SD card every few minutes), and
-// that one that purged truncates the WAL and lays it out again zeroed, so
-// no frame of a purged record stays.
+// kiosk must not rewrite a megabyte of its SD card every few minutes), that
+// one that purged truncates the WAL and lays it out again zeroed, so no
+// frame of a purged record stays, and that it does so once a day.
 func TestCheckpointTruncatesOnlyAfterErasing(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kiosk.db")
@@ -617,5 +617,49 @@ func TestCheckpointTruncatesOnlyAfterErasing(t *testing.T) {
 	}
 	if recs := outbox.All(t, s); len(recs) != 1 || recs[0].ID != ids[1] {
 		t.Errorf("after the purge the store holds %d records; want the second only", len(recs))
+	}
+
+	// Another purge the same day: with a retention, some record passes it
+	// at nearly every idle checkpoint; the WAL is truncated once a day.
+	commit(t, s, now)
+	if err := s.Ack(ctx, ids[1:], now); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if recs := outbox.All(t, s); len(recs) != 1 {
+		t.Errorf("after the second purge the store holds %d records; want 1", len(recs))
+	}
+	if h := walHeader(); !isWAL(h) {
+		t.Errorf("WAL header % x after a second purge within a day; want the WAL left as it was", h)
+	}
+}
+
+// TestDupKeyKeptElsewhere opens stores with a duplicate key given from
+// outside (a secure element): none is kept in the file, and a reopened
+// store with the same key still finds the day's check-in.
+func TestDupKeyKeptElsewhere(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	opts := options()
+	opts.DupKey = bytes.Repeat([]byte{0x5a}, 32)
+	s := openWith(t, path, opts)
+	at := time.Now()
+	first := commit(t, s, at)
+	if v, ok, err := s.GetState(ctx, "outbox.dup_key"); ok || err != nil {
+		t.Errorf("GetState(outbox.dup_key) = %q, %v, %v; want no key kept in the file", v, ok, err)
+	}
+	s.Close()
+	s = openWith(t, path, opts)
+	if p, ok, err := s.LastCheckIn(ctx, testCard, at); !ok || err != nil || p.ID != first.ID {
+		t.Errorf("LastCheckIn with the same key = %+v, %v, %v; want %s", p, ok, err, first.ID)
+	}
+	s.Close()
+	opts.DupKey = bytes.Repeat([]byte{0xa5}, 32)
+	s = openWith(t, path, opts)
+	if p, ok, err := s.LastCheckIn(ctx, testCard, at); ok || err != nil {
+		t.Errorf("LastCheckIn with another key = %+v, %v, %v; want none", p, ok, err)
 	}
 }

@@ -274,9 +274,6 @@ func exportedAEAD(export func(string, int) ([]byte, error)) (cipher.AEAD, error)
 	return cipher.NewGCM(block)
 }
 
-// Sealed returns how many people the Sealer has sealed.
-func (sl *Sealer) Sealed() int { return int(sl.n) }
-
 // Full reports whether the Sealer has sealed its limit.
 func (sl *Sealer) Full() bool { return sl.n >= sl.limit }
 

@@ -63,9 +63,9 @@ func checkpointClock(ctx context.Context, log *slog.Logger, c *kiosk.Clock) erro
 // checkpointed) while the kiosk is idle.
 const outboxCheckpointInterval = 5 * time.Minute
 
-// checkpointOutbox tidies the outbox now and then, only while nobody is at
-// the kiosk: a truncating checkpoint is the one write that may take long,
-// and it must never delay a person's commit.
+// checkpointOutbox tidies the outbox now and then, only while the idle
+// screen shows: a checkpoint (truncating, once a day) is the one write that
+// may take long, and it must never delay a person's commit.
 func checkpointOutbox(ctx context.Context, log *slog.Logger, store *outbox.Store, flow *kiosk.Flow) error {
 	t := time.NewTicker(outboxCheckpointInterval)
 	defer t.Stop()

@@ -51,10 +51,6 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the SQLite this VFS registers with
 )
 
-// Name is the name the default VFS is registered under: open a database
-// through it with the URI parameter vfs=lossy.
-const Name = "lossy"
-
 // SQLite result codes to fail with.
 const (
 	NoErr      = 0             // stop failing
@@ -103,27 +99,6 @@ func New(name string) (*VFS, error) {
 	v := &VFS{name: name, c: c}
 	registered[name] = v
 	return v, nil
-}
-
-// Default returns the VFS named Name, registering it on first use.
-func Default() (*VFS, error) { return New(Name) }
-
-// Register registers the VFS named Name. It may be called more than once.
-func Register() error {
-	_, err := Default()
-	return err
-}
-
-// Crash cuts the power of the VFS named Name: see VFS.Crash. It panics if
-// the VFS cannot be registered, which Register reports as an error first.
-func Crash() error { return mustDefault().Crash() }
-
-func mustDefault() *VFS {
-	v, err := Default()
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 // Name returns the name the VFS is registered under.

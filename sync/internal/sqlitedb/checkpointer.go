@@ -89,8 +89,8 @@ func (c *Checkpointer) Kick() {
 	}
 }
 
-// Err returns the error of the last checkpoint, nil if it succeeded.
-func (c *Checkpointer) Err() error {
+// err returns the error of the last checkpoint, nil if it succeeded.
+func (c *Checkpointer) err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lastErr
@@ -101,5 +101,5 @@ func (c *Checkpointer) Err() error {
 func (c *Checkpointer) Stop() error {
 	c.stopOnce.Do(func() { close(c.stop) })
 	c.done.Wait()
-	return errors.Join(c.Err(), c.conn.Close())
+	return errors.Join(c.err(), c.conn.Close())
 }

@@ -247,7 +247,10 @@ const (
 // start and stops at the first whose salt and checksum do not match, and a
 // file whose header is zeros is read as an empty WAL. The zeros are written
 // inside a write transaction, which holds the WAL's write lock, so no other
-// connection, in this process or another, appends a frame meanwhile.
+// connection, in this process or another, appends a frame meanwhile. They
+// are written through the operating system, not the connection's VFS: a
+// test VFS that drops unsynced writes (lossyvfs) may drop them at a cut,
+// which leaves a shorter WAL holding the same frames.
 func PreallocateWAL(ctx context.Context, w *sql.DB) error {
 	tx, err := w.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the WAL's write lock
 	if err != nil {

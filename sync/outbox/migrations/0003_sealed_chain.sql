@@ -5,7 +5,7 @@
 -- B-tree and touches one page (two when the page splits); there is no other
 -- index. Ids are unique by construction (UUIDv7 from one generator); pending
 -- records are found by a rowid range scan from a low-water mark the store
--- keeps in memory; the kiosk id, the same for every record, is kept once in
+-- keeps (in memory, and in kiosk_state); the kiosk id, the same for every record, is kept once in
 -- kiosk_state. Programs of schema 2 cannot read this table: min_reader 3.
 --
 -- The person travels in sealed (HPKE to the upstream's key); dup is a keyed
