@@ -4,8 +4,8 @@
 //
 // The API is idempotent by record id and by (kiosk, seq), so a batch whose
 // answer was lost is simply sent again: at least once on the wire, exactly
-// once upstream. One goroutine, Run's, does all the work; Status and Kick
-// may be called from any goroutine.
+// once upstream. Run does the work (a drain is a pipeline of goroutines of
+// its own, see drain); Status and Kick may be called from any goroutine.
 package upload
 
 import (
@@ -100,10 +100,11 @@ type Uploader struct {
 	mu     sync.Mutex
 	status Status
 
-	// Owned by Run's goroutine: the ids the upstream rejected. They are
-	// quarantined in the outbox (Quarantine); should that fail, or without
-	// a Quarantiner, they stay pending there but are not sent again by this
-	// process, so they cannot block the records behind them.
+	// The ids the upstream rejected. They are quarantined in the outbox
+	// (Quarantine); should that fail, or without a Quarantiner, they stay
+	// pending there but are not sent again by this process, so they cannot
+	// block the records behind them. Rejections are rare: the set stays
+	// small. Written by a drain's marking stage, read between drains.
 	rejected map[string]bool
 }
 

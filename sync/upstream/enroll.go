@@ -111,34 +111,15 @@ func (s *Server) Enroll(ctx context.Context, kioskID string, pub ed25519.PublicK
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("enroll: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO device_keys (kiosk_id, public_key, enrolled_at) VALUES (?, ?, ?)
-		 ON CONFLICT (kiosk_id) DO UPDATE SET public_key = excluded.public_key, enrolled_at = excluded.enrolled_at`,
-		kioskID, []byte(pub), now); err != nil {
+	// The records' signatures are checked against this key (the POST
+	// /v1/checkins path).
+	if err := putDeviceKey(ctx, tx, kioskID, pub, now); err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
-	// The records' signatures are checked against the key registered for
-	// the kiosk (the POST /v1/checkins path).
-	if reg, ok := any(s).(interface {
-		RegisterDevice(context.Context, string, ed25519.PublicKey) error
-	}); ok {
-		if err := reg.RegisterDevice(ctx, kioskID, pub); err != nil {
-			return fmt.Errorf("enroll: register device: %w", err)
-		}
-	}
 	s.log.Info("kiosk enrolled", "kiosk", kioskID)
-	return nil
-}
-
-// sealPublicKey returns the raw public key person data is sealed to, or nil
-// when the server has none.
-func (s *Server) sealPublicKey() []byte {
-	if k, ok := any(s).(interface{ SealPublicKey() []byte }); ok {
-		return k.SealPublicKey()
-	}
 	return nil
 }
 
@@ -176,7 +157,7 @@ func (s *Server) postEnroll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "enrollment failed")
 		return
 	}
-	writeJSON(w, http.StatusOK, wire.EnrollResponse{KioskID: req.KioskID, SealPublicKey: s.sealPublicKey()})
+	writeJSON(w, http.StatusOK, wire.EnrollResponse{KioskID: req.KioskID, SealPublicKey: s.SealPublicKey()})
 }
 
 // jsonBody checks a request's content type, answering 415 when it is not

@@ -143,15 +143,24 @@ func (s *Server) RegisterDevice(ctx context.Context, kioskID string, pub ed25519
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("register device: key of %d bytes; want %d", len(pub), ed25519.PublicKeySize)
 	}
-	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO device_keys (kiosk_id, public_key, enrolled_at) VALUES (?, ?, ?)
-		 ON CONFLICT (kiosk_id) DO UPDATE SET public_key = excluded.public_key, enrolled_at = excluded.enrolled_at
-		 WHERE public_key != excluded.public_key`,
-		kioskID, []byte(pub), s.now().UnixNano())
-	if err != nil {
+	if err := putDeviceKey(ctx, s.w, kioskID, pub, s.now().UnixNano()); err != nil {
 		return fmt.Errorf("register device %s: %w", kioskID, err)
 	}
 	return nil
+}
+
+// putDeviceKey registers pub as kioskID's device key, enrolled at (Unix
+// nanoseconds), replacing the one before; the same key again changes
+// nothing.
+func putDeviceKey(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, kioskID string, pub ed25519.PublicKey, at int64) error {
+	_, err := db.ExecContext(ctx,
+		`INSERT INTO device_keys (kiosk_id, public_key, enrolled_at) VALUES (?, ?, ?)
+		 ON CONFLICT (kiosk_id) DO UPDATE SET public_key = excluded.public_key, enrolled_at = excluded.enrolled_at
+		 WHERE public_key != excluded.public_key`,
+		kioskID, []byte(pub), at)
+	return err
 }
 
 // deviceKey returns the device key registered for kioskID.
@@ -575,16 +584,6 @@ func (c *chainer) store(ctx context.Context, rec wire.Record, p wire.Person) (wi
 	c.lastSeq, c.lastHash = rec.Seq, rec.Hash
 	c.heldMax = max(c.heldMax, seq)
 	return accepted, nil
-}
-
-func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
-	st, err := s.Stats(r.Context())
-	if err != nil {
-		s.log.Error("stats", "err", err)
-		writeError(w, http.StatusInternalServerError, "stats unavailable")
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
@@ -343,6 +344,7 @@ func NewOpener(priv hpke.PrivateKey, max int) *Opener {
 // Open opens the person data of record (kioskID, id).
 func (o *Opener) Open(kioskID, id string, sealed []byte) (Person, error) {
 	var p Person
+	var errV2 error
 	if len(sealed) > sealV2Header && sealed[0] == sealV2 {
 		plain, err := o.openV2(kioskID, id, sealed)
 		if err == nil {
@@ -351,15 +353,11 @@ func (o *Opener) Open(kioskID, id string, sealed []byte) (Person, error) {
 			}
 			return p, nil
 		}
-		// Perhaps a version 1 blob whose encapsulated key begins with
-		// 0x02: say what version 2 said if it is not.
-		if _, err1 := o.openV1(kioskID, id, sealed); err1 != nil {
-			return Person{}, fmt.Errorf("open sealed person: %w", err)
-		}
+		errV2 = err // unless it is a version 1 blob whose key begins with 0x02
 	}
 	plain, err := o.openV1(kioskID, id, sealed)
 	if err != nil {
-		return Person{}, fmt.Errorf("open sealed person: %w", err)
+		return Person{}, fmt.Errorf("open sealed person: %w", cmp.Or(errV2, err))
 	}
 	if err := json.Unmarshal(plain, &p); err != nil {
 		return Person{}, fmt.Errorf("sealed person: %w", err)

@@ -107,7 +107,8 @@ const (
 	ReasonUnsealable    = "unsealable"     // the sealed person data cannot be opened with the upstream's key
 )
 
-// Stats is the body of a GET to PathStats.
+// Stats is the counts of a GET to PathStats (whose body adds each kiosk's
+// heartbeats: upstream.StatsReport).
 type Stats struct {
 	CheckIns int64 `json:"check_ins"` // records held
 	Kiosks   int64 `json:"kiosks"`    // distinct kiosks they came from
