@@ -37,6 +37,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
 // longTests reports whether the long versions were asked for (README,
@@ -248,14 +249,14 @@ func (u *upstreamProc) enroll(t *testing.T, state, kioskID string) {
 }
 
 // stats returns the upstream's GET /v1/stats, every field.
-func (u *upstreamProc) stats(t *testing.T) map[string]any {
+func (u *upstreamProc) stats(t *testing.T) upstream.StatsReport {
 	t.Helper()
 	resp, err := u.client.Get(u.url() + "/v1/stats")
 	if err != nil {
 		t.Fatalf("upstream stats: %v", err)
 	}
 	defer resp.Body.Close()
-	var st map[string]any
+	var st upstream.StatsReport
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("upstream stats: %s, %v", resp.Status, err)
 	}
@@ -642,15 +643,13 @@ func checkDelivered(t *testing.T, shown map[string]bool, inFlight int, kioskIDs,
 func checkUpstreamChains(t *testing.T, up *upstreamProc) {
 	t.Helper()
 	st := up.stats(t)
-	for key, v := range st {
-		n, ok := v.(float64)
-		if !ok || n == 0 {
-			continue
-		}
-		for _, bad := range []string{"broken", "gap", "fork", "reject", "invalid", "conflict", "tamper", "behind"} {
-			if strings.Contains(key, bad) {
-				t.Errorf("upstream stats %s = %v; want 0 (stats %v)", key, n, st)
-			}
+	if st.Gaps != 0 || st.Forks != 0 || st.Rejected != 0 {
+		t.Errorf("upstream stats %+v; want no gap, fork or rejection", st.Stats)
+	}
+	for _, h := range st.Heads {
+		switch h.State {
+		case wire.HeadFork, wire.HeadTailDeleted, wire.HeadGaps:
+			t.Errorf("upstream heartbeat state of %s: %s; want no alert", h.KioskID, h.State)
 		}
 	}
 }

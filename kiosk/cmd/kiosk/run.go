@@ -134,7 +134,6 @@ type Main struct {
 	sim      *scanner.Sim
 	panel    *panel.Sim
 	clock    *kiosk.Clock
-	lists    *lists
 
 	verifiers  *verifiers // the card verifier, swapped when a list is downloaded
 	downloader *upload.Downloader
@@ -234,17 +233,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// After the outbox: it holds the highest list seqs accepted.
 	downloads := filepath.Join(c.StateDir, downloadsDirName)
 	c = newestLists(c, downloads, log.With("part", "lists"))
-	m.lists, err = loadVerifier(ctx, c, m.store, log.With("part", "lists"))
+	loaded, err := loadVerifier(ctx, c, m.store, log.With("part", "lists"))
 	if err != nil {
 		return err
 	}
-	m.verifiers = newVerifiers(m.lists, log.With("part", "lists"))
+	m.verifiers = newVerifiers(loaded, log.With("part", "lists"))
 	m.clock = &kiosk.Clock{Synced: fileExists(c.ClockSyncedFile), Floor: buildFloor(), Store: m.store}
 	if err := m.clock.Load(ctx); err != nil {
 		return fmt.Errorf("load trusted time: %w", err)
 	}
 	// A signed list was issued no later than now: its time is one to trust.
-	for _, t := range m.lists.issuedAt() {
+	for _, t := range loaded.issuedAt() {
 		if err := m.clock.Advance(ctx, t); err != nil {
 			return fmt.Errorf("persist trusted time: %w", err)
 		}
@@ -272,11 +271,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		HelpTimeout:    c.HelpTimeout,
 	}
 	if c.Upstream != "" {
-		id, err := device.LoadOrCreate(c.StateDir)
-		if err != nil {
-			return err
-		}
-		client, err := upstreamClient(c, enr, id)
+		client, err := upstreamClient(c, enr, dev)
 		if err != nil {
 			return err
 		}
@@ -285,19 +280,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		m.uploader = &upload.Uploader{
 			Store:      m.store,
+			Heads:      m.store, // heartbeats: the signed chain head
+			Quarantine: m.store,
 			URL:        c.Upstream,
 			Client:     client,
 			Log:        log.With("part", "upload"),
 			MinBackoff: c.UploadMinBackoff,
 			MaxBackoff: c.UploadMaxBackoff,
-		}
-		// Heartbeats and quarantine need the outbox's chain head and
-		// quarantine (sync/outbox).
-		if h, ok := any(m.store).(upload.HeadSource); ok {
-			m.uploader.Heads = h
-		}
-		if q, ok := any(m.store).(upload.Quarantiner); ok {
-			m.uploader.Quarantine = q
 		}
 		if c.Root != "" {
 			root, err := readPublicKey(c.Root)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -78,17 +79,13 @@ func TestTamperDetected(t *testing.T) {
 			}
 
 			st := up.stats(t)
-			num := func(key string) int64 {
-				v, _ := st[key].(float64)
-				return int64(v)
-			}
-			detected := num("gaps") + num("forks") + num("rejected")
-			t.Logf("upstream stats after upload: %v", st)
+			detected := st.Gaps + st.Forks + st.Rejected
+			t.Logf("upstream stats after upload: %+v", st)
 			switch {
 			case tc.tamper == "" && detected != 0:
 				t.Errorf("untouched database: upstream reports gaps/forks/rejected %d; want 0", detected)
-			case tc.tamper == "" && num("check_ins") != total:
-				t.Errorf("untouched database: upstream holds %d; want %d", num("check_ins"), total)
+			case tc.tamper == "" && st.CheckIns != int64(total):
+				t.Errorf("untouched database: upstream holds %d; want %d", st.CheckIns, total)
 			case tc.tamper != "" && detected == 0:
 				t.Errorf("%s record: the upstream reports no gap, fork or rejection", tc.name)
 			}
@@ -111,12 +108,9 @@ func TestTamperDetected(t *testing.T) {
 
 // headState returns the state of the first kiosk's heartbeat in the
 // upstream's stats, "" before any.
-func headState(st map[string]any) string {
-	heads, _ := st["heads"].([]any)
-	if len(heads) == 0 {
+func headState(st upstream.StatsReport) string {
+	if len(st.Heads) == 0 {
 		return ""
 	}
-	h, _ := heads[0].(map[string]any)
-	state, _ := h["state"].(string)
-	return state
+	return st.Heads[0].State
 }
