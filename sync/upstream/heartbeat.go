@@ -28,7 +28,7 @@ const DefaultSilentAfter = 3 * time.Minute
 // held is what the upstream holds of a kiosk, against its chain head.
 type held struct {
 	max   uint64 // the highest seq held
-	count uint64 // how many records are held
+	count uint64 // how many records are held up to the head's seq
 	hash  []byte // the hash held at the head's seq; nil when not held or unknown
 }
 
@@ -47,11 +47,12 @@ func compareHead(head wire.Head, h held) string {
 	return wire.HeadInSync
 }
 
-// holdings returns what is held of kioskID, with the hash held at seq.
+// holdings returns what is held of kioskID against a head at seq.
 func (s *Server) holdings(ctx context.Context, kioskID string, seq uint64) (held, error) {
 	var max sql.NullInt64
 	var count int64
-	err := s.r.QueryRowContext(ctx, `SELECT MAX(seq), COUNT(*) FROM checkins WHERE kiosk_id = ?`, kioskID).Scan(&max, &count)
+	err := s.r.QueryRowContext(ctx, `SELECT MAX(seq), COUNT(*) FILTER (WHERE seq <= ?) FROM checkins WHERE kiosk_id = ?`,
+		int64(seq), kioskID).Scan(&max, &count)
 	if err != nil {
 		return held{}, fmt.Errorf("held seq: %w", err)
 	}
@@ -146,7 +147,7 @@ func (s *Server) Health(ctx context.Context, silentAfter time.Duration) ([]wire.
 		silentAfter = DefaultSilentAfter
 	}
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT k.kiosk_id, h.seq, h.hash, h.received_at, (SELECT MAX(seq) FROM checkins c WHERE c.kiosk_id = k.kiosk_id)
+		SELECT k.kiosk_id, h.seq, h.hash, h.state, h.received_at, (SELECT MAX(seq) FROM checkins c WHERE c.kiosk_id = k.kiosk_id)
 		FROM (SELECT kiosk_id FROM device_keys UNION SELECT kiosk_id FROM heads) k
 		LEFT JOIN heads h ON h.kiosk_id = k.kiosk_id
 		ORDER BY k.kiosk_id`)
@@ -156,13 +157,21 @@ func (s *Server) Health(ctx context.Context, silentAfter time.Duration) ([]wire.
 	defer rows.Close()
 	now := s.now()
 	var out []wire.KioskHealth
+	type head struct {
+		hash  []byte
+		state string // as the heartbeat was received
+	}
+	var heads []head
 	for rows.Next() {
 		var kh wire.KioskHealth
 		var seq, received, heldMax sql.NullInt64
-		var hash []byte
-		if err := rows.Scan(&kh.KioskID, &seq, &hash, &received, &heldMax); err != nil {
+		var hd head
+		var state sql.NullString
+		if err := rows.Scan(&kh.KioskID, &seq, &hd.hash, &state, &received, &heldMax); err != nil {
 			return nil, fmt.Errorf("health: %w", err)
 		}
+		hd.state = state.String
+		heads = append(heads, hd)
 		kh.HeldSeq = uint64(heldMax.Int64)
 		kh.Silent = true
 		if received.Valid {
@@ -178,21 +187,22 @@ func (s *Server) Health(ctx context.Context, silentAfter time.Duration) ([]wire.
 	}
 	rows.Close()
 	// The state against what is held now: "behind" turns "in_sync" as the
-	// records arrive, without another heartbeat.
+	// records arrive, without another heartbeat. Records above the head
+	// that arrived after it make it stale, not a deleted tail: only a head
+	// below what was held when it came is one.
 	for i := range out {
 		kh := &out[i]
 		if kh.LastHeartbeat == nil {
 			continue
 		}
-		var headHash []byte
-		if err := s.r.QueryRowContext(ctx, `SELECT hash FROM heads WHERE kiosk_id = ?`, kh.KioskID).Scan(&headHash); err != nil {
-			return nil, fmt.Errorf("health: %w", err)
-		}
 		h, err := s.holdings(ctx, kh.KioskID, kh.HeadSeq)
 		if err != nil {
 			return nil, err
 		}
-		kh.State = compareHead(wire.Head{Seq: kh.HeadSeq, Hash: headHash}, h)
+		if heads[i].state != wire.HeadTailDeleted {
+			h.max = min(h.max, kh.HeadSeq)
+		}
+		kh.State = compareHead(wire.Head{Seq: kh.HeadSeq, Hash: heads[i].hash}, h)
 	}
 	return out, nil
 }

@@ -628,3 +628,59 @@ func TestSignatureRuns(t *testing.T) {
 		t.Errorf("last of a run forged: %s; want %s", got, want)
 	}
 }
+
+// TestStaleHeadIsNotADeletedTail checks the heartbeat states in stats as
+// records arrive after the last heartbeat: a head below records that came
+// after it is stale, not a deleted tail; a head below what was held when
+// it came is one.
+func TestStaleHeadIsNotADeletedTail(t *testing.T) {
+	ctx := context.Background()
+	srv, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
+	const k = "k5"
+	if err := srv.RegisterDevice(ctx, k, deviceOf(k).Public()); err != nil {
+		t.Fatal(err)
+	}
+	send := func(seqs ...uint64) {
+		t.Helper()
+		var b wire.Batch
+		b.KioskID = k
+		for _, s := range seqs {
+			b.Records = append(b.Records, record(k, s))
+		}
+		postBatch(t, ts.URL, b)
+	}
+	beat := func(seq uint64) {
+		t.Helper()
+		r := record(k, seq)
+		h := wire.Head{KioskID: k, Seq: seq, Hash: r.Hash, At: time.Now()}
+		h.Sign(deviceOf(k).PrivateKey())
+		if _, err := srv.Heartbeat(ctx, h, deviceOf(k).Public()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() string {
+		t.Helper()
+		health, err := srv.Health(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range health {
+			if h.KioskID == k {
+				return h.State
+			}
+		}
+		t.Fatalf("no health for %s in %+v", k, health)
+		return ""
+	}
+
+	send(1, 2, 3)
+	beat(3)
+	send(4, 5) // the next heartbeat has not come yet
+	if got := state(); got != wire.HeadInSync {
+		t.Errorf("head 3, records 1-5 held, 4 and 5 after the head: %q; want %q", got, wire.HeadInSync)
+	}
+	beat(2) // a head below what is held when it comes: the tail is gone
+	if got := state(); got != wire.HeadTailDeleted {
+		t.Errorf("head 2 sent while 1-5 are held: %q; want %q", got, wire.HeadTailDeleted)
+	}
+}
