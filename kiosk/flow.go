@@ -43,7 +43,8 @@ type Flow struct {
 	view View
 
 	// Owned by Run's goroutine.
-	pending *card.Card // the verified card on the confirm screen
+	pending *card.Card   // the verified card on the confirm screen
+	notice  *card.Notice // the person's notice, while the success screen shows it
 }
 
 // View returns the view on screen now. It is safe to call from any goroutine.
@@ -142,6 +143,9 @@ func (f *Flow) act(ctx context.Context, a Action) {
 	case ActionLanguage:
 		v := cur
 		v.Lang = a.Lang
+		if f.notice != nil { // the success screen: its notice in the new language
+			v.Notice = f.notice.In(a.Lang)
+		}
 		f.show(v)
 		return
 	case ActionDone, ActionAnother:
@@ -184,12 +188,15 @@ func (f *Flow) commit(ctx context.Context) {
 	}
 	f.log().Info("check-in recorded", "seq", got.Seq, "id", got.ID)
 	v := View{Screen: ScreenSuccess, Code: ConfirmationCode(got.ID), At: at}
+	var notice *card.Notice
 	if f.Notices != nil {
 		if n, ok := f.Notices.Notice(c); ok {
-			v.Notice = n.In(f.View().Lang)
+			notice = &n
+			v.Notice, v.Appointment = n.In(f.View().Lang), n.Appointment
 		}
 	}
 	f.showFor(v, f.resultTimeout())
+	f.notice = notice // nil without one: no earlier person's notice stays
 }
 
 func (f *Flow) expire() {
@@ -210,6 +217,9 @@ func (f *Flow) showFor(v View, d time.Duration) {
 }
 
 func (f *Flow) show(v View) {
+	if v.Screen != ScreenSuccess {
+		f.notice = nil // personal: kept no longer than its screen
+	}
 	f.mu.Lock()
 	v.Rev = f.view.Rev + 1
 	f.view = v

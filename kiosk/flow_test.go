@@ -49,7 +49,8 @@ type harness struct {
 	actions chan kiosk.Action
 }
 
-func start(t *testing.T, store *kiosktest.Store) *harness {
+// start runs a flow on store, adjusted by opts.
+func start(t *testing.T, store *kiosktest.Store, opts ...func(*kiosk.Flow)) *harness {
 	t.Helper()
 	h := &harness{
 		t:       t,
@@ -66,6 +67,9 @@ func start(t *testing.T, store *kiosktest.Store) *harness {
 		ConfirmTimeout: confirmTimeout,
 		ResultTimeout:  resultTimeout,
 		HelpTimeout:    helpTimeout,
+	}
+	for _, o := range opts {
+		o(f)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -390,3 +394,58 @@ func TestFlowAlreadyCheckedIn(t *testing.T) {
 		h.want(kiosk.ScreenConfirm)
 	})
 }
+
+// noticeFor gives every card the same notice.
+type noticeFor card.Notice
+
+func (n noticeFor) Notice(card.Card) (card.Notice, bool) { return card.Notice(n), true }
+
+func TestFlowNotice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		appointment := time.Date(2026, 12, 24, 9, 30, 0, 0, time.UTC)
+		n := noticeFor{Text: map[string]string{"en": "Please go to window 3", "es": "Vaya a la ventanilla 3"}, Appointment: appointment}
+		withNotice := true
+		h := start(t, &kiosktest.Store{}, func(f *kiosk.Flow) {
+			v := verifier()
+			other := person
+			other.ANumber, other.Serial = "A000000002", "00000000000000ff"
+			v["other"] = card.Result{Status: card.Valid, Stage: card.StageDone, SignatureOK: true, Card: &other}
+			f.Verifier = v
+			f.Notices = noticeSourceFunc(func(c card.Card) (card.Notice, bool) {
+				if !withNotice {
+					return card.Notice{}, false
+				}
+				return n.Notice(c)
+			})
+		})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		if v := h.want(kiosk.ScreenSuccess); v.Notice != n.Text["en"] || !v.Appointment.Equal(appointment) {
+			t.Errorf("success: notice %q, appointment %v; want %q, %v", v.Notice, v.Appointment, n.Text["en"], appointment)
+		}
+		h.actions <- kiosk.Action{Name: kiosk.ActionLanguage, Lang: "es"}
+		if v := h.want(kiosk.ScreenSuccess); v.Notice != n.Text["es"] || !v.Appointment.Equal(appointment) {
+			t.Errorf("success in es: notice %q, appointment %v; want %q, %v", v.Notice, v.Appointment, n.Text["es"], appointment)
+		}
+		h.act(kiosk.ActionDone)
+		if v := h.want(kiosk.ScreenIdle); v.Notice != "" || !v.Appointment.IsZero() {
+			t.Errorf("idle after the notice: %+v; want no notice, no appointment", v)
+		}
+		// The next person, with no notice, sees none of the last one's,
+		// even in another language.
+		withNotice = false
+		h.scan("other")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		h.actions <- kiosk.Action{Name: kiosk.ActionLanguage, Lang: "es"}
+		if v := h.want(kiosk.ScreenSuccess); v.Notice != "" || !v.Appointment.IsZero() {
+			t.Errorf("success without a notice: %+v; want no notice, no appointment", v)
+		}
+	})
+}
+
+type noticeSourceFunc func(card.Card) (card.Notice, bool)
+
+func (f noticeSourceFunc) Notice(c card.Card) (card.Notice, bool) { return f(c) }

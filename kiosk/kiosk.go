@@ -103,15 +103,18 @@ const (
 // View is the state of the screen: what the page shows now. Rev grows by one
 // on every change, so a client can tell a fresh view from a repeat.
 type View struct {
-	Rev     uint64
-	Screen  Screen
-	Reason  Reason    // see_staff
-	Name    string    // confirm: the name printed on the card
-	Code    string    // success: the confirmation code
-	At      time.Time // success: when the check-in was recorded
-	Notice  string    // success: a message for this person, in their language
-	Expires time.Time // when the screen times out; zero if it does not
-	Lang    string    // the language the person chose; "" for the default
+	Rev    uint64
+	Screen Screen
+	Reason Reason    // see_staff
+	Name   string    // confirm: the name printed on the card
+	Code   string    // success: the confirmation code
+	At     time.Time // success: when the check-in was recorded
+	Notice string    // success: a message for this person, in their language
+	// Appointment is, on success, the person's next appointment from their
+	// notice; zero if none.
+	Appointment time.Time
+	Expires     time.Time // when the screen times out; zero if it does not
+	Lang        string    // the language the person chose; "" for the default
 }
 
 // ViewSink receives every view the flow shows. Show is called on the flow's

@@ -45,6 +45,7 @@ type screenFrame struct {
 	Code        string       `json:"code,omitempty"`
 	At          string       `json:"at,omitempty"`
 	Notice      string       `json:"notice,omitempty"`
+	Appointment string       `json:"appointment,omitempty"`
 	ExpiresInMS *int64       `json:"expires_in_ms,omitempty"`
 	Lang        string       `json:"lang,omitempty"`
 }
@@ -65,6 +66,9 @@ func encodeScreen(v kiosk.View, now time.Time) []byte {
 	}
 	if !v.At.IsZero() {
 		f.At = v.At.Format(time.RFC3339)
+	}
+	if !v.Appointment.IsZero() {
+		f.Appointment = v.Appointment.Format(time.RFC3339)
 	}
 	if !v.Expires.IsZero() {
 		ms := max(v.Expires.Sub(now).Milliseconds(), 0)

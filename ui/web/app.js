@@ -26,6 +26,7 @@ const STRINGS = {
       already_title: "You are already checked in today",
       code_label: "Your confirmation code",
       time_label: "Time of check-in",
+      appointment_label: "Your next appointment",
       done: "Done",
       ok: "OK",
       another: "Check in another family member",
@@ -67,6 +68,7 @@ const STRINGS = {
       already_title: "Usted ya se registró hoy",
       code_label: "Su código de confirmación",
       time_label: "Hora de registro",
+      appointment_label: "Su próxima cita",
       done: "Terminar",
       ok: "Entendido",
       another: "Registrar a otro familiar",
@@ -145,10 +147,11 @@ function show(screen, msg) {
   for (const sec of document.querySelectorAll("section[data-for]")) {
     sec.hidden = sec.dataset.for !== screen;
   }
-  for (const id of ["confirm-name", "success-code", "success-time", "success-notice", "already-code", "already-time"]) {
+  for (const id of ["confirm-name", "success-code", "success-time", "success-notice", "success-appointment-time", "already-code", "already-time"]) {
     $(id).textContent = "";
   }
   $("success-notice").hidden = true;
+  for (const el of document.querySelectorAll("[data-appointment]")) el.hidden = true;
   $("already-receipt").hidden = true;
   closePicker();
 
@@ -162,6 +165,10 @@ function show(screen, msg) {
       if (msg.notice) {
         $("success-notice").textContent = msg.notice;
         $("success-notice").hidden = false;
+      }
+      if (msg.appointment) {
+        $("success-appointment-time").textContent = formatTime(msg.appointment);
+        for (const el of document.querySelectorAll("[data-appointment]")) el.hidden = false;
       }
       break;
     case "already":

@@ -209,6 +209,8 @@ type screenMsg struct {
 	Name   string `json:"name"`
 	Code   string `json:"code"`
 	Notice string `json:"notice"`
+	// Appointment is RFC 3339 text.
+	Appointment string `json:"appointment"`
 }
 
 // want reads frames until a screen message and fails unless it shows s.
@@ -701,8 +703,9 @@ func TestDemo(t *testing.T) {
 	p.act(kiosk.ActionConfirm)
 	// The demo's upstream serves a notice for the valid sample's holder,
 	// which the kiosk downloads at start and shows with the proof.
-	if s := p.want(kiosk.ScreenSuccess); s.Notice == "" {
-		t.Errorf("success shows no notice; want the demo's notice for the valid sample\n%s", out.String())
+	if s := p.want(kiosk.ScreenSuccess); s.Notice == "" || s.Appointment == "" {
+		t.Errorf("success shows notice %q, appointment %q; want the demo's notice and appointment for the valid sample\n%s",
+			s.Notice, s.Appointment, out.String())
 	}
 	conn.Close()
 
