@@ -36,7 +36,6 @@ const (
 	MaxNoticeTextLen   = 1024
 	maxLangTagLen      = 35 // RFC 5646 §4.4.1 recommends supporting at least 35
 	maxNoticePlaintext = 32 << 10
-	maxNoticeSealed    = sealedNonceLen + maxNoticePlaintext + sealedTagLen
 )
 
 // Notice is a message for one card holder. Text holds the message by

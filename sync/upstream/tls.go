@@ -24,6 +24,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/sync/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -235,38 +236,13 @@ func writeKeyPair(keyFile, certFile string, key *ecdsa.PrivateKey, der []byte) e
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := atomicfile.Write(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		return fmt.Errorf("authority: %w", err)
 	}
-	if err := writeFileSync(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := atomicfile.Write(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return fmt.Errorf("authority: %w", err)
 	}
 	return nil
-}
-
-// writeFileSync writes a file whole (temporary file, sync, rename).
-func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 func randomSerial() *big.Int {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -13,11 +12,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 )
 
 // cardCommand is "kiosk card": the issuing office's and the tester's tools.
@@ -143,7 +142,7 @@ gets its public key, the file a kiosk pins with --root:
 		return fmt.Errorf("write %s: %w", *keyFile, err)
 	}
 	if *certFile != "" {
-		if err := cardWriteFile(*certFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
+		if err := upload.WriteFile(*certFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "kid %x\n", card.KIDOfCertificate(cert))
@@ -153,7 +152,7 @@ gets its public key, the file a kiosk pins with --root:
 		if err != nil {
 			return err
 		}
-		if err := cardWriteFile(*pubFile, pubPEM, 0o644); err != nil {
+		if err := upload.WriteFile(*pubFile, pubPEM, 0o644); err != nil {
 			return err
 		}
 		kid, err := card.KIDOfKey(key.Public())
@@ -371,7 +370,7 @@ higher (1 for a new list), issued now, signed with the root key.`)
 	if err != nil {
 		return err
 	}
-	if err := cardWriteFile(*listFile, signed, 0o644); err != nil {
+	if err := upload.WriteFile(*listFile, signed, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "seq %d, %d entries\n", next.Seq(), next.Len())
@@ -460,33 +459,4 @@ func cardReadCertificate(file string) (*x509.Certificate, error) {
 			return cert, nil
 		}
 	}
-}
-
-// cardWriteFile replaces file with data so a reader sees the old or the
-// new content, never half of it.
-func cardWriteFile(file string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := io.Copy(tmp, bytes.NewReader(data)); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"image/png"
 
 	"github.com/skip2/go-qrcode"
+
+	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 )
 
 // How a card's QR code is drawn.
@@ -53,5 +55,5 @@ func writeQRPNG(path, payload string) error {
 	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&b, img); err != nil {
 		return fmt.Errorf("qr code: encode png: %w", err)
 	}
-	return cardWriteFile(path, b.Bytes(), 0o644)
+	return upload.WriteFile(path, b.Bytes(), 0o644)
 }

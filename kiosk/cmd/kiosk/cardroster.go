@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 )
 
 // cardRosterCommand is "kiosk card roster": adding reference cards to a
@@ -102,7 +103,7 @@ func cardRosterAdd(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cardWriteFile(*rosterFile, signed, 0o644); err != nil {
+	if err := upload.WriteFile(*rosterFile, signed, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, *urlPrefix+ref)

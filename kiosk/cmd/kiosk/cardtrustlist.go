@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 )
 
 // cardTrustList is "kiosk card trustlist sign|show".
@@ -115,7 +116,7 @@ func cardTrustListSign(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cardWriteFile(*outFile, data, 0o644); err != nil {
+	if err := upload.WriteFile(*outFile, data, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "seq %d, %d entries\n", list.Seq, len(list.Entries))
