@@ -87,6 +87,23 @@ func ReasonFor(s card.Status) Reason {
 type Action struct {
 	Name string // one of the Action* constants
 	Lang string // with ActionLanguage: a BCP 47 tag
+	// Rev is the revision of the view the action was made on (View.Rev).
+	// An action that answers a screen (see AnswersScreen) is ignored unless
+	// Rev is the view on screen now: a tap made on a screen the page had
+	// not yet replaced must not apply to the next person's. 0 is no
+	// revision (the panel's help button, say).
+	Rev uint64
+}
+
+// AnswersScreen reports whether the action answers the screen it was made
+// on, and so must carry that screen's Rev: confirm, deny, extend, another
+// and done. Help and language apply to whatever is on screen.
+func AnswersScreen(name string) bool {
+	switch name {
+	case ActionConfirm, ActionDeny, ActionExtend, ActionAnother, ActionDone:
+		return true
+	}
+	return false
 }
 
 // The actions the page may send.
@@ -114,6 +131,11 @@ type View struct {
 	// notice; zero if none.
 	Appointment time.Time
 	Expires     time.Time // when the screen times out; zero if it does not
+	// Armed is, on confirm, when its buttons begin to count. A confirm
+	// screen that replaced another person's holds its buttons a moment, so
+	// a finger already on its way to the earlier name does not land on
+	// this one. Zero: at once.
+	Armed time.Time
 	Lang        string    // the language the person chose; "" for the default
 }
 

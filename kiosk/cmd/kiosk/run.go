@@ -125,6 +125,9 @@ func (c *Config) flags(fs *flag.FlagSet) {
 type Main struct {
 	Config Config
 	Log    *slog.Logger // nil: text to stderr at Config.LogLevel
+	// Listener, if set, is where the kiosk page is served instead of a
+	// new listener on Config.Listen; Run takes it over (Close closes it).
+	Listener net.Listener
 
 	ln       net.Listener
 	store    *outbox.Store
@@ -319,9 +322,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	m.flow.Sinks = []kiosk.ViewSink{m.server, lightSink{m.panel}}
 
-	m.ln, err = net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if m.ln = m.Listener; m.ln == nil {
+		if m.ln, err = net.Listen("tcp", c.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
 	}
 
 	ctx, m.cancel = context.WithCancel(ctx)
