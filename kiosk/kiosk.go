@@ -136,7 +136,7 @@ type View struct {
 	// a finger already on its way to the earlier name does not land on
 	// this one. Zero: at once.
 	Armed time.Time
-	Lang        string    // the language the person chose; "" for the default
+	Lang  string // the language the person chose; "" for the default
 }
 
 // ViewSink receives every view the flow shows. Show is called on the flow's
