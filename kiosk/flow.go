@@ -14,6 +14,10 @@ const (
 	DefaultConfirmTimeout = 60 * time.Second  // confirm screen → idle
 	DefaultResultTimeout  = 20 * time.Second  // success and see_staff → idle
 	DefaultHelpTimeout    = 120 * time.Second // help → idle
+	// DefaultConfirmHold is how long a confirm screen that replaced another
+	// screen than idle ignores its buttons: long enough for a finger already
+	// on its way to the earlier screen, short beside reading one's name.
+	DefaultConfirmHold = time.Second
 )
 
 // Flow is the check-in state machine. One goroutine, Run's, owns all of its
@@ -22,7 +26,21 @@ const (
 // with View.
 //
 // The rule it exists to keep: the success screen is shown only after
-// Store.Commit has returned without error.
+// Store.Commit has returned without error, for the card whose name the
+// person confirmed. So a tap counts only on the screen it was made on
+// (Action.Rev), and a confirm screen that replaced another holds its
+// buttons a moment (View.Armed).
+//
+// A scan while someone's confirm screen is up: the same card again changes
+// nothing; another card replaces it, as the person at the scanner is the
+// one in front of the screen. The earlier card is dropped unrecorded (its
+// holder had not confirmed), and a tap made on its screen is ignored.
+//
+// Out of service (SetOutOfService, or a commit that failed): the kiosk
+// takes no card. A screen in progress runs its course (a confirm may still
+// commit: the disk is low, not yet full), and then the flow shows
+// out_of_service instead of idle, until it is told it is back in service.
+// Help is offered throughout.
 type Flow struct {
 	Verifier CardVerifier
 	Store    Store
@@ -38,13 +56,51 @@ type Flow struct {
 	ConfirmTimeout time.Duration // 0: DefaultConfirmTimeout
 	ResultTimeout  time.Duration // 0: DefaultResultTimeout
 	HelpTimeout    time.Duration // 0: DefaultHelpTimeout
+	ConfirmHold    time.Duration // 0: DefaultConfirmHold
 
 	mu   sync.Mutex
 	view View
 
+	outageMu   sync.Mutex
+	outageSet  Reason        // the latest SetOutOfService
+	outageKick chan struct{} // tells Run of it; capacity 1
+
 	// Owned by Run's goroutine.
 	pending *card.Card   // the verified card on the confirm screen
 	notice  *card.Notice // the person's notice, while the success screen shows it
+	outage  Reason       // why the kiosk is out of service; "" when in service
+}
+
+// SetOutOfService tells the flow whether it can take check-ins: "" means it
+// can, any other reason (ReasonStorageLow, ReasonRecordFailed) that it
+// cannot. It never blocks, and may be called before Run and from any
+// goroutine; the latest call wins. Call it again whenever the answer is
+// known, even if unchanged: a commit that fails puts the flow out of
+// service by itself, and only this call brings it back.
+func (f *Flow) SetOutOfService(r Reason) {
+	f.outageMu.Lock()
+	defer f.outageMu.Unlock()
+	f.outageSet = r
+	select {
+	case f.kick() <- struct{}{}:
+	default: // Run has a kick waiting; it reads the latest reason
+	}
+}
+
+// kick returns the channel SetOutOfService signals Run on. Requires outageMu.
+func (f *Flow) kick() chan struct{} {
+	if f.outageKick == nil {
+		f.outageKick = make(chan struct{}, 1)
+	}
+	return f.outageKick
+}
+
+// latestOutage returns the reason of the latest SetOutOfService and the
+// channel that signals the next one.
+func (f *Flow) latestOutage() (Reason, <-chan struct{}) {
+	f.outageMu.Lock()
+	defer f.outageMu.Unlock()
+	return f.outageSet, f.kick()
 }
 
 // View returns the view on screen now. It is safe to call from any goroutine.
@@ -58,7 +114,9 @@ func (f *Flow) View() View {
 // and actions from channels the caller owns; a closed channel is simply no
 // longer read.
 func (f *Flow) Run(ctx context.Context, scans <-chan Scan, actions <-chan Action) error {
-	f.show(View{Screen: ScreenIdle})
+	var outages <-chan struct{}
+	f.outage, outages = f.latestOutage()
+	f.idle()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -85,12 +143,41 @@ func (f *Flow) Run(ctx context.Context, scans <-chan Scan, actions <-chan Action
 			f.act(ctx, a)
 		case <-timeout:
 			f.expire()
+		case <-outages:
+			r, _ := f.latestOutage()
+			f.setOutage(r)
 		}
 		timer.Stop()
 	}
 }
 
+// setOutage puts the flow out of service (r != "") or back in. An idle or
+// out-of-service screen changes at once; any other runs its course.
+func (f *Flow) setOutage(r Reason) {
+	if r == f.outage {
+		return
+	}
+	if r == "" {
+		f.log().Info("back in service", "was", f.outage)
+	} else {
+		f.log().Warn("out of service", "reason", r)
+	}
+	f.outage = r
+	switch f.View().Screen {
+	case ScreenIdle, ScreenOutOfService:
+		f.idle()
+	}
+}
+
 func (f *Flow) scan(ctx context.Context, s Scan) {
+	cur := f.View()
+	if f.outage != "" {
+		// A card it cannot record is not taken: the person at the
+		// scanner sees out_of_service (and the help button) at once.
+		f.log().Info("scan while out of service", "reason", f.outage)
+		f.idle()
+		return
+	}
 	at, _ := f.clock()
 	r := f.Verifier.Verify(s.Text, at)
 	if r.Status != card.Valid || r.Card == nil {
@@ -100,6 +187,10 @@ func (f *Flow) scan(ctx context.Context, s Scan) {
 		return
 	}
 	c := *r.Card
+	if cur.Screen == ScreenConfirm && f.pending != nil && sameCard(*f.pending, c) {
+		f.log().Info("card scanned again on its confirm screen")
+		return
+	}
 	if p, ok := f.prior(ctx, c, at); ok {
 		f.pending = nil
 		f.log().Info("already checked in today", "seq", p.Seq)
@@ -108,20 +199,37 @@ func (f *Flow) scan(ctx context.Context, s Scan) {
 	}
 	f.pending = &c
 	f.log().Info("card accepted", "issuer", c.Issuer)
-	f.showFor(View{Screen: ScreenConfirm, Name: c.DisplayName()}, f.confirmTimeout())
+	v := View{Screen: ScreenConfirm, Name: c.DisplayName()}
+	if cur.Screen != ScreenIdle {
+		// It replaces a screen someone may be tapping on.
+		v.Armed = f.now().Add(f.confirmHold())
+	}
+	f.showFor(v, f.confirmTimeout())
+}
+
+// sameCard reports whether a and b are the same card: the same serial from
+// the same issuer.
+func sameCard(a, b card.Card) bool {
+	return a.Issuer == b.Issuer && a.Serial == b.Serial
 }
 
 func (f *Flow) act(ctx context.Context, a Action) {
 	cur := f.View()
+	if AnswersScreen(a.Name) && a.Rev != cur.Rev {
+		// Made on a screen no longer shown: it answers someone else's
+		// question, or none.
+		f.log().Info("tap on an earlier screen ignored", "action", a.Name, "rev", a.Rev, "current", cur.Rev)
+		return
+	}
 	switch a.Name {
 	case ActionConfirm:
-		if cur.Screen != ScreenConfirm || f.pending == nil {
+		if cur.Screen != ScreenConfirm || f.pending == nil || f.holding(cur) {
 			break
 		}
 		f.commit(ctx)
 		return
 	case ActionDeny:
-		if cur.Screen != ScreenConfirm {
+		if cur.Screen != ScreenConfirm || f.holding(cur) {
 			break
 		}
 		f.pending = nil
@@ -158,6 +266,11 @@ func (f *Flow) act(ctx context.Context, a Action) {
 	f.log().Debug("action ignored", "action", a.Name, "screen", cur.Screen)
 }
 
+// holding reports whether v's buttons do not count yet (View.Armed).
+func (f *Flow) holding(v View) bool {
+	return !v.Armed.IsZero() && f.now().Before(v.Armed)
+}
+
 // prior looks for the person's check-in earlier the same day. A failing
 // lookup is logged and treated as none: the worst outcome is a second
 // record, which the upstream sees as two check-ins, never a lost one.
@@ -183,6 +296,13 @@ func (f *Flow) commit(ctx context.Context) {
 	got, err := f.Store.Commit(context.WithoutCancel(ctx), CheckIn{At: at, Clock: state, Outcome: OutcomeCheckedIn, Card: c})
 	if err != nil {
 		f.log().Error("check-in not recorded", "err", err)
+		// The person is told, and sent to staff; the next person is not
+		// offered a check-in that would fail the same way. The kiosk is
+		// back in service when SetOutOfService says so.
+		if f.outage == "" {
+			f.log().Warn("out of service", "reason", ReasonRecordFailed)
+			f.outage = ReasonRecordFailed
+		}
 		f.showFor(View{Screen: ScreenSeeStaff, Reason: ReasonRecordFailed}, f.resultTimeout())
 		return
 	}
@@ -204,8 +324,14 @@ func (f *Flow) expire() {
 	f.idle()
 }
 
+// idle ends a session: the idle screen, or out_of_service when the kiosk
+// cannot take check-ins.
 func (f *Flow) idle() {
 	f.pending = nil
+	if f.outage != "" {
+		f.show(View{Screen: ScreenOutOfService, Reason: f.outage})
+		return
+	}
 	f.show(View{Screen: ScreenIdle})
 }
 
@@ -265,6 +391,7 @@ func (f *Flow) confirmTimeout() time.Duration {
 }
 func (f *Flow) resultTimeout() time.Duration { return orDefault(f.ResultTimeout, DefaultResultTimeout) }
 func (f *Flow) helpTimeout() time.Duration   { return orDefault(f.HelpTimeout, DefaultHelpTimeout) }
+func (f *Flow) confirmHold() time.Duration   { return orDefault(f.ConfirmHold, DefaultConfirmHold) }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {

@@ -18,10 +18,19 @@ var person = card.Card{
 	DateOfBirth: "1990-01-02", Office: "NYC",
 }
 
+// other is a second person, whose card is scanned while the first one's
+// screen is up.
+var other = card.Card{
+	Issuer: "SDC-TEST", Serial: "1112131415161718",
+	ANumber: "087654321", GivenName: "Tomás", FamilyName: "Quispe",
+	DateOfBirth: "1985-06-07", Office: "NYC",
+}
+
 func verifier() kiosktest.Verifier {
-	c := person
+	c, o := person, other
 	return kiosktest.Verifier{
 		"valid":   {Status: card.Valid, Stage: card.StageDone, SignatureOK: true, Card: &c},
+		"other":   {Status: card.Valid, Stage: card.StageDone, SignatureOK: true, Card: &o},
 		"expired": {Status: card.Expired, Stage: card.StageValidity, SignatureOK: true, Card: &c},
 		"revoked": {Status: card.Revoked, Stage: card.StageRevocation, SignatureOK: true, Card: &c},
 		"forged":  {Status: card.BadSignature, Stage: card.StageSignature},
@@ -47,10 +56,21 @@ type harness struct {
 	sink    *kiosktest.Sink
 	scans   chan kiosk.Scan
 	actions chan kiosk.Action
+	flow    *kiosk.Flow
+	last    kiosk.View // the view want returned last: what the page shows
 }
 
-// start runs a flow on store, adjusted by opts.
+// start runs a flow on store, adjusted by opts, and waits for its idle
+// screen.
 func start(t *testing.T, store *kiosktest.Store, opts ...func(*kiosk.Flow)) *harness {
+	t.Helper()
+	h := run(t, store, opts...)
+	h.want(kiosk.ScreenIdle)
+	return h
+}
+
+// run runs a flow on store, adjusted by opts.
+func run(t *testing.T, store *kiosktest.Store, opts ...func(*kiosk.Flow)) *harness {
 	t.Helper()
 	h := &harness{
 		t:       t,
@@ -71,6 +91,7 @@ func start(t *testing.T, store *kiosktest.Store, opts ...func(*kiosk.Flow)) *har
 	for _, o := range opts {
 		o(f)
 	}
+	h.flow = f
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx, h.scans, h.actions) }()
@@ -80,12 +101,18 @@ func start(t *testing.T, store *kiosktest.Store, opts ...func(*kiosk.Flow)) *har
 			t.Errorf("Run() = %v; want nil", err)
 		}
 	})
-	h.want(kiosk.ScreenIdle)
 	return h
 }
 
 func (h *harness) scan(text string) { h.scans <- kiosk.Scan{Text: text, At: time.Now()} }
-func (h *harness) act(name string)  { h.actions <- kiosk.Action{Name: name} }
+
+// act taps name on the screen want returned last, as the page does.
+func (h *harness) act(name string) { h.actAt(name, h.last.Rev) }
+
+// actAt taps name as made on the screen of revision rev.
+func (h *harness) actAt(name string, rev uint64) {
+	h.actions <- kiosk.Action{Name: name, Rev: rev}
+}
 
 // want waits for the flow to settle and returns the one view it showed,
 // failing unless it is on screen s.
@@ -97,6 +124,7 @@ func (h *harness) want(s kiosk.Screen) kiosk.View {
 		if v.Screen != s {
 			h.t.Fatalf("screen = %q (%+v); want %q", v.Screen, v, s)
 		}
+		h.last = v
 		return v
 	default:
 		h.t.Fatalf("no view shown; want %q", s)
@@ -349,7 +377,8 @@ func TestFlowUsesTrustedClock(t *testing.T) {
 		defer cancel()
 		go f.Run(ctx, scans, actions)
 		scans <- kiosk.Scan{Text: "valid"}
-		actions <- kiosk.Action{Name: kiosk.ActionConfirm}
+		synctest.Wait()
+		actions <- kiosk.Action{Name: kiosk.ActionConfirm, Rev: f.View().Rev}
 		synctest.Wait()
 		if !verifiedAt.Equal(trusted) {
 			t.Errorf("verified at %v; want the clock's %v", verifiedAt, trusted)
@@ -449,3 +478,141 @@ func TestFlowNotice(t *testing.T) {
 type noticeSourceFunc func(card.Card) (card.Notice, bool)
 
 func (f noticeSourceFunc) Notice(c card.Card) (card.Notice, bool) { return f(c) }
+
+// A tap made on person A's confirm screen, arriving after person B's card
+// replaced it, must not check B in (nor tell A they are checked in).
+func TestFlowStaleTapIgnored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		a := h.want(kiosk.ScreenConfirm)
+		if !a.Armed.IsZero() {
+			t.Errorf("confirm from idle armed at %v; want at once", a.Armed)
+		}
+		h.scan("other")
+		b := h.want(kiosk.ScreenConfirm)
+		if b.Name != "Tomás Quispe" || b.Rev == a.Rev {
+			t.Fatalf("second confirm %+v; want Tomás Quispe under a new rev", b)
+		}
+		if want := time.Now().Add(kiosk.DefaultConfirmHold); !b.Armed.Equal(want) {
+			t.Errorf("replacing confirm armed at %v; want %v", b.Armed, want)
+		}
+		for _, action := range []string{kiosk.ActionConfirm, kiosk.ActionDeny, kiosk.ActionExtend, kiosk.ActionDone, kiosk.ActionAnother} {
+			h.actAt(action, a.Rev) // A's tap, made on A's screen
+			h.none()
+			h.actAt(action, 0) // no rev at all
+			h.none()
+		}
+		// B's own tap, before the screen's buttons count: nothing.
+		h.actAt(kiosk.ActionConfirm, b.Rev)
+		h.none()
+		if h.store.Len() != 0 {
+			t.Fatalf("%d check-ins recorded by stale taps; want 0", h.store.Len())
+		}
+		time.Sleep(kiosk.DefaultConfirmHold)
+		h.actAt(kiosk.ActionConfirm, b.Rev)
+		h.want(kiosk.ScreenSuccess)
+		if h.store.Len() != 1 || h.store.CheckIns[0].Card != other {
+			t.Fatalf("recorded %+v; want one check-in of the second card", h.store.CheckIns)
+		}
+	})
+}
+
+func TestFlowSameCardAgainKeepsScreen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		v := h.want(kiosk.ScreenConfirm)
+		h.scan("valid")
+		h.none()
+		h.actAt(kiosk.ActionConfirm, v.Rev)
+		h.want(kiosk.ScreenSuccess)
+	})
+}
+
+func TestFlowHelpKeepsWorkingWithoutRev(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.actAt(kiosk.ActionHelp, 0) // the panel's help button
+		h.want(kiosk.ScreenHelp)
+	})
+}
+
+func TestFlowOutOfService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.flow.SetOutOfService(kiosk.ReasonStorageLow)
+		if v := h.want(kiosk.ScreenOutOfService); v.Reason != kiosk.ReasonStorageLow {
+			t.Errorf("out of service reason = %q; want %q", v.Reason, kiosk.ReasonStorageLow)
+		}
+		// The same news again changes nothing.
+		h.flow.SetOutOfService(kiosk.ReasonStorageLow)
+		h.none()
+		// A card it cannot record is not taken.
+		h.scan("valid")
+		h.want(kiosk.ScreenOutOfService)
+		h.act(kiosk.ActionConfirm)
+		h.none()
+		// A human is still offered, and after help the kiosk is still out.
+		h.act(kiosk.ActionHelp)
+		h.want(kiosk.ScreenHelp)
+		time.Sleep(helpTimeout)
+		h.want(kiosk.ScreenOutOfService)
+		h.flow.SetOutOfService("")
+		h.want(kiosk.ScreenIdle)
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		if h.store.Len() != 1 {
+			t.Errorf("check-ins = %d; want 1", h.store.Len())
+		}
+	})
+}
+
+// Put out of service while someone confirms: their check-in goes ahead
+// (the disk is low, not full), and the next screen is out_of_service.
+func TestFlowOutOfServiceLetsSessionFinish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.flow.SetOutOfService(kiosk.ReasonStorageLow)
+		h.none()
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		h.act(kiosk.ActionDone)
+		h.want(kiosk.ScreenOutOfService)
+	})
+}
+
+func TestFlowOutOfServiceBeforeRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := run(t, &kiosktest.Store{}, func(f *kiosk.Flow) { f.SetOutOfService(kiosk.ReasonStorageLow) })
+		h.want(kiosk.ScreenOutOfService)
+		h.none()
+	})
+}
+
+// A commit that fails puts the kiosk out of service until it is told the
+// store works again.
+func TestFlowCommitFailureTakesOutOfService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &kiosktest.Store{Err: errors.New("database or disk is full")}
+		h := start(t, store)
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSeeStaff)
+		time.Sleep(resultTimeout)
+		if v := h.want(kiosk.ScreenOutOfService); v.Reason != kiosk.ReasonRecordFailed {
+			t.Errorf("reason = %q; want %q", v.Reason, kiosk.ReasonRecordFailed)
+		}
+		h.scan("valid")
+		h.want(kiosk.ScreenOutOfService)
+		h.flow.SetOutOfService("")
+		h.want(kiosk.ScreenIdle)
+	})
+}

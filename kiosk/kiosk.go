@@ -54,6 +54,9 @@ const (
 	ReasonListsStale        Reason = "lists_stale"
 	ReasonPersonDenied      Reason = "person_denied" // "No, this is not me"
 	ReasonRecordFailed      Reason = "record_failed" // the check-in could not be stored
+
+	// Why the kiosk is out of service (with ScreenOutOfService).
+	ReasonStorageLow Reason = "storage_low" // too little free space to record check-ins safely
 )
 
 // ReasonFor maps a card verification status to the reason shown to the
@@ -122,7 +125,7 @@ const (
 type View struct {
 	Rev    uint64
 	Screen Screen
-	Reason Reason    // see_staff
+	Reason Reason    // see_staff and out_of_service
 	Name   string    // confirm: the name printed on the card
 	Code   string    // success: the confirmation code
 	At     time.Time // success: when the check-in was recorded
