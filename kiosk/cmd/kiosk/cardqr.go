@@ -44,8 +44,8 @@ func qrImage(payload string) (*qrcode.QRCode, image.Image, error) {
 	return q, img, nil
 }
 
-// writeQRPNG writes payload's QR code to path as a PNG, mode 0644, replacing
-// any file there in one step.
+// writeQRPNG writes payload's QR code to path as a PNG, mode 0600 (it
+// holds a person's name and A-number), replacing any file there in one step.
 func writeQRPNG(path, payload string) error {
 	_, img, err := qrImage(payload)
 	if err != nil {
@@ -55,5 +55,5 @@ func writeQRPNG(path, payload string) error {
 	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&b, img); err != nil {
 		return fmt.Errorf("qr code: encode png: %w", err)
 	}
-	return upload.WriteFile(path, b.Bytes(), 0o644)
+	return upload.WriteFile(path, b.Bytes(), 0o600)
 }

@@ -80,8 +80,9 @@ func TestWriteQRPNG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o644 {
-		t.Errorf("PNG mode = %v; want 0644", fi.Mode().Perm())
+	// The code holds a person's name and A-number: for its owner only.
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("PNG mode = %v; want 0600", fi.Mode().Perm())
 	}
 
 	f, err := os.Open(file)

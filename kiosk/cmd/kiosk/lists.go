@@ -148,6 +148,10 @@ func readLists(c Config) (*lists, error) {
 		if c.Roster != "" {
 			return nil, errors.New("--roster needs --root: a roster is only read signed by the root key")
 		}
+		if !bytes.Contains(trustData, []byte("-----BEGIN ")) {
+			return nil, fmt.Errorf("trust file %s is not PEM, a signed trust list perhaps: --root is missing "+
+				"(the root public key the list is signed with)", c.Trust)
+		}
 		if v.Trust, err = card.ParseTrustPEM(trustData); err != nil {
 			return nil, fmt.Errorf("trust file %s: %w", c.Trust, err)
 		}

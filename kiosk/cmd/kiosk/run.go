@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hpke"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -206,13 +207,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			c.Upstream = enr.Upstream
 		}
 	}
-	// The device key signs every record; the upstream's seal key hides the
-	// person in it. Without a seal key there is no store: the kiosk takes
-	// no check-ins before it is enrolled.
-	dev, err := device.LoadOrCreate(c.StateDir)
-	if err != nil {
-		return err
-	}
+	// The upstream's seal key hides the person in every record; the device
+	// key signs it. Without a seal key there is no store: the kiosk takes
+	// no check-ins before it is enrolled, and makes no key either.
 	sealKey, err := enr.sealKey()
 	if err != nil {
 		return err
@@ -221,6 +218,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if sealKey, err = readSealKey(c.SealKey); err != nil {
 			return err
 		}
+	}
+	dev, err := device.LoadOrCreate(c.StateDir)
+	if err != nil {
+		return err
 	}
 	m.store, err = outbox.Open(filepath.Join(c.StateDir, "kiosk.db"), outbox.Options{
 		KioskID:        c.KioskID,
@@ -538,6 +539,13 @@ func readSealKey(file string) (hpke.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read seal key: %w", err)
 	}
+	if block, _ := pem.Decode(b); block != nil {
+		if strings.Contains(block.Type, "PRIVATE") {
+			return nil, fmt.Errorf("seal key %s: this is the upstream's private key (%s); "+
+				"--seal-key wants its public key (%s), and the private key must never leave the upstream", file, block.Type, sealKeyWanted)
+		}
+		return nil, fmt.Errorf("seal key %s: a PEM %s; --seal-key wants %s", file, block.Type, sealKeyWanted)
+	}
 	if len(b) != 32 { // not raw: base64 text
 		if d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b))); err == nil {
 			b = d
@@ -545,7 +553,11 @@ func readSealKey(file string) (hpke.PublicKey, error) {
 	}
 	k, err := wire.ParseSealPublicKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("seal key %s: %w", file, err)
+		return nil, fmt.Errorf("seal key %s: not an X25519 public key (%v); --seal-key wants %s", file, err, sealKeyWanted)
 	}
 	return k, nil
 }
+
+// sealKeyWanted says what --seal-key takes, and where to find it.
+const sealKeyWanted = "the upstream's public seal key: 32 bytes, raw or in base64, " +
+	"as `kiosk upstream` prints it at start (`kiosk enroll` fetches it by itself)"
