@@ -30,6 +30,14 @@
 //
 // A file that fails its integrity check at Open is moved aside, never
 // silently recreated: see ErrCorrupt and Options.RecoverCorrupt.
+//
+// A full disk is seen before a person is asked to confirm, not after:
+// Health says whether the store can take a commit now, from the free space
+// of its file system (Options.Reserve) and, after a Commit failed, from a
+// write it tries itself; Failed signals a failed Commit at once. Note that
+// a commit needs no new space while the WAL has room (it is laid out ahead,
+// see sqlitedb.PreallocateWAL): on a full disk, commits go on succeeding,
+// durably, until the WAL is full, and only then fail.
 package outbox
 
 import (
@@ -50,11 +58,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
@@ -108,6 +118,13 @@ type Options struct {
 	// first; the upstream pays one key decapsulation per epoch.
 	SealEpochRecords int
 	SealEpochAge     time.Duration
+	// Reserve is how many bytes must stay free on the file system of the
+	// store's directory for Health to report the store fit to commit
+	// (0: DefaultReserve; 1: only a full file system is low). Below it,
+	// the store still commits what it is given, while it can: the reserve
+	// is room for the check-ins already under way, the WAL's growth and
+	// the housekeeping.
+	Reserve uint64
 	// Retention is how long acknowledged records are kept (Checkpoint
 	// purges older ones); 0 keeps them for good. Unacknowledged records
 	// are never purged.
@@ -140,6 +157,10 @@ const (
 	DefaultSealEpochAge     = 10 * time.Minute
 )
 
+// DefaultReserve is the default of Options.Reserve: about a hundred
+// thousand records, and a WAL laid out fifty times over.
+const DefaultReserve = 64 << 20
+
 // pageSize is the page size of a new store. A commit appends one row of
 // about 500 bytes to the rightmost leaf of checkins, and the WAL gets that
 // whole page (two pages when the leaf splits): with SQLite's 4096-byte
@@ -157,11 +178,14 @@ const (
 	stateLastAck     = "outbox.last_ack"    // Unix nanoseconds of the latest acknowledgement
 	stateLowWater    = "outbox.low_water"   // no pending record has a lower seq
 	stateQuarantined = "outbox.quarantined" // how many records are quarantined
+	stateProbe       = "outbox.probe"       // Unix nanoseconds of Health's last write after a failed commit
 )
 
 // Store is the kiosk's durable store. Its methods are safe for concurrent use.
 type Store struct {
 	w, r      *sql.DB
+	dir       string // the store's directory, whose free space Health measures
+	reserve   uint64
 	kioskID   string
 	key       ed25519.PrivateKey
 	sealKey   hpke.PublicKey
@@ -173,6 +197,7 @@ type Store struct {
 	now       func() time.Time
 	recovered *CorruptError
 	changed   chan struct{}
+	failed    chan struct{}
 
 	commitMu sync.Mutex // one commit at a time: ids sort in seq order
 	ids      uuidGen
@@ -205,7 +230,8 @@ type Store struct {
 	lowWater int64   // no pending record has a lower seq; only grows
 	erased   erasure // what Checkpoint erased that the WAL may still hold
 	dupFrom  int64   // no record below has a dup hash left
-	lastErr  error   // of the last Commit; nil after a success
+	lastErr  error   // of the last Commit; nil after a success or a probe that succeeded
+	failures uint64  // how many Commits failed: a probe clears only the failure it followed
 }
 
 // Open opens the store at path, creating it (and its directory) if needed
@@ -229,7 +255,13 @@ func open(path string, opts Options, migrations fs.FS) (*Store, error) {
 			return nil, err
 		}
 	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open outbox: %w", err)
+	}
 	s := &Store{
+		dir:       filepath.Dir(abs),
+		reserve:   cmp.Or(opts.Reserve, DefaultReserve),
 		kioskID:   opts.KioskID,
 		key:       opts.Device.PrivateKey(),
 		sealKey:   opts.SealKey,
@@ -239,6 +271,7 @@ func open(path string, opts Options, migrations fs.FS) (*Store, error) {
 		log:       opts.Log,
 		now:       opts.Now,
 		changed:   make(chan struct{}, 1),
+		failed:    make(chan struct{}, 1),
 		sealers:   make(chan *wire.Sealer, 1),
 		done:      make(chan struct{}),
 
@@ -454,7 +487,9 @@ func (s *Store) Recovered() *CorruptError { return s.recovered }
 
 // Commit records c in its own transaction and returns once the transaction
 // is durable. An error means nothing was recorded, and the store is as it
-// was: a later Commit can succeed (once the disk has room again, say).
+// was: a later Commit can succeed (once the disk has room again, say). A
+// failure (but for a cancelled ctx) is kept for LastError and Health, and
+// signalled on Failed.
 func (s *Store) Commit(ctx context.Context, c kiosk.CheckIn) (kiosk.Committed, error) {
 	if c.Outcome == "" {
 		return kiosk.Committed{}, errors.New("commit: no outcome")
@@ -500,7 +535,16 @@ func (s *Store) Commit(ctx context.Context, c kiosk.CheckIn) (kiosk.Committed, e
 	if ctx.Err() == nil { // a cancelled commit says nothing of the store's health
 		s.mu.Lock()
 		s.lastErr = err
+		if err != nil {
+			s.failures++
+		}
 		s.mu.Unlock()
+		if err != nil {
+			select {
+			case s.failed <- struct{}{}:
+			default: // a signal is already waiting; one is enough
+			}
+		}
 	}
 	if err != nil {
 		return kiosk.Committed{}, fmt.Errorf("commit: %w", err)
@@ -591,12 +635,117 @@ const insertRecord = `INSERT INTO checkins
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // LastError returns the error of the last Commit, or nil if it succeeded
-// (or none was tried): what the staff status shows while the kiosk cannot
-// record check-ins (disk full, I/O error).
+// (or none was tried, or Health has since shown the store can commit
+// again): what the staff status shows while the kiosk cannot record
+// check-ins (disk full, I/O error).
 func (s *Store) LastError() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastErr
+}
+
+// Failed signals after a Commit failed (one not cancelled by its context).
+// It holds at most one signal, which stands for every failure since it was
+// last received: the daemon wakes up and asks Health, at once rather than at
+// its next look.
+func (s *Store) Failed() <-chan struct{} { return s.failed }
+
+// LowSpaceError is Health's error while the store's file system has less
+// free space than Options.Reserve.
+type LowSpaceError struct {
+	Dir     string // the store's directory
+	Free    uint64 // bytes free to the kiosk's user
+	Reserve uint64 // bytes that should be
+}
+
+func (e *LowSpaceError) Error() string {
+	return fmt.Sprintf("low disk space: %s has %d bytes free, below the reserve of %d", e.Dir, e.Free, e.Reserve)
+}
+
+// CommitError is Health's error while the store cannot commit: the last
+// Commit failed, and the write Health tried since failed too.
+type CommitError struct {
+	Err   error // of the last Commit
+	Probe error // of Health's write; nil when a Commit failed again while it wrote
+}
+
+func (e *CommitError) Error() string {
+	if e.Probe == nil {
+		return fmt.Sprintf("cannot commit: %v", e.Err)
+	}
+	return fmt.Sprintf("cannot commit: %v; a write since: %v", e.Err, e.Probe)
+}
+
+func (e *CommitError) Unwrap() []error {
+	if e.Probe == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Probe}
+}
+
+// Health reports whether the store can take a commit now: nil when it can.
+// The error is a *LowSpaceError when the file system holding the store has
+// less free space than Options.Reserve, a *CommitError when the last Commit
+// failed and the store still cannot write, and another error when the free
+// space cannot be measured (or ctx ended).
+//
+// When all is well it costs one statfs, and writes nothing. After a failed
+// Commit, once there is room again, it proves the store can commit by
+// committing a write of its own (a kiosk_state row, synced as a commit is);
+// when that succeeds, the failure is over (LastError is nil again), and the
+// kiosk returns to service by itself.
+func (s *Store) Health(ctx context.Context) error {
+	free, err := statedir.Free(s.dir)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		// Unknown off Linux: the probe still tells a failed store.
+	case err != nil:
+		return fmt.Errorf("health: %w", err)
+	case free < s.reserve:
+		return &LowSpaceError{Dir: s.dir, Free: free, Reserve: s.reserve}
+	}
+	s.mu.Lock()
+	last, failures := s.lastErr, s.failures
+	s.mu.Unlock()
+	if last == nil {
+		return nil
+	}
+	if err := s.probe(ctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("health: %w", ctx.Err())
+		}
+		return &CommitError{Err: last, Probe: err}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures != failures { // a Commit failed while the probe wrote
+		if s.lastErr != nil {
+			return &CommitError{Err: s.lastErr}
+		}
+		return nil // and another succeeded since
+	}
+	s.lastErr = nil
+	s.log.Info("the store commits again", "after", last)
+	return nil
+}
+
+// probe commits a write transaction of one kiosk_state row (BEGIN
+// IMMEDIATE, synced at COMMIT, as a record's commit): the store can commit
+// again. It proves the WAL takes a transaction, not that every commit will
+// fit; Options.Reserve keeps the room for those.
+func (s *Store) probe(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("probe: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := putState(ctx, tx, stateProbe, strconv.FormatInt(s.now().UnixNano(), 10)); err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("probe: commit: %w", err)
+	}
+	return nil
 }
 
 // dupHash is the keyed hash that finds a person's check-in of the same day:

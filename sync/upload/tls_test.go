@@ -1,9 +1,14 @@
 package upload_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,11 +21,42 @@ import (
 
 var _ upload.HeadSource = (*outbox.Store)(nil)
 
-// TestUploadOverMutualTLS drains an outbox to an upstream served as `kiosk
-// upstream` serves it, authenticated by the device key that signs the
-// records, and checks the heartbeat that follows the drain.
-func TestUploadOverMutualTLS(t *testing.T) {
-	srv, err := upstream.Open(filepath.Join(t.TempDir(), "upstream.db"), nil, upstream.Options{SealKey: testSealKey()})
+// lockedBuffer is a log the upstream writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+}
+
+// tlsUpstream is a reference upstream served as `kiosk upstream` serves
+// it, with one kiosk enrolled.
+type tlsUpstream struct {
+	srv    *upstream.Server
+	url    string
+	logs   *lockedBuffer       // what the upstream logged
+	device *device.Identity    // the enrolled kiosk's
+	client func() *http.Client // the kiosk's, authenticated by device
+}
+
+// newTLSUpstream starts an upstream with kioskID enrolled under a new device
+// key, its handler wrapped by wrap (nil: none).
+func newTLSUpstream(t *testing.T, wrap func(http.Handler) http.Handler) *tlsUpstream {
+	t.Helper()
+	ctx := context.Background()
+	logs := &lockedBuffer{}
+	srv, err := upstream.Open(filepath.Join(t.TempDir(), "upstream.db"), slog.New(slog.NewTextHandler(logs, nil)),
+		upstream.Options{SealKey: testSealKey()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +64,11 @@ func TestUploadOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(srv.DeviceHandler())
+	h := srv.DeviceHandler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewUnstartedServer(h)
 	ts.TLS = auth.TLSConfig()
 	ts.StartTLS()
 	t.Cleanup(func() {
@@ -40,7 +80,6 @@ func TestUploadOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	token, err := srv.NewEnrollToken(ctx, kioskID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -52,15 +91,42 @@ func TestUploadOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	box := newOutboxOf(t, id)
+	return &tlsUpstream{srv: srv, url: ts.URL, logs: logs, device: id,
+		client: func() *http.Client { return upload.NewClient(auth.Pool(), cert, 5*time.Second) }}
+}
+
+// uploader returns a fast uploader of box to the upstream, sending heartbeats.
+func (up *tlsUpstream) uploader(box upload.Source, heads upload.HeadSource) *upload.Uploader {
+	u := fast(box, up.url)
+	u.Client = up.client()
+	u.Heads = heads
+	return u
+}
+
+// warnings returns the warnings and errors the upstream logged.
+func (up *tlsUpstream) warnings() []string {
+	var w []string
+	for _, l := range up.logs.lines() {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			w = append(w, l)
+		}
+	}
+	return w
+}
+
+// TestUploadOverMutualTLS drains an outbox to an upstream served as `kiosk
+// upstream` serves it, authenticated by the device key that signs the
+// records, and checks the heartbeat that follows the drain.
+func TestUploadOverMutualTLS(t *testing.T) {
+	ctx := context.Background()
+	up := newTLSUpstream(t, nil)
+	box := newOutboxOf(t, up.device)
 	commit(t, box, 3)
-	u := fast(box, ts.URL)
-	u.Client = upload.NewClient(auth.Pool(), cert, 5*time.Second)
-	u.Heads = box
+	u := up.uploader(box, box)
 	run(t, u)
 	waitFor(t, "the records are uploaded", func() bool { return u.Status().Uploaded == 3 })
 	waitFor(t, "a heartbeat in sync", func() bool { return u.Status().HeadState == wire.HeadInSync })
-	health, err := srv.Health(ctx, time.Hour)
+	health, err := up.srv.Health(ctx, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,9 @@ type Uploader struct {
 
 	// Heads, if set, gives the chain head sent to the upstream as a
 	// heartbeat every HeartbeatInterval (0: DefaultHeartbeatInterval) and
-	// after each drain that uploaded records.
+	// after each drain that uploaded records and left none pending. Not
+	// after one that failed: a batch after the one that failed may be held,
+	// and the head would show the upstream a gap the retry fills.
 	Heads             HeadSource
 	HeartbeatInterval time.Duration
 
@@ -165,7 +167,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if u.Heads != nil && (n > 0 || !time.Now().Before(nextBeat)) {
+		if u.Heads != nil && (n > 0 && err == nil || !time.Now().Before(nextBeat)) {
 			u.heartbeat(ctx, client)
 			nextBeat = time.Now().Add(u.heartbeatInterval())
 		}

@@ -71,7 +71,12 @@ func (s *Server) holdings(ctx context.Context, kioskID string, seq uint64) (held
 
 // Heartbeat takes a kiosk's chain head, signed by device key pub, and says
 // how it compares with the records held. A tail deleted or a fork is logged
-// as an alert.
+// as an alert. Records missing below a head that is held (gaps) are warned
+// of when the kiosk's state turns to gaps, and noted when it turns back: a
+// kiosk sends its head after an upload that left nothing pending, so a gap
+// it shows is a record the kiosk no longer offers (rejected, or deleted),
+// or one still on its way after a failed upload, which the next heartbeat
+// after it arrives shows filled.
 func (s *Server) Heartbeat(ctx context.Context, head wire.Head, pub ed25519.PublicKey) (wire.HeartbeatResult, error) {
 	if err := head.Verify(pub); err != nil {
 		return wire.HeartbeatResult{}, err
@@ -79,6 +84,11 @@ func (s *Server) Heartbeat(ctx context.Context, head wire.Head, pub ed25519.Publ
 	h, err := s.holdings(ctx, head.KioskID, head.Seq)
 	if err != nil {
 		return wire.HeartbeatResult{}, err
+	}
+	var was string // the state of the kiosk's last heartbeat; "" if none
+	err = s.r.QueryRowContext(ctx, `SELECT state FROM heads WHERE kiosk_id = ?`, head.KioskID).Scan(&was)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return wire.HeartbeatResult{}, fmt.Errorf("last head: %w", err)
 	}
 	heldMax := h.max
 	state := compareHead(head, h)
@@ -90,10 +100,15 @@ func (s *Server) Heartbeat(ctx context.Context, head wire.Head, pub ed25519.Publ
 	if err != nil {
 		return wire.HeartbeatResult{}, fmt.Errorf("keep head: %w", err)
 	}
-	switch state {
-	case wire.HeadTailDeleted, wire.HeadFork:
+	switch {
+	case state == wire.HeadTailDeleted, state == wire.HeadFork:
 		s.log.Error("ALERT: kiosk chain head disagrees with the records held", "kiosk", head.KioskID,
 			"state", state, "head_seq", head.Seq, "held_seq", heldMax)
+	case state == wire.HeadGaps && was != wire.HeadGaps:
+		s.log.Warn("gap in a kiosk's sequence: records below its chain head are missing", "kiosk", head.KioskID,
+			"head_seq", head.Seq, "held", h.count, "missing", head.Seq-h.count)
+	case state == wire.HeadInSync && was == wire.HeadGaps:
+		s.log.Info("gap in a kiosk's sequence filled", "kiosk", head.KioskID, "head_seq", head.Seq)
 	}
 	return wire.HeartbeatResult{State: state, HeldSeq: heldMax}, nil
 }

@@ -14,7 +14,11 @@
 // person opens with the server's key. A record whose (kiosk, seq) is held
 // with another hash is a fork of the kiosk's history: refused and recorded.
 // A record whose predecessor is not held leaves a gap: kept, and counted
-// until the gap fills.
+// until the gap fills. That is not in itself a fault, and not logged as
+// one: a kiosk has two batches in flight, and the later one may be stored
+// first, its first record a gap until the earlier one fills it a moment
+// later. A gap the kiosk's own chain head shows to be a loss (the head is
+// held, a record below it is not) is warned of by Heartbeat.
 package upstream
 
 import (
@@ -311,6 +315,7 @@ func (s *Server) apply(ctx context.Context, b wire.RawBatch) ([]wire.ItemResult,
 	results := make([]wire.ItemResult, len(items))
 	rejected := map[string]int64{}
 	for i, it := range items {
+		heldMax := c.heldMax // before this record
 		if it.reason == "" {
 			results[i], err = c.store(ctx, it.rec, it.person)
 			if err != nil {
@@ -324,7 +329,12 @@ func (s *Server) apply(ctx context.Context, b wire.RawBatch) ([]wire.ItemResult,
 			rejected[res.Reason]++
 			s.log.Warn("record rejected", "kiosk", b.KioskID, "index", i, "id", it.rec.ID, "seq", it.rec.Seq, "reason", res.Reason)
 		case res.Status == wire.StatusAccepted && c.gapBelow:
-			s.log.Warn("gap in a kiosk's sequence", "kiosk", b.KioskID, "seq", it.rec.Seq, "held_max", c.heldMax)
+			// The record before it may be in the batch the kiosk sent
+			// just before this one, or never come: only the kiosk's
+			// head can tell (Heartbeat), so this is no warning.
+			s.log.Info("record stored before its predecessor", "kiosk", b.KioskID, "seq", it.rec.Seq, "held_max", heldMax)
+		case res.Status == wire.StatusAccepted && c.filledGap:
+			s.log.Info("gap filled", "kiosk", b.KioskID, "seq", it.rec.Seq, "held_max", heldMax)
 		}
 	}
 	for reason, n := range rejected {
@@ -466,7 +476,8 @@ type chainer struct {
 	lastSeq  uint64
 	lastHash []byte
 
-	gapBelow bool // the last record accepted left a gap below it
+	gapBelow  bool // the last record accepted left a gap below it
+	filledGap bool // the last record accepted closed a gap: the records on both sides of it are held
 
 	// Statements prepared for the batch (prepare).
 	byKioskSeq, prevOf, insert *sql.Stmt
@@ -509,7 +520,7 @@ func (c *chainer) store(ctx context.Context, rec wire.Record, p wire.Person) (wi
 	reject := func(reason string) (wire.ItemResult, error) {
 		return wire.ItemResult{ID: rec.ID, Status: wire.StatusRejected, Reason: reason}, nil
 	}
-	c.gapBelow = false
+	c.gapBelow, c.filledGap = false, false
 	seq := int64(rec.Seq)
 
 	// Held already: the same record, a fork of it, or an id clash.
@@ -535,7 +546,7 @@ func (c *chainer) store(ctx context.Context, rec wire.Record, p wire.Person) (wi
 
 	// The record before it, held or in this batch, must be the one it
 	// chains to. Not held: a gap, accepted (its record may come later).
-	prev, held := wire.GenesisPrev, true
+	prev, held, check := wire.GenesisPrev, true, true
 	switch {
 	case rec.Seq == 1:
 	case c.lastSeq == rec.Seq-1 && c.lastHash != nil:
@@ -545,17 +556,18 @@ func (c *chainer) store(ctx context.Context, rec wire.Record, p wire.Person) (wi
 		err := c.byKioskSeq.QueryRowContext(ctx, c.kioskID, seq-1).Scan(&id, &prev)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			held = false
+			held, check = false, false
 		case err != nil:
 			return wire.ItemResult{}, fmt.Errorf("look up %s seq %d: %w", c.kioskID, seq-1, err)
-		case len(prev) == 0: // held from before records were hashed
-			held = false
+		case len(prev) == 0: // held from before records were hashed: nothing to check against
+			check = false
 		}
 	}
-	if held && !rec.Follows(rec.Seq-1, prev) {
+	if check && !rec.Follows(rec.Seq-1, prev) {
 		return reject(wire.ReasonChainBroken)
 	}
 	// And the record after it, when held (it filled a gap), must chain to it.
+	var nextHeld bool
 	if seq < c.heldMax {
 		var next []byte
 		err := c.prevOf.QueryRowContext(ctx, c.kioskID, seq+1).Scan(&next)
@@ -565,6 +577,7 @@ func (c *chainer) store(ctx context.Context, rec wire.Record, p wire.Person) (wi
 		if len(next) > 0 && !bytes.Equal(next, rec.Hash) {
 			return reject(wire.ReasonChainBroken)
 		}
+		nextHeld = err == nil
 	}
 
 	res, err := c.insert.ExecContext(ctx,
@@ -581,6 +594,7 @@ func (c *chainer) store(ctx context.Context, rec wire.Record, p wire.Person) (wi
 		return reject(wire.ReasonIDConflict)
 	}
 	c.gapBelow = !held
+	c.filledGap = held && nextHeld
 	c.lastSeq, c.lastHash = rec.Seq, rec.Hash
 	c.heldMax = max(c.heldMax, seq)
 	return accepted, nil
