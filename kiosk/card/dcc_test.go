@@ -23,34 +23,13 @@ type dccCase struct {
 	Expected map[string]bool `json:"EXPECTEDRESULTS"`
 }
 
-// dccFixtures returns the folder of the EU DCC common test cases:
-// <repository root>/../shared/fixtures/dgc-common, the repository root being
-// the nearest folder above the test's working directory with a go.mod.
-func dccFixtures(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's working directory")
-		}
-		dir = parent
-	}
-	fixtures := filepath.Join(dir, "..", "shared", "fixtures", "dgc-common")
-	if _, err := os.Stat(fixtures); err != nil {
-		if os.Getenv("KIOSK_REQUIRE_ALL") == "1" {
-			t.Fatalf("EU DCC fixtures: %v (KIOSK_REQUIRE_ALL=1)", err)
-		}
-		t.Skipf("EU DCC fixtures not found at %s: skipping (set KIOSK_REQUIRE_ALL=1 to fail instead)", fixtures)
-	}
-	return fixtures
-}
+// dccFixtures is the folder of the EU DCC common test cases, vendored with
+// their licence (see its README.md).
+const dccFixtures = "testdata/dgc-common"
+
+// dccCaseCount is how many cases the folder holds: one gone missing is
+// coverage lost, not a smaller test.
+const dccCaseCount = 38
 
 // stageOrder ranks the stages so a test can say "got past the COSE decode".
 var stageOrder = []Stage{StagePrefix, StageBase45, StageInflate, StageCOSE, StageKID,
@@ -89,13 +68,18 @@ var dccJudged = map[string]struct {
 // has no card claim, so a fully valid one ends as NotACard with the
 // signature verified.
 func TestDCCCommon(t *testing.T) {
-	root := dccFixtures(t)
-	files, err := filepath.Glob(filepath.Join(root, "common", "2DCode", "raw", "*.json"))
+	cases := filepath.Join(dccFixtures, "common", "2DCode", "raw")
+	files, err := filepath.Glob(filepath.Join(cases, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) == 0 {
-		t.Fatalf("no test cases in %s", root)
+	if len(files) != dccCaseCount {
+		t.Fatalf("%d test cases in %s; want %d", len(files), cases, dccCaseCount)
+	}
+	for name := range dccJudged {
+		if !slices.Contains(files, filepath.Join(cases, name)) {
+			t.Errorf("judged case %s not in %s", name, cases)
+		}
 	}
 	sort.Strings(files)
 	for _, file := range files {
