@@ -6,9 +6,14 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"path"
 	"strings"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
 )
 
 // contentSecurityPolicy allows the page its own scripts, styles and
@@ -36,6 +41,60 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// checkHost refuses, with 421 Misdirected Request, a request whose Host
+// names neither localhost nor the address it arrived on. A web page the
+// kiosk's browser opens elsewhere can point its own name at 127.0.0.1 (DNS
+// rebinding) and so reach this listener as same-origin; its requests
+// still carry its name in Host, and are refused here, websocket included.
+// An IP address in Host cannot be rebound, and any port will do: the port
+// is not what a rebinding attacker lacks.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(r) {
+			host := r.Host
+			if len(host) > 64 {
+				host = host[:64]
+			}
+			s.logRefusal("misdirected host", "host", host, "remote", r.RemoteAddr)
+			writeJSON(w, http.StatusMisdirectedRequest, errorBody{Status: "misdirected",
+				Error: "this server answers to localhost or its own address only"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostAllowed reports whether r's Host is localhost or the IP address of
+// the listener r arrived on (http.LocalAddrContextKey), with any port or
+// none.
+func hostAllowed(r *http.Request) bool {
+	host := r.Host
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if strings.Trim(port, "0123456789") != "" {
+			return false
+		}
+		host = h
+	} else if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1] // an IPv6 address without a port
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(local.String())
+	if err != nil {
+		return false
+	}
+	return ip.Unmap().WithZone("") == ap.Addr().Unmap().WithZone("")
+}
+
 // staticHandler serves the embedded page. Its files change only with the
 // firmware, but Chromium must never keep an old page across an update, so
 // it revalidates every time (cheap: it is loopback).
@@ -45,6 +104,13 @@ func staticHandler(web fs.FS) http.Handler {
 		// No directory listings: the only directory is the root, whose
 		// index.html FileServer serves.
 		if r.URL.Path != "/" && strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		// A name the file system cannot hold (invalid UTF-8, say
+		// /%c0%ae%c0%ae/etc/passwd) is not there: FileServer would
+		// answer 500 for the error opening it.
+		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" && !fs.ValidPath(name) {
 			http.NotFound(w, r)
 			return
 		}
@@ -92,18 +158,36 @@ type errorBody struct {
 	Error  string `json:"error,omitempty"` // for the operator; never personal data
 }
 
+// outOfServiceBody is the JSON of GET /healthz while the kiosk cannot take
+// check-ins.
+type outOfServiceBody struct {
+	Status string       `json:"status"` // "out_of_service"
+	Reason kiosk.Reason `json:"reason"` // storage_low, record_failed
+	Error  string       `json:"error"`  // what failed, for the operator
+}
+
+// handleHealth answers 200 only when the kiosk can take a check-in: its
+// status can be read, and it is in service. A kiosk that would send every
+// person to staff is not healthy, whatever else works.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.status(r.Context()); err != nil {
+	st, err := s.status(r.Context())
+	if err != nil {
 		s.log.Warn("ui: health", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Status: "unavailable", Error: err.Error()})
+		return
+	}
+	if st.Service.State == OutOfService {
+		writeJSON(w, http.StatusServiceUnavailable, outOfServiceBody{
+			Status: string(OutOfService), Reason: st.Service.Reason, Error: st.Service.Error})
 		return
 	}
 	writeJSON(w, http.StatusOK, healthBody{Status: "ok"})
 }
 
 // handleSimScan feeds the body to the simulated scanner. The body is the
-// scan text; line endings at its end are dropped, as a scanner's Enter
-// would be, so `curl --data-binary @valid.txt` works.
+// scan text; white space around it is dropped, as the demo's stdin does,
+// so `curl --data-binary @valid.txt` works, and so does text pasted with a
+// trailing tab or space.
 func (s *Server) handleSimScan(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.SimScan == nil {
 		writeJSON(w, http.StatusNotFound, errorBody{Status: "not_found", Error: "the scanner is not simulated"})
@@ -125,7 +209,13 @@ func (s *Server) handleSimScan(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Status: "bad_request", Error: "read body"})
 		return
 	}
-	text := strings.TrimRight(string(body), "\r\n")
+	// Trimming cannot change a valid scan. Every payload begins with a
+	// prefix ("SDC1:", a reference card's URL), and neither a reference
+	// (Crockford base32) nor Base45 can end in white space: the only one
+	// in the Base45 alphabet is space, value 36, and the last character
+	// of a 3-character group is its most significant digit (36·45² >
+	// 65535), that of a 2-character tail too (36·45 > 255).
+	text := strings.TrimSpace(string(body))
 	if text == "" {
 		writeJSON(w, http.StatusBadRequest, errorBody{Status: "bad_request", Error: "empty scan"})
 		return

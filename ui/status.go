@@ -11,6 +11,7 @@ import (
 //
 //	{
 //	  "screen": "idle",
+//	  "service": {"state": "in_service"},
 //	  "scanner": {"source": "sim", "state": "ok"},
 //	  "panel": {"source": "sim", "state": "ok"},
 //	  "outbox": {"pending": 0, "uploaded_total": 0, "last_upload": null},
@@ -22,12 +23,40 @@ import (
 // Times are RFC 3339 in UTC, or null for never. It holds no personal data.
 type Status struct {
 	Screen  kiosk.Screen `json:"screen"`  // filled from Config.Views when empty
+	Service Service      `json:"service"` // whether check-ins can be taken: /healthz is 503 when not
 	Scanner Device       `json:"scanner"` // the barcode scanner
 	Panel   Device       `json:"panel"`   // lights, buzzer, help button, tamper switch
 	Outbox  Outbox       `json:"outbox"`
 	Upload  Upload       `json:"upload"`
 	Clock   Clock        `json:"clock"`
 	Lists   Lists        `json:"lists"`
+}
+
+// Service says whether the kiosk can take check-ins. Out of service, the
+// kiosk shows out_of_service rather than take a card it cannot record, and
+// GET /healthz answers 503 with the reason.
+type Service struct {
+	State  ServiceState `json:"state"`            // "" reads as "in_service"
+	Reason kiosk.Reason `json:"reason,omitempty"` // out of service: storage_low, record_failed
+	Error  string       `json:"error,omitempty"`  // out of service: what failed, for the operator
+}
+
+// ServiceState is whether the kiosk can take check-ins.
+type ServiceState string
+
+// The service states.
+const (
+	InService    ServiceState = "in_service"
+	OutOfService ServiceState = "out_of_service"
+)
+
+// MarshalJSON writes an empty State as "in_service".
+func (s Service) MarshalJSON() ([]byte, error) {
+	type plain Service
+	if s.State == "" {
+		s.State = InService
+	}
+	return json.Marshal(plain(s))
 }
 
 // Lists is the state of the signed lists cards are checked against. Stale

@@ -12,11 +12,16 @@
 // Goroutines: Serve owns the HTTP server. Each websocket connection has two
 // goroutines, a reader (the HTTP handler's) and a writer, which end when the
 // connection closes; Serve closes every connection when its context ends and
-// waits for them. Show runs on the caller's goroutine and never blocks: each
-// page has a small send queue, and a page whose queue is full is dropped
-// (it reconnects and is sent the current screen), never waited for.
+// waits for them. Show runs on the caller's goroutine and never blocks: a
+// screen is state, so each page has one slot holding the newest screen not
+// yet written, and a page that falls behind skips to it. Only a page whose
+// socket takes no writes for the write timeout is dropped.
 //
-// The kiosk listener is meant for 127.0.0.1 only: the caller binds it.
+// The kiosk listener is meant for 127.0.0.1 only: the caller binds it. The
+// Server answers only requests that name, in their Host, localhost or the
+// address they arrived on (a web page that rebinds its own name to
+// 127.0.0.1 gets 421), and bounds what anyone can make it hold: pages
+// (Config.MaxPages), TCP connections, frames a second from each page.
 package ui
 
 import (
@@ -29,6 +34,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 )
@@ -57,9 +64,13 @@ type Config struct {
 	Status func(ctx context.Context) (Status, error)
 	// Log receives the server's logs. Nil: discard.
 	Log *slog.Logger
-	// Now is the clock used to turn View.Expires into expires_in_ms.
-	// Nil: time.Now.
+	// Now is the clock used to turn View.Expires and View.Armed into
+	// expires_in_ms and armed_in_ms. Nil: time.Now.
 	Now func() time.Time
+	// MaxPages is how many kiosk pages (websockets) may be connected at
+	// once; one more is refused with 503 before the upgrade. 0:
+	// DefaultMaxPages.
+	MaxPages int
 }
 
 // Server serves the kiosk page, its websocket and the local API.
@@ -68,8 +79,14 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 
+	// writeTimeout bounds one write to a page: wsWriteTimeout, shorter
+	// in tests. Set before Serve.
+	writeTimeout time.Duration
+	refusals     *logLimiter // log lines about refused requests
+
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	pages   int            // websockets admitted, from before the upgrade until both goroutines end
 	closed  bool           // Serve is shutting down: no new clients
 	conns   sync.WaitGroup // every client's goroutines
 }
@@ -79,17 +96,20 @@ var (
 	_ ViewSource     = (*kiosk.Flow)(nil)
 )
 
-// Timeouts of the HTTP server and of each websocket.
+// Timeouts and sizes of the HTTP server and of each websocket.
 const (
 	readHeaderTimeout = 5 * time.Second
+	idleTimeout       = 30 * time.Second // a keep-alive connection with no request
+	maxHeaderBytes    = 8 << 10          // a request's headers; the page's are under 1 KiB
 	shutdownTimeout   = 5 * time.Second
 	statusTimeout     = 2 * time.Second // for Config.Status
 
 	wsWriteTimeout = 10 * time.Second // one frame to the page
 	wsReadTimeout  = 60 * time.Second // silence from the page before it is dropped
 	wsPingPeriod   = 25 * time.Second // server pings, so a silent page still answers
+	wsCloseGrace   = time.Second      // for the close handshake, when the server closes
 	wsReadLimit    = 1024             // bytes in one frame from the page
-	wsSendQueue    = 32               // frames queued for one page before it is dropped
+	wsReplyQueue   = 8                // replies (pong, error) queued for one page; more are dropped
 )
 
 // New returns a Server for cfg. It panics if cfg.Views or cfg.Actions is
@@ -102,9 +122,11 @@ func New(cfg Config) *Server {
 		panic("ui: Config.Actions is nil")
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Log,
-		clients: make(map[*client]struct{}),
+		cfg:          cfg,
+		log:          cfg.Log,
+		writeTimeout: wsWriteTimeout,
+		refusals:     newLogLimiter(time.Now()),
+		clients:      make(map[*client]struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -112,14 +134,21 @@ func New(cfg Config) *Server {
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
+	if s.cfg.MaxPages <= 0 {
+		s.cfg.MaxPages = DefaultMaxPages
+	}
 	s.handler = s.routes()
 	return s
 }
 
-// Handler returns the handler of every route on the kiosk listener.
+// Handler returns the handler of every route on the kiosk listener. Served
+// other than by Serve, a request naming an IP address in its Host is
+// refused unless the http.Server puts it in http.LocalAddrContextKey (as
+// every http.Server does); Serve alone bounds connections.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// routes is the kiosk listener's surface:
+// routes is the kiosk listener's surface, for requests whose Host names
+// this listener (else 421):
 //
 //	GET  /                 the kiosk page and its files (web/)
 //	GET  /healthz          200 {"status":"ok"} when Status works, else 503
@@ -137,19 +166,27 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", s.handleStatus)
 	mux.HandleFunc("POST /api/v1/sim/scan", s.handleSimScan)
 	mux.HandleFunc("GET /ws/kiosk", s.handleWebsocket)
-	return securityHeaders(mux)
+	return securityHeaders(s.checkHost(mux))
 }
 
 // Serve serves on ln until ctx ends, then shuts down: it stops accepting,
 // closes every websocket, waits for requests in flight (a few seconds at
 // most) and returns nil. It returns an error only if serving fails.
+//
+// It holds at most Config.MaxPages plus a few dozen connections of ln at
+// once: one more is closed as soon as it is accepted.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	ln = newCapListener(ln, s.cfg.MaxPages+maxOtherConns, func(c net.Conn) {
+		s.logRefusal("too many connections", "remote", c.RemoteAddr().String())
+	})
 	// Hijacked websocket connections are not the http.Server's to close.
 	srv.RegisterOnShutdown(s.closeClients)
 
@@ -177,45 +214,35 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Show broadcasts v to every connected page. It never blocks: a page whose
-// send queue is full is dropped.
+// Show broadcasts v to every connected page. It never blocks: it puts the
+// screen in each page's slot, replacing an older one not yet written.
 func (s *Server) Show(v kiosk.View) {
 	frame := encodeScreen(v, s.cfg.Now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.clients {
-		s.sendLocked(c, v.Rev, frame)
+		c.queueScreenLocked(v.Rev, frame, false)
 	}
 }
 
-// sendLocked queues a screen frame for c, unless c has already been sent
-// that revision (it connected between the flow's change and this Show).
-func (s *Server) sendLocked(c *client, rev uint64, frame []byte) {
-	if rev != 0 && rev <= c.rev {
-		return
-	}
-	c.rev = rev
-	if !c.enqueue(frame) {
-		s.dropLocked(c, "send queue full")
-	}
-}
-
-func (s *Server) dropLocked(c *client, why string) {
-	if _, ok := s.clients[c]; !ok {
-		return
-	}
-	delete(s.clients, c)
-	s.log.Info("ui: page dropped", "reason", why, "remote", c.remote)
-	c.close(true)
-}
-
-// closeClients closes every websocket and refuses new ones.
+// closeClients closes every websocket (close code 1001) and refuses new
+// ones.
 func (s *Server) closeClients() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
 	for c := range s.clients {
 		delete(s.clients, c)
-		c.close(false)
+		c.closeLocked(websocket.CloseGoingAway, "")
 	}
+}
+
+// logRefusal logs a refused request or connection, a few times and then
+// seldom, counting those it leaves out. attrs hold no personal data.
+func (s *Server) logRefusal(reason string, attrs ...any) {
+	ok, suppressed := s.refusals.allow(time.Now())
+	if !ok {
+		return
+	}
+	s.log.Warn("ui: refused", append([]any{"reason", reason, "suppressed", suppressed}, attrs...)...)
 }

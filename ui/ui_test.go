@@ -51,8 +51,9 @@ type harness struct {
 }
 
 // start serves cfg (Views and Actions filled in if empty) on a loopback
-// port until the test ends, and checks that Serve then returns nil.
-func start(t *testing.T, cfg Config) *harness {
+// port until the test ends, and checks that Serve then returns nil. Each
+// edit is applied to the Server before it serves.
+func start(t *testing.T, cfg Config, edits ...func(*Server)) *harness {
 	t.Helper()
 	h := &harness{views: &views{v: kiosk.View{Rev: 1, Screen: kiosk.ScreenIdle}}, actions: make(chan kiosk.Action, 16)}
 	if cfg.Views == nil {
@@ -65,6 +66,9 @@ func start(t *testing.T, cfg Config) *harness {
 		cfg.Now = func() time.Time { return clock }
 	}
 	h.srv = New(cfg)
+	for _, edit := range edits {
+		edit(h.srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -209,17 +213,22 @@ func TestShowBroadcastsInOrder(t *testing.T) {
 		}
 	}
 	screens := []kiosk.Screen{kiosk.ScreenHelp, kiosk.ScreenConfirm, kiosk.ScreenSuccess, kiosk.ScreenIdle}
-	// A burst as long as a page's queue: kept whole and in order.
-	const n = wsSendQueue
+	// A burst: each page gets the views in order, older ones perhaps
+	// skipped for newer, and always the last.
+	const n = 32
 	for i := range n {
 		h.srv.Show(kiosk.View{Rev: uint64(i + 2), Screen: screens[i%len(screens)]})
 	}
 	for _, c := range []*websocket.Conn{a, b} {
-		for i := range n {
+		for last := uint64(1); last != n+1; {
 			f := read(t, c)
-			if f.Rev != uint64(i+2) || f.Screen != screens[i%len(screens)] {
-				t.Fatalf("frame %d = rev %d %s; want rev %d %s", i, f.Rev, f.Screen, i+2, screens[i%len(screens)])
+			if f.Rev <= last || f.Rev > n+1 {
+				t.Fatalf("frame rev %d after rev %d; want revisions rising to %d", f.Rev, last, n+1)
 			}
+			if want := screens[(f.Rev-2)%uint64(len(screens))]; f.Screen != want {
+				t.Fatalf("frame rev %d = %s; want %s", f.Rev, f.Screen, want)
+			}
+			last = f.Rev
 		}
 	}
 }
@@ -248,14 +257,17 @@ func TestActionsForwarded(t *testing.T) {
 		in   string
 		want kiosk.Action
 	}{
-		{`{"v":1,"type":"action","action":"confirm"}`, kiosk.Action{Name: kiosk.ActionConfirm}},
-		{`{"v":1,"type":"action","action":"deny"}`, kiosk.Action{Name: kiosk.ActionDeny}},
+		{`{"v":1,"type":"action","action":"confirm","rev":1}`, kiosk.Action{Name: kiosk.ActionConfirm, Rev: 1}},
+		{`{"v":1,"type":"action","action":"deny","rev":1}`, kiosk.Action{Name: kiosk.ActionDeny, Rev: 1}},
 		{`{"v":1,"type":"action","action":"help"}`, kiosk.Action{Name: kiosk.ActionHelp}},
-		{`{"v":1,"type":"action","action":"extend"}`, kiosk.Action{Name: kiosk.ActionExtend}},
+		// Help applies to whatever is on screen: an earlier rev is no
+		// reason to lose it.
+		{`{"v":1,"type":"action","action":"help","rev":9}`, kiosk.Action{Name: kiosk.ActionHelp, Rev: 9}},
+		{`{"v":1,"type":"action","action":"extend","rev":1}`, kiosk.Action{Name: kiosk.ActionExtend, Rev: 1}},
 		{`{"v":1,"type":"action","action":"language","lang":"es"}`, kiosk.Action{Name: kiosk.ActionLanguage, Lang: "es"}},
-		{`{"v":1,"type":"action","action":"language","lang":"zh-Hant-TW"}`, kiosk.Action{Name: kiosk.ActionLanguage, Lang: "zh-Hant-TW"}},
-		{`{"v":1,"type":"action","action":"another"}`, kiosk.Action{Name: kiosk.ActionAnother}},
-		{`{"v":1,"type":"action","action":"done","lang":"ignored","extra":true}`, kiosk.Action{Name: kiosk.ActionDone}},
+		{`{"v":1,"type":"action","action":"language","lang":"zh-Hant-TW","rev":1}`, kiosk.Action{Name: kiosk.ActionLanguage, Lang: "zh-Hant-TW", Rev: 1}},
+		{`{"v":1,"type":"action","action":"another","rev":1}`, kiosk.Action{Name: kiosk.ActionAnother, Rev: 1}},
+		{`{"v":1,"type":"action","action":"done","rev":1,"lang":"ignored","extra":true}`, kiosk.Action{Name: kiosk.ActionDone, Rev: 1}},
 	}
 	for _, tt := range tests {
 		write(t, c, tt.in)
@@ -286,6 +298,9 @@ func TestBadFramesGetErrorFrames(t *testing.T) {
 		{`{"v":1,"type":"action"}`, "unknown_action"},
 		{`{"v":1,"type":"action","action":"language"}`, "bad_lang"},
 		{`{"v":1,"type":"action","action":"language","lang":"<script>"}`, "bad_lang"},
+		{`{"v":1,"type":"action","action":"confirm"}`, "missing_rev"},
+		{`{"v":1,"type":"action","action":"done","rev":0}`, "missing_rev"},
+		{`{"v":1,"type":"action","action":"confirm","rev":-1}`, "bad_json"},
 	}
 	for _, tt := range tests {
 		write(t, c, tt.in)
@@ -328,10 +343,11 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// A page that stops reading is dropped, while one that reads keeps
-// receiving; Show never waits for either.
+// A page that stops reading is dropped once its socket takes no writes for
+// the write timeout, while one that reads keeps receiving; Show never
+// waits for either.
 func TestSlowClientDropped(t *testing.T) {
-	h := start(t, Config{})
+	h := start(t, Config{}, func(s *Server) { s.writeTimeout = 200 * time.Millisecond })
 	fast, slow := h.dial(t, nil), h.dial(t, nil)
 	read(t, fast)
 	read(t, slow) // registered; it never reads again
@@ -367,6 +383,8 @@ func TestSlowClientDropped(t *testing.T) {
 	}
 }
 
+// Show never waits for a page, and a page that falls behind is not
+// dropped for it: it skips to the newest screen.
 func TestShowNeverBlocks(t *testing.T) {
 	h := start(t, Config{})
 	c := h.dial(t, nil)
@@ -377,21 +395,21 @@ func TestShowNeverBlocks(t *testing.T) {
 		h.srv.Show(kiosk.View{Rev: uint64(i + 2), Screen: kiosk.ScreenConfirm, Name: name})
 	}
 	got := 0
-	for {
-		_, _, err := readRaw(c)
+	for last := uint64(1); last != n+1; got++ {
+		f, _, err := readRaw(c)
 		if err != nil {
-			if isTimeout(err) {
-				t.Fatalf("after %d frames: %v; want the connection closed", got, err)
-			}
-			break
+			t.Fatalf("after %d frames (rev %d): %v; want every frame up to rev %d", got, last, err, n+1)
 		}
-		got++
+		if f.Rev <= last {
+			t.Fatalf("rev %d after rev %d; want revisions rising", f.Rev, last)
+		}
+		last = f.Rev
 	}
 	if got >= n {
-		t.Fatalf("client read all %d frames; want it dropped", got)
+		t.Errorf("client read all %d frames; want the older ones skipped", got)
 	}
-	if n := h.srv.clientCount(); n != 0 {
-		t.Errorf("clients = %d; want 0", n)
+	if n := h.srv.clientCount(); n != 1 {
+		t.Errorf("clients = %d; want 1 (the page kept)", n)
 	}
 }
 
@@ -484,7 +502,7 @@ func TestStatus(t *testing.T) {
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q; want no-store", cc)
 	}
-	want := `{"screen":"confirm","scanner":{"source":"sim","state":"ok"},` +
+	want := `{"screen":"confirm","service":{"state":"in_service"},"scanner":{"source":"sim","state":"ok"},` +
 		`"panel":{"source":"gpio","state":"failed","error":"open /dev/gpiochip0: permission denied"},` +
 		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z","quarantined":1,"last_error":"disk full"},` +
 		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503","last_heartbeat":"2025-11-25T13:59:00Z","head_state":"behind"},` +
@@ -512,13 +530,35 @@ func TestStatus(t *testing.T) {
 func TestStatusDefaults(t *testing.T) {
 	h := start(t, Config{}) // no Status callback
 	_, b := get(t, h.base+"/api/v1/status")
-	want := `{"screen":"idle","scanner":{"source":"","state":"unknown"},"panel":{"source":"","state":"unknown"},` +
+	want := `{"screen":"idle","service":{"state":"in_service"},"scanner":{"source":"","state":"unknown"},"panel":{"source":"","state":"unknown"},` +
 		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null,"quarantined":0,"last_error":""},` +
 		`"upload":{"last_attempt":null,"last_error":"","last_heartbeat":null,"head_state":""},` +
 		`"clock":{"state":"unknown","trusted":null},` +
 		`"lists":{"trust_seq":0,"revocations_seq":0,"revocations_issued_at":null,"stale":false}}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
+	}
+}
+
+// Out of service, the status says why (200: the status itself works), and
+// /healthz answers 503 with the reason: the kiosk cannot take check-ins.
+func TestHealthOutOfService(t *testing.T) {
+	h := start(t, Config{Status: func(ctx context.Context) (Status, error) {
+		return Status{Service: Service{State: OutOfService, Reason: kiosk.ReasonStorageLow,
+			Error: "low disk space: /var/lib/kiosk has 1024 bytes free, below the reserve of 67108864"}}, nil
+	}})
+	resp, b := get(t, h.base+"/healthz")
+	want := `{"status":"out_of_service","reason":"storage_low","error":"low disk space: /var/lib/kiosk has 1024 bytes free, below the reserve of 67108864"}` + "\n"
+	if resp.StatusCode != http.StatusServiceUnavailable || string(b) != want {
+		t.Errorf("GET /healthz = %d %s; want 503 %s", resp.StatusCode, b, want)
+	}
+	resp, b = get(t, h.base+"/api/v1/status")
+	var st Status
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || st.Service.State != OutOfService || st.Service.Reason != kiosk.ReasonStorageLow {
+		t.Errorf("GET /api/v1/status = %d %s; want 200 with the service out", resp.StatusCode, b)
 	}
 }
 

@@ -3,6 +3,9 @@ package ui
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"time"
@@ -31,6 +34,7 @@ const (
 	errUnknownType   = "unknown_type"   // "type" is none of action, ping
 	errUnknownAction = "unknown_action" // "action" is not one the page may send
 	errBadLang       = "bad_lang"       // language without a valid BCP 47 "lang"
+	errMissingRev    = "missing_rev"    // an action that answers a screen, without the screen's "rev"
 	errBinaryFrame   = "binary_frame"   // only text frames are spoken
 )
 
@@ -47,11 +51,12 @@ type screenFrame struct {
 	Notice      string       `json:"notice,omitempty"`
 	Appointment string       `json:"appointment,omitempty"`
 	ExpiresInMS *int64       `json:"expires_in_ms,omitempty"`
+	ArmedInMS   int64        `json:"armed_in_ms,omitempty"`
 	Lang        string       `json:"lang,omitempty"`
 }
 
-// encodeScreen is the frame for v, with its expiry made relative to now:
-// the page's clock need not agree with the kiosk's.
+// encodeScreen is the frame for v, with its expiry and arming made relative
+// to now: the page's clock need not agree with the kiosk's.
 func encodeScreen(v kiosk.View, now time.Time) []byte {
 	f := screenFrame{
 		V:      protocolVersion,
@@ -74,6 +79,11 @@ func encodeScreen(v kiosk.View, now time.Time) []byte {
 		ms := max(v.Expires.Sub(now).Milliseconds(), 0)
 		f.ExpiresInMS = &ms
 	}
+	if d := v.Armed.Sub(now); d > 0 {
+		// Rounded up: the page must not enable the buttons before the
+		// flow counts them.
+		f.ArmedInMS = int64((d + time.Millisecond - 1) / time.Millisecond)
+	}
 	b, err := json.Marshal(f)
 	if err != nil {
 		panic(err) // strings and numbers only: cannot fail
@@ -88,6 +98,7 @@ type inFrame struct {
 	Type   string `json:"type"`
 	Action string `json:"action"`
 	Lang   string `json:"lang"`
+	Rev    uint64 `json:"rev"` // of the screen the tap was made on
 }
 
 type simpleFrame struct {
@@ -125,42 +136,62 @@ var pageActions = map[string]bool{
 	kiosk.ActionDone:     true,
 }
 
-// client is one connected page.
+// client is one connected page. Its writer writes the newest screen in its
+// slot, whenever there is one, before the replies queued for it.
 type client struct {
 	conn   *websocket.Conn
 	remote string
-	send   chan []byte // frames to write, in order
-	rev    uint64      // the last screen revision queued; guarded by Server.mu
 
-	ctx    context.Context // ends when the client is closed
+	ctx    context.Context // ends when the server closes the client
 	cancel context.CancelFunc
+	wake   chan struct{} // one token: the screen slot was filled
+	// replies holds pong and error frames. A page that does not take its
+	// replies loses them, not its screens: it is dropped only when its
+	// socket takes no writes.
+	replies    chan []byte
+	readerDone chan struct{} // closed when the reader returns
+
+	// Guarded by Server.mu.
+	rev       uint64 // the last screen revision put in the slot
+	screen    []byte // the slot: the newest screen not yet written, or nil
+	closeCode int    // the close frame's code once ctx has ended
+	closeText string
+
+	frames bucket // the page's frame budget; the reader's alone
 }
 
-// enqueue queues frame without waiting; false means the queue is full.
-func (c *client) enqueue(frame []byte) bool {
+// queueScreenLocked puts a screen in c's slot, replacing any older one not
+// yet written, unless c has been sent that revision or a later one
+// already (it connected between the flow's change and this Show). With
+// again, the revision c was sent last is sent once more. Revisions reach
+// the page in order: an older one is never put after a newer one.
+func (c *client) queueScreenLocked(rev uint64, frame []byte, again bool) {
+	if rev != 0 && (rev < c.rev || rev == c.rev && !again) {
+		return
+	}
+	c.rev = rev
+	c.screen = frame
 	select {
-	case c.send <- frame:
-		return true
-	default:
-		return false
+	case c.wake <- struct{}{}:
+	default: // the writer has a token to take the slot already
 	}
 }
 
-// close ends the connection without blocking. Gently, the writer sends
-// the page a close frame and then closes the socket, which ends the
-// reader. Hard, the socket is closed at once, which also frees a writer
-// stuck on a page that does not read.
-func (c *client) close(hard bool) {
-	c.cancel()
-	if hard {
-		c.conn.Close()
+// closeLocked tells c's writer to close the connection with code: it sends
+// the close frame, waits briefly for the page to answer it, and closes the
+// socket, which ends the reader.
+func (c *client) closeLocked(code int, text string) {
+	if c.closeCode == 0 { // the first reason given is the one sent
+		c.closeCode, c.closeText = code, text
 	}
+	c.cancel()
 }
 
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  wsReadLimit,
-	WriteBufferSize: 4096,
-	CheckOrigin:     sameOrigin,
+	ReadBufferSize:   wsReadLimit,
+	WriteBufferSize:  4096,
+	HandshakeTimeout: wsWriteTimeout,
+	CheckOrigin:      sameOrigin,
 }
 
 func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
@@ -170,34 +201,67 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin websocket refused", http.StatusForbidden)
 		return
 	}
+	if !s.admit() {
+		s.logRefusal("too many pages", "remote", r.RemoteAddr, "max", s.cfg.MaxPages)
+		w.Header().Set("Connection", "close")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Status: "busy",
+			Error: fmt.Sprintf("%d kiosk pages are connected, the most this kiosk serves", s.cfg.MaxPages)})
+		return
+	}
+	defer s.leave()
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // Upgrade has replied
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	c := &client{
-		conn:   conn,
-		remote: r.RemoteAddr,
-		send:   make(chan []byte, wsSendQueue),
-		ctx:    ctx,
-		cancel: cancel,
+		conn:       conn,
+		remote:     r.RemoteAddr,
+		ctx:        ctx,
+		cancel:     cancel,
+		wake:       make(chan struct{}, 1),
+		replies:    make(chan []byte, wsReplyQueue),
+		readerDone: make(chan struct{}),
+		frames:     newBucket(pageFrameRate, pageFrameBurst, time.Now()),
 	}
 	if !s.register(c) {
-		c.close(true)
+		cancel()
+		conn.Close()
 		return
 	}
 	s.log.Debug("ui: page connected", "remote", c.remote)
 	defer s.conns.Done()
+	writerDone := make(chan struct{})
 	go func() {
 		defer s.conns.Done()
+		defer close(writerDone)
 		s.writeLoop(c)
 	}()
 	s.readLoop(c)
-	s.drop(c, "")
+	s.drop(c, "", 0)
+	<-writerDone // the page's slot is free once nothing of it runs
 }
 
-// register adds c and queues the current screen for it, under the lock
-// Show takes, so that c sees every view from the current one on, once.
+// admit takes one of the MaxPages slots, before the upgrade, so that pages
+// over the cap cost a short HTTP reply and nothing more.
+func (s *Server) admit() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pages >= s.cfg.MaxPages {
+		return false
+	}
+	s.pages++
+	return true
+}
+
+func (s *Server) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pages--
+}
+
+// register adds c and puts the current screen in its slot, under the lock
+// Show takes, so that c sees every view from the current one on, in order.
 func (s *Server) register(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,43 +271,98 @@ func (s *Server) register(c *client) bool {
 	s.clients[c] = struct{}{}
 	s.conns.Add(2) // reader and writer
 	v := s.cfg.Views.View()
-	s.sendLocked(c, v.Rev, encodeScreen(v, s.cfg.Now()))
+	c.queueScreenLocked(v.Rev, encodeScreen(v, s.cfg.Now()), false)
 	return true
 }
 
-func (s *Server) drop(c *client, why string) {
+// drop removes c and has its writer close the connection with code. An
+// empty why means the page went away by itself or the server is closing
+// it without fault: not worth a log line.
+func (s *Server) drop(c *client, why string, code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if why == "" {
-		// The page went away by itself: not worth a log line.
-		delete(s.clients, c)
-		c.close(false)
+	if _, ok := s.clients[c]; !ok {
 		return
 	}
-	s.dropLocked(c, why)
+	delete(s.clients, c)
+	if why != "" {
+		s.log.Info("ui: page dropped", "reason", why, "remote", c.remote)
+	}
+	if code == 0 {
+		code = websocket.CloseGoingAway
+	}
+	c.closeLocked(code, why)
 }
 
-// reply queues a frame for c from its reader; a page too slow to take its
-// own replies is dropped like any other.
+// reply queues a frame for c from its reader. A page too slow to take its
+// replies loses them; its screens still reach it.
 func (s *Server) reply(c *client, frame []byte) {
-	if !c.enqueue(frame) {
-		s.drop(c, "send queue full")
+	select {
+	case c.replies <- frame:
+	default:
 	}
+}
+
+// spend takes one frame from c's budget. Over it, c is dropped with close
+// code 1008 (policy violation): a person does not tap that fast.
+func (s *Server) spend(c *client) bool {
+	if c.frames.take(time.Now()) {
+		return true
+	}
+	s.drop(c, "too many frames", websocket.ClosePolicyViolation)
+	return false
+}
+
+// resend puts the current screen in c's slot, even if c was sent it
+// already, unless rev is the current screen's; it reports whether it did.
+// It is how a page that tapped a screen no longer on show (its rev) is
+// brought back to the one that is.
+func (s *Server) resend(c *client, rev uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.cfg.Views.View()
+	if rev == v.Rev {
+		return false
+	}
+	if _, ok := s.clients[c]; ok {
+		c.queueScreenLocked(v.Rev, encodeScreen(v, s.cfg.Now()), true)
+	}
+	return true
 }
 
 func (s *Server) readLoop(c *client) {
+	defer close(c.readerDone)
 	conn := c.conn
 	conn.SetReadLimit(wsReadLimit)
 	conn.SetReadDeadline(time.Now().Add(wsReadTimeout))
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(wsReadTimeout))
 	})
+	pong := conn.PingHandler()
+	conn.SetPingHandler(func(data string) error {
+		// A ping the page sends is a frame like any other: it costs a
+		// write to answer.
+		if c.ctx.Err() != nil || !s.spend(c) {
+			return nil
+		}
+		return pong(data)
+	})
 	for {
 		typ, msg, err := conn.ReadMessage()
 		if err != nil {
-			// Closed by the page, by Show dropping it, by shutdown, by
-			// silence or by a frame over the read limit: all end here.
+			// Closed by the page, by the writer, by silence or by a
+			// frame over the read limit: all end here.
 			return
+		}
+		if c.ctx.Err() != nil {
+			// Closing: the writer has sent, or is sending, the close
+			// frame. What the page sent meanwhile is read and dropped, so
+			// the socket is not reset with it unread (which could lose
+			// the close frame on the way), until the page answers.
+			continue
+		}
+		if !s.spend(c) {
+			continue
 		}
 		conn.SetReadDeadline(time.Now().Add(wsReadTimeout))
 		if typ != websocket.TextMessage {
@@ -268,6 +387,15 @@ func (s *Server) readLoop(c *client) {
 				s.reply(c, errorFrame(code))
 				continue
 			}
+			// A tap on a screen the page no longer shows (PROTOCOL.md,
+			// "Stale taps"). The flow checks the rev too, and decides:
+			// this check is so the page is sent the screen really up.
+			// Help and language apply to whatever is on screen, so they
+			// go on whatever rev they carry.
+			if kiosk.AnswersScreen(a.Name) && s.resend(c, a.Rev) {
+				s.log.Info("ui: tap on an earlier screen not forwarded", "action", a.Name, "rev", a.Rev)
+				continue
+			}
 			select {
 			case s.cfg.Actions <- a:
 			case <-c.ctx.Done():
@@ -285,7 +413,10 @@ func parseAction(f inFrame) (kiosk.Action, string) {
 	if !pageActions[f.Action] {
 		return kiosk.Action{}, errUnknownAction
 	}
-	a := kiosk.Action{Name: f.Action}
+	a := kiosk.Action{Name: f.Action, Rev: f.Rev}
+	if kiosk.AnswersScreen(f.Action) && f.Rev == 0 {
+		return kiosk.Action{}, errMissingRev
+	}
 	if f.Action == kiosk.ActionLanguage {
 		if len(f.Lang) > 35 || !langTag.MatchString(f.Lang) {
 			return kiosk.Action{}, errBadLang
@@ -295,7 +426,8 @@ func parseAction(f inFrame) (kiosk.Action, string) {
 	return a, ""
 }
 
-// writeLoop writes c's queued frames and pings it, until c is closed.
+// writeLoop writes c's replies and screens and pings it, until c is
+// closed.
 func (s *Server) writeLoop(c *client) {
 	conn := c.conn
 	defer conn.Close() // ends the reader too
@@ -303,26 +435,81 @@ func (s *Server) writeLoop(c *client) {
 	defer ping.Stop()
 	for {
 		if c.ctx.Err() != nil {
-			// Closed: say so (best effort, briefly), so the page
-			// reconnects calmly rather than on a timeout.
-			msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "")
-			conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			s.closeConn(c)
 			return
 		}
+		var frame []byte
 		select {
-		case <-c.ctx.Done():
-			continue
-		case frame := <-c.send:
-			conn.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
-			if err := conn.WriteMessage(websocket.TextMessage, frame); err != nil {
-				s.drop(c, "")
-				return
-			}
-		case <-ping.C:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteTimeout)); err != nil {
-				s.drop(c, "")
-				return
+		case <-c.wake:
+			// A screen first: it is what the page is for, and a screen
+			// resent for a stale tap then comes before the replies to
+			// what the page sent after the tap.
+			frame = s.takeScreen(c)
+		default:
+			select {
+			case <-c.ctx.Done():
+				continue
+			case <-c.wake:
+				frame = s.takeScreen(c)
+			case frame = <-c.replies:
+			case <-ping.C:
+				if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.writeTimeout)); err != nil {
+					s.dropFailedWrite(c, err)
+					return
+				}
 			}
 		}
+		if frame == nil {
+			continue
+		}
+		conn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+		if err := conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			s.dropFailedWrite(c, err)
+			return
+		}
+	}
+}
+
+// takeScreen empties c's slot.
+func (s *Server) takeScreen(c *client) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	frame := c.screen
+	c.screen = nil
+	return frame
+}
+
+// dropFailedWrite drops c after a write failed: a page whose socket took
+// no writes for the write timeout is stuck, one whose socket failed is
+// gone.
+func (s *Server) dropFailedWrite(c *client, err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		s.drop(c, "write timeout", 0)
+		return
+	}
+	s.drop(c, "", 0)
+}
+
+// closeConn sends the page the close frame and waits, briefly, for the
+// page to answer it (the reader ends then) before the socket is closed:
+// closed with the page's frames unread, the socket would be reset, and the
+// page might lose the close frame and with it why it was closed.
+func (s *Server) closeConn(c *client) {
+	s.mu.Lock()
+	code, text := c.closeCode, c.closeText
+	s.mu.Unlock()
+	if code == 0 { // Serve's context ended before closeClients ran
+		code = websocket.CloseGoingAway
+	}
+	msg := websocket.FormatCloseMessage(code, text)
+	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wsCloseGrace)); err != nil {
+		return
+	}
+	grace := time.NewTimer(wsCloseGrace)
+	defer grace.Stop()
+	select {
+	case <-c.readerDone:
+	case <-grace.C:
 	}
 }

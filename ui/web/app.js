@@ -110,12 +110,22 @@ const BACKOFF_MAX_MS = 8000;  // …up to here
 // shows the neutral "One moment…".
 const SCREENS = ["connecting", "idle", "confirm", "success", "already", "see_staff", "help", "out_of_service"];
 
+// The actions that answer the screen they were tapped on (kiosk.AnswersScreen):
+// a tap begun on an earlier screen is not sent. Help and language apply to
+// whatever is on screen.
+const ANSWERS = ["confirm", "deny", "extend", "another", "done"];
+
 const $ = (id) => document.getElementById(id);
 
 const page = {
   lang: DEFAULT_LANG,
   screen: "connecting",
   deadline: 0, // performance.now() when the screen times out; 0 if it does not
+  rev: 0,      // the rev of the screen on show, sent with every action; 0 while connecting
+  seq: 0,      // counts the screens shown
+  shownAt: 0,  // performance.now() when the screen on show was drawn
+  down: { seq: -1, at: 0 }, // the last pointerdown: the screen it landed on, and when
+  armTimer: 0,
 };
 
 // t returns the string id in the page's language.
@@ -143,6 +153,9 @@ function show(screen, msg) {
   // A screen this page does not know shows the neutral "One moment…".
   if (!SCREENS.includes(screen)) screen = "connecting";
   page.screen = screen;
+  page.rev = screen !== "connecting" && typeof msg.rev === "number" ? msg.rev : 0;
+  page.seq++;
+  page.shownAt = performance.now();
   document.body.dataset.screen = screen;
   for (const sec of document.querySelectorAll("section[data-for]")) {
     sec.hidden = sec.dataset.for !== screen;
@@ -186,11 +199,25 @@ function show(screen, msg) {
     }
   }
 
+  arm(screen === "confirm" && typeof msg.armed_in_ms === "number" ? msg.armed_in_ms : 0);
+
   const online = screen !== "connecting";
   $("help-button").hidden = !online || screen === "help";
   $("lang-button").hidden = !online;
   page.deadline = online && typeof msg.expires_in_ms === "number" ? performance.now() + msg.expires_in_ms : 0;
   tick();
+}
+
+// arm holds the confirm screen's Yes and No for ms milliseconds: a confirm
+// that replaced another person's does not take a tap aimed at the earlier
+// name. The server does not count them before then either.
+function arm(ms) {
+  clearTimeout(page.armTimer);
+  const hold = ms > 0;
+  for (const b of document.querySelectorAll('section[data-for="confirm"] button[data-action]')) {
+    b.disabled = hold;
+  }
+  if (hold) page.armTimer = setTimeout(() => arm(0), ms);
 }
 
 function formatTime(at) {
@@ -288,7 +315,7 @@ function openPicker() {
     if (code === page.lang) b.setAttribute("aria-pressed", "true");
     b.addEventListener("click", () => {
       closePicker();
-      send({ type: "action", action: "language", lang: code });
+      send({ type: "action", action: "language", lang: code, rev: page.rev });
     });
     list.append(b);
   }
@@ -299,11 +326,28 @@ function closePicker() {
   $("lang-picker").hidden = true;
 }
 
+// tap sends the action of a button, stamped with the rev of the screen on
+// show: the server and the flow ignore it if that screen is gone by then.
+// A tap that began before this screen was drawn (the finger was down, or
+// the touch was queued behind the screen frame) was aimed at the screen
+// before: it is not sent.
+function tap(ev) {
+  const b = ev.target.closest("[data-action]");
+  if (!b || b.disabled) return;
+  const action = b.dataset.action;
+  if (ANSWERS.includes(action) && ev.detail > 0 && (page.down.seq !== page.seq || page.down.at < page.shownAt)) {
+    return;
+  }
+  send({ type: "action", action: action, rev: page.rev });
+}
+
 function init() {
-  document.addEventListener("click", (ev) => {
-    const b = ev.target.closest("[data-action]");
-    if (b) send({ type: "action", action: b.dataset.action });
-  });
+  // Capture: the screen a gesture began on is noted before anything else
+  // sees it.
+  document.addEventListener("pointerdown", (ev) => {
+    page.down = { seq: page.seq, at: ev.timeStamp };
+  }, true);
+  document.addEventListener("click", tap);
   $("lang-button").addEventListener("click", openPicker);
   $("lang-close").addEventListener("click", closePicker);
   // Touch only: no context menu, no dragging images or text away.

@@ -381,7 +381,10 @@ func (c *cards) next(t *testing.T) string {
 
 // wsPage is the kiosk page's side of the websocket, returning errors (the
 // kiosk may be killed under it) rather than failing the test.
-type wsPage struct{ conn *websocket.Conn }
+type wsPage struct {
+	conn *websocket.Conn
+	rev  uint64 // of the last screen read: what the page shows
+}
 
 func dialPage(addr string) (*wsPage, error) {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
@@ -401,6 +404,7 @@ func (p *wsPage) next(d time.Duration) (screenMsg, error) {
 			return screenMsg{}, err
 		}
 		if msg.Type == "screen" {
+			p.rev = msg.Rev
 			return msg, nil
 		}
 	}
@@ -426,7 +430,7 @@ func (p *wsPage) until(s kiosk.Screen, d time.Duration) (screenMsg, error) {
 
 func (p *wsPage) act(action string) error {
 	p.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	return p.conn.WriteJSON(map[string]any{"v": 1, "type": "action", "action": action})
+	return p.conn.WriteJSON(map[string]any{"v": 1, "type": "action", "action": action, "rev": p.rev})
 }
 
 func postScan(addr, payload string) error {

@@ -11,15 +11,19 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 )
 
@@ -292,7 +296,7 @@ func demoCommand(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&m.Config.Listen, "listen", m.Config.Listen, "`address` of the kiosk page and API")
 	fs.StringVar(&m.Config.StateDir, "state-dir", m.Config.StateDir, "`directory` for the demo's state, kept across runs")
 	fs.StringVar(&upstreamListen, "upstream-listen", upstreamListen, "`address` of the in-process upstream")
-	fs.StringVar(&m.Config.LogLevel, "log-level", m.Config.LogLevel, "log `level`: debug, info, warn, error")
+	fs.StringVar(&m.Config.LogLevel, "log-level", m.Config.LogLevel, "log `level`: debug, info (without the routine lines of the start), warn, error")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -300,30 +304,94 @@ func demoCommand(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "kiosk demo: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	m.Log = newLogger(env.Stderr, m.Config.LogLevel)
-	return runDemo(ctx, env, m, upstreamListen)
+	log, started := newDemoLogger(env.Stderr, m.Config.LogLevel)
+	m.Log = log
+	return runDemo(ctx, env, m, upstreamListen, started)
 }
 
-// runDemo runs m with the demo kit and an in-process upstream until ctx ends.
-func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) error {
+// newDemoLogger returns the demo's logger and the function that ends its
+// start. At level info, the routine lines of the start (lists loaded,
+// enrolled, serving…), which the banner sums up, are left out, so that
+// what follows the banner is what the newcomer does; warnings and errors
+// always pass, and so does everything at level debug.
+func newDemoLogger(w io.Writer, level string) (*slog.Logger, func()) {
+	log := newLogger(w, level)
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		return log, func() {}
+	}
+	h := &quietStart{Handler: log.Handler(), starting: new(atomic.Bool)}
+	h.starting.Store(true)
+	return slog.New(h), func() { h.starting.Store(false) }
+}
+
+// quietStart is a slog.Handler that drops records below warn while
+// starting is set.
+type quietStart struct {
+	slog.Handler
+	starting *atomic.Bool
+}
+
+func (h *quietStart) Enabled(ctx context.Context, l slog.Level) bool {
+	return (l >= slog.LevelWarn || !h.starting.Load()) && h.Handler.Enabled(ctx, l)
+}
+
+func (h *quietStart) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn && h.starting.Load() {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *quietStart) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &quietStart{Handler: h.Handler.WithAttrs(attrs), starting: h.starting}
+}
+
+func (h *quietStart) WithGroup(name string) slog.Handler {
+	return &quietStart{Handler: h.Handler.WithGroup(name), starting: h.starting}
+}
+
+// runDemo runs m with the demo kit and an in-process upstream until ctx
+// ends. It prints the banner before anything starts, and calls started
+// once the kiosk has its first downloads and takes scans typed in.
+func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string, started func()) error {
 	state := m.Config.StateDir
+	// The state directory first: a second demo on it must not rewrite
+	// the kit under the first. Main.Run keeps the lock, and Close
+	// releases it; this is for a failure before.
+	lock, err := statedir.Lock(state)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	m.lock = lock
 	kit, err := prepareDemo(filepath.Join(state, "demo"), time.Now())
 	if err != nil {
 		return err
 	}
+	// Both listeners first: the banner needs only their addresses, and a
+	// browser that connects before the kiosk serves waits in the backlog.
+	if m.Listener == nil {
+		if m.Listener, err = net.Listen("tcp", m.Config.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	defer m.Listener.Close() // Run takes it over; this is for a failure before
+	upLn, err := net.Listen("tcp", upstreamListen)
+	if err != nil {
+		return fmt.Errorf("listen for upstream: %w", err)
+	}
+	defer upLn.Close() // serveUpstream closes it; this is for a failure before
+	printDemo(env.Stdout, m.Listener.Addr().String(), kit, state, upLn.Addr().String())
+
 	// The upstream decrypts what it receives, so it keeps its store apart.
 	up, err := openUpstream(filepath.Join(state, "upstream"), m.Log.With("part", "upstream"), []string{"127.0.0.1", "localhost"})
 	if err != nil {
 		return err
 	}
-	defer up.Server.Close()
+	defer up.Close()
 	// The upstream serves the kit's signed lists (the same files the
 	// kiosk starts with) and notices.
 	up.Server.SetDocumentDir(kit.Dir)
-	upLn, err := net.Listen("tcp", upstreamListen)
-	if err != nil {
-		return fmt.Errorf("listen for upstream: %w", err)
-	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -353,13 +421,21 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) erro
 		return err
 	}
 	g.Go(m.Wait)
-	// The upstream is in this process: fetch its lists and notices before
-	// inviting the first scan, so the demo shows them from the start.
-	if err := m.SyncDownloads(gctx); err != nil {
-		m.Log.Warn("first download from the demo upstream", "err", err)
-	}
-	printDemo(env.Stdout, m, kit, state, upLn.Addr().String())
-	go feedLines(gctx, env.Stdin, m, kit, env.Stderr)
+	// The upstream is in this process: the kiosk's first downloads (its
+	// lists and the notices) come before the first scan typed in, so the
+	// demo shows them from the start.
+	firstDownload(gctx, m)
+	started()
+	go feedLines(env.Stdin, func(text string) error {
+		if p, ok := kit.Samples[text]; ok {
+			text = p
+		}
+		err := m.Scan(gctx, text)
+		if err != nil && gctx.Err() == nil {
+			fmt.Fprintf(env.Stderr, "scan: %v\n", err)
+		}
+		return err
+	}, env.Stderr)
 
 	err = g.Wait()
 	if cerr := m.Close(); err == nil {
@@ -368,8 +444,34 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string) erro
 	return err
 }
 
-func printDemo(w io.Writer, m *Main, kit *demoKit, state, upstreamAddr string) {
-	page := "http://" + m.Addr() + "/"
+// firstDownload waits until m's downloader has polled each kind of
+// document once, which it does as soon as Run starts it, or ctx ends. It
+// watches rather than polls itself: a Poll beside the downloader's own
+// would fetch, accept and log the same documents twice. A failed download
+// is the downloader's to log; the demo goes on without it.
+func firstDownload(ctx context.Context, m *Main) {
+	d := m.downloader
+	if d == nil {
+		return
+	}
+	kinds := len(d.Kinds)
+	if d.Kinds == nil {
+		kinds = len(upload.Kinds)
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for len(d.Status()) < kinds {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// printDemo prints the banner: where the kiosk page is, how to scan.
+func printDemo(w io.Writer, addr string, kit *demoKit, state, upstreamAddr string) {
+	page := "http://" + addr + "/"
 	fmt.Fprintf(w, `Check-in kiosk demo: all hardware simulated.
 
   Kiosk page      %s
@@ -388,23 +490,31 @@ Press Ctrl-C to stop.
 		strings.Join(demoSamples, ", "), filepath.Join(kit.Dir, "valid.txt"), page)
 }
 
-// feedLines scans each line typed on r: a sample's name scans that sample,
-// anything else is scanned as typed. It ends at end of input; a read blocked
-// on a terminal ends with the process.
-func feedLines(ctx context.Context, r io.Reader, m *Main, kit *demoKit, errw io.Writer) {
-	lines := bufio.NewScanner(r)
-	lines.Buffer(make([]byte, 0, 4096), 64*1024)
-	for lines.Scan() {
-		text := strings.TrimSpace(lines.Text())
-		if text == "" {
-			continue
+// maxDemoLine is the longest line the demo reads on stdin, far more than
+// any card.
+const maxDemoLine = 64 << 10
+
+// feedLines hands each line read from r, trimmed, to scan, skipping blank
+// ones, until r ends or scan fails. A line longer than maxDemoLine is
+// refused with a message on errw and skipped to its end. A read blocked on
+// a terminal ends with the process.
+func feedLines(r io.Reader, scan func(string) error, errw io.Writer) {
+	br := bufio.NewReaderSize(r, maxDemoLine+1) // the line and its newline
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			fmt.Fprintf(errw, "line over %d KiB ignored\n", maxDemoLine>>10)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+		} else if text := strings.TrimSpace(string(line)); text != "" {
+			if scan(text) != nil {
+				return
+			}
 		}
-		if p, ok := kit.Samples[text]; ok {
-			text = p
-		}
-		if err := m.Scan(ctx, text); err != nil {
-			if ctx.Err() == nil {
-				fmt.Fprintf(errw, "scan: %v\n", err)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				fmt.Fprintf(errw, "read stdin: %v\n", err)
 			}
 			return
 		}

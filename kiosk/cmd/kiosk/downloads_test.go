@@ -156,7 +156,7 @@ func testKitCA(t *testing.T) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up.Server.Close()
+	up.Close()
 	return up.Authority.CAPEM
 }
 

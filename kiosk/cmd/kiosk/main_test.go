@@ -72,7 +72,7 @@ func startUpstream(t *testing.T, dir, addr string) *testUpstream {
 	srv := up.Server
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		srv.Close()
+		up.Close()
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -91,7 +91,7 @@ func startUpstream(t *testing.T, dir, addr string) *testUpstream {
 		if err := <-done; err != nil {
 			t.Errorf("serveUpstream() = %v", err)
 		}
-		if err := srv.Close(); err != nil {
+		if err := up.Close(); err != nil {
 			t.Errorf("upstream Close() = %v", err)
 		}
 	}
@@ -189,6 +189,7 @@ func testKit(t *testing.T) *demoKit {
 type page struct {
 	t    *testing.T
 	conn *websocket.Conn
+	rev  uint64 // of the last screen want returned: what the page shows
 }
 
 func openPage(t *testing.T, m *Main) *page {
@@ -205,12 +206,14 @@ type screenMsg struct {
 	V      int    `json:"v"`
 	Type   string `json:"type"`
 	Screen string `json:"screen"`
+	Rev    uint64 `json:"rev"`
 	Reason string `json:"reason"`
 	Name   string `json:"name"`
 	Code   string `json:"code"`
 	Notice string `json:"notice"`
 	// Appointment is RFC 3339 text.
 	Appointment string `json:"appointment"`
+	ArmedInMS   *int64 `json:"armed_in_ms"`
 }
 
 // want reads frames until a screen message and fails unless it shows s.
@@ -228,13 +231,15 @@ func (p *page) want(s kiosk.Screen) screenMsg {
 		if msg.V != 1 || msg.Screen != string(s) {
 			p.t.Fatalf("screen message %+v; want v 1, screen %q", msg, s)
 		}
+		p.rev = msg.Rev
 		return msg
 	}
 }
 
+// act taps action on the screen want returned last.
 func (p *page) act(action string) {
 	p.t.Helper()
-	if err := p.conn.WriteJSON(map[string]any{"v": 1, "type": "action", "action": action}); err != nil {
+	if err := p.conn.WriteJSON(map[string]any{"v": 1, "type": "action", "action": action, "rev": p.rev}); err != nil {
 		p.t.Fatalf("write action: %v", err)
 	}
 }
@@ -252,7 +257,12 @@ func simScan(t *testing.T, m *Main, text string) {
 }
 
 type statusDoc struct {
-	Screen string `json:"screen"`
+	Screen  string `json:"screen"`
+	Service struct {
+		State  string `json:"state"`
+		Reason string `json:"reason"`
+		Error  string `json:"error"`
+	} `json:"service"`
 	Outbox struct {
 		Pending       int64      `json:"pending"`
 		UploadedTotal int64      `json:"uploaded_total"`

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
+	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
@@ -71,7 +74,18 @@ type Config struct {
 	// MaxListAge is how old the revocation list may be before every card
 	// is sent to staff as stale; 0 means no limit. Default DefaultMaxListAge.
 	MaxListAge time.Duration
+
+	// DiskReserve is how much free space the state directory's file system
+	// must keep: below it the kiosk goes out of service rather than take a
+	// check-in it may not be able to record. Default outbox.DefaultReserve.
+	DiskReserve uint64
+	// StorageCheck is how often free space (and, after a failed commit,
+	// whether the outbox can commit again) is checked.
+	StorageCheck time.Duration
 }
+
+// defaultStorageCheck is how often the daemon looks at its free space.
+const defaultStorageCheck = 5 * time.Second
 
 // DefaultConfig returns the configuration "kiosk run" starts from.
 func DefaultConfig() Config {
@@ -91,6 +105,8 @@ func DefaultConfig() Config {
 		UploadMinBackoff: 500 * time.Millisecond,
 		UploadMaxBackoff: 30 * time.Second,
 		MaxListAge:       DefaultMaxListAge,
+		DiskReserve:      outbox.DefaultReserve,
+		StorageCheck:     defaultStorageCheck,
 	}
 }
 
@@ -119,6 +135,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.HelpTimeout, "help-timeout", c.HelpTimeout, "how long the help screen stays up")
 	fs.DurationVar(&c.UploadMinBackoff, "upload-min-backoff", c.UploadMinBackoff, "first retry delay after a failed upload")
 	fs.DurationVar(&c.UploadMaxBackoff, "upload-max-backoff", c.UploadMaxBackoff, "longest retry delay between uploads")
+	fs.Var((*byteSize)(&c.DiskReserve), "disk-reserve", "free `space` the state directory must keep, or the kiosk goes out of service (bytes, or with KiB, MiB, GiB)")
+	fs.DurationVar(&c.StorageCheck, "storage-check", c.StorageCheck, "how often free space is checked")
 }
 
 // Main is the daemon. A test can build one with a Config, Run it on port 0
@@ -131,6 +149,7 @@ type Main struct {
 	Listener net.Listener
 
 	ln       net.Listener
+	lock     *statedir.Dir
 	store    *outbox.Store
 	flow     *kiosk.Flow
 	server   *ui.Server
@@ -141,6 +160,9 @@ type Main struct {
 
 	verifiers  *verifiers // the card verifier, swapped when a list is downloaded
 	downloader *upload.Downloader
+
+	storageMu  sync.Mutex
+	storageErr error // why the outbox cannot take a check-in; nil when it can
 
 	cancel context.CancelFunc
 	group  *errgroup.Group
@@ -193,6 +215,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w", err)
 	}
+	// One daemon to a state directory: a second one would share the
+	// outbox, and their check-ins would collide on the same seq. (The
+	// demo takes it before Run.)
+	if m.lock == nil {
+		if m.lock, err = statedir.Lock(c.StateDir); err != nil {
+			return err
+		}
+	}
 	// `kiosk enroll` names the kiosk, its upstream and that upstream's CA.
 	enr, err := loadEnrollment(c.StateDir)
 	if err != nil {
@@ -229,6 +259,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		SealKey:        sealKey,
 		Retention:      c.Retention,
 		RecoverCorrupt: c.RecoverCorrupt,
+		Reserve:        c.DiskReserve,
 		Log:            log.With("part", "outbox"),
 	})
 	if err != nil {
@@ -322,6 +353,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Log:     log.With("part", "ui"),
 	})
 	m.flow.Sinks = []kiosk.ViewSink{m.server, lightSink{m.panel}}
+	m.checkStorage(ctx) // before the first screen: out of service from the start
 
 	if m.ln = m.Listener; m.ln == nil {
 		if m.ln, err = net.Listen("tcp", c.Listen); err != nil {
@@ -346,6 +378,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	g.Go(func() error { return watchdog(ctx, log, m.healthy) })
 	g.Go(func() error { return checkpointClock(ctx, log, m.clock) })
 	g.Go(func() error { return checkpointOutbox(ctx, log, m.store, m.flow) })
+	g.Go(func() error { return m.watchStorage(ctx) })
 
 	log.Info("kiosk serving", "addr", m.ln.Addr().String(), "version", versionString())
 	sdNotify(log, "READY=1")
@@ -389,16 +422,73 @@ func (m *Main) closeState() {
 		}
 		m.store = nil
 	}
+	if m.lock != nil {
+		m.lock.Close() // last: nothing of the state directory is open now
+		m.lock = nil
+	}
 }
 
-// SyncDownloads fetches the signed lists and notices from the upstream
-// now, and puts what verifies to use. The daemon does this in the
-// background; the demo and tests call it to know it happened.
-func (m *Main) SyncDownloads(ctx context.Context) error {
-	if m.downloader == nil {
-		return nil
+// watchStorage checks, every StorageCheck and at once after a failed
+// commit, whether the outbox can take a check-in, until ctx ends.
+func (m *Main) watchStorage(ctx context.Context) error {
+	t := time.NewTicker(m.Config.StorageCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-m.store.Failed():
+		}
+		m.checkStorage(ctx)
 	}
-	return m.downloader.Poll(ctx)
+}
+
+// checkStorage asks the outbox whether it can take a check-in, and tells
+// the flow and /healthz. While it cannot, the flow takes no card; it comes
+// back in service by itself when space returns (the outbox's probe write
+// succeeds again).
+func (m *Main) checkStorage(ctx context.Context) {
+	err := m.store.Health(ctx)
+	if ctx.Err() != nil {
+		return // shutting down: says nothing of the disk
+	}
+	m.storageMu.Lock()
+	was := m.storageErr
+	m.storageErr = err
+	m.storageMu.Unlock()
+	switch {
+	case err != nil && (was == nil || err.Error() != was.Error()):
+		m.Log.Error("outbox cannot take check-ins: out of service", "err", err)
+	case err == nil && was != nil:
+		m.Log.Info("outbox can take check-ins again: back in service")
+	}
+	m.flow.SetOutOfService(storageReason(err))
+}
+
+// storageReason is the out-of-service reason for a storage error, "" for
+// none.
+func storageReason(err error) kiosk.Reason {
+	var low *outbox.LowSpaceError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &low):
+		return kiosk.ReasonStorageLow
+	default:
+		return kiosk.ReasonRecordFailed
+	}
+}
+
+// service is what /api/v1/status and /healthz say of taking check-ins.
+func (m *Main) service() ui.Service {
+	m.storageMu.Lock()
+	err := m.storageErr
+	m.storageMu.Unlock()
+	if err == nil {
+		return ui.Service{State: ui.InService}
+	}
+	return ui.Service{State: ui.OutOfService, Reason: storageReason(err), Error: err.Error()}
 }
 
 // Addr returns the address the kiosk page is served on, once Run returned.
@@ -426,6 +516,7 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 	}
 	s := ui.Status{
 		Screen:  m.flow.View().Screen,
+		Service: m.service(),
 		Scanner: ui.Device{Source: m.Config.Scanner, State: ui.DeviceOK},
 		Panel:   ui.Device{Source: m.Config.Panel, State: ui.DeviceOK},
 		Outbox: ui.Outbox{Pending: st.Pending, UploadedTotal: st.Uploaded, LastUpload: st.LastUpload,
@@ -561,3 +652,38 @@ func readSealKey(file string) (hpke.PublicKey, error) {
 // sealKeyWanted says what --seal-key takes, and where to find it.
 const sealKeyWanted = "the upstream's public seal key: 32 bytes, raw or in base64, " +
 	"as `kiosk upstream` prints it at start (`kiosk enroll` fetches it by itself)"
+
+// byteSize is a flag of a number of bytes: plain, or with a binary unit
+// (KiB, MiB, GiB), as "64MiB".
+type byteSize uint64
+
+func (b *byteSize) String() string {
+	for _, u := range byteUnits {
+		if *b != 0 && uint64(*b)%u.size == 0 {
+			return fmt.Sprintf("%d%s", uint64(*b)/u.size, u.name)
+		}
+	}
+	return fmt.Sprint(uint64(*b))
+}
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	mult := uint64(1)
+	for _, u := range byteUnits {
+		if n, ok := strings.CutSuffix(s, u.name); ok {
+			s, mult = strings.TrimSpace(n), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > math.MaxUint64/mult {
+		return errors.New("want a number of bytes, e.g. 67108864 or 64MiB")
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+var byteUnits = []struct {
+	name string
+	size uint64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 )
 
@@ -39,7 +41,7 @@ func upstreamCommand(ctx context.Context, env *Env, args []string) error {
 	listen := fs.String("listen", defaultUpstreamListen, "`address` to serve the upload API on (HTTPS)")
 	stateDir := upstreamStateDirFlag(fs)
 	hosts := fs.String("host", defaultUpstreamHosts, "comma-separated host `names` and IP addresses kiosks reach the server by (its certificate names them)")
-	docs := fs.String("documents", "", "`directory` of the signed documents served to kiosks: trustlist.cose, revocations.cose, roster.cose, notices.cose (default STATE/"+upstreamDocsDirName+")")
+	docs := fs.String("documents", "", "`directory` of the signed documents served to kiosks, made at start: trustlist.cose, revocations.cose, roster.cose, notices.cose (default STATE/"+upstreamDocsDirName+")")
 	silentAfter := fs.Duration("silent-after", upstream.DefaultSilentAfter, "how long without a heartbeat makes a kiosk silent in the stats")
 	var faults upstream.Faults
 	fs.Float64Var(&faults.ErrorRate, "fault-error-rate", 0, "fraction of kiosk requests answered 500 (testing only)")
@@ -84,13 +86,18 @@ func upstreamCommand(ctx context.Context, env *Env, args []string) error {
 	if *docs == "" {
 		*docs = filepath.Join(dir, upstreamDocsDirName)
 	}
+	// Made at start, so that an administrator finds where the signed lists
+	// go. Like the state directory, it is the server's alone: 0700.
+	if err := os.MkdirAll(*docs, 0o700); err != nil {
+		return fmt.Errorf("create documents directory: %w", err)
+	}
 
 	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	up, err := openUpstream(dir, log, splitList(*hosts))
 	if err != nil {
 		return err
 	}
-	defer up.Server.Close()
+	defer up.Close()
 	up.Server.SetDocumentDir(*docs)
 	up.Server.SetSilentAfter(*silentAfter)
 	var lc net.ListenConfig
@@ -101,6 +108,8 @@ func upstreamCommand(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "upstream listening on https://%s\n", ln.Addr())
 	fmt.Fprintf(env.Stdout, "CA certificate  %s\n", filepath.Join(dir, upstreamTLSDirName, upstream.CACertFile))
 	fmt.Fprintf(env.Stdout, "CA fingerprint  %s\n", up.Authority.Fingerprint())
+	// What a kiosk not enrolled takes as --seal-key; enrollment gives it too.
+	fmt.Fprintf(env.Stdout, "seal key        %s\n", base64.StdEncoding.EncodeToString(up.Server.SealPublicKey()))
 	fmt.Fprintf(env.Stdout, "documents       %s\n", *docs)
 	if faults.Enabled() {
 		log.Warn("fault injection on", "error", faults.ErrorRate, "reset", faults.ResetRate, "lost_ack", faults.LostAckRate,
@@ -184,6 +193,12 @@ func defaultUpstreamStateDir(getenv func(string) string) (string, error) {
 type upstreamState struct {
 	Server    *upstream.Server
 	Authority *upstream.Authority
+	lock      *statedir.Dir // the state directory, this process's alone
+}
+
+// Close closes the server's store and releases its state directory.
+func (u *upstreamState) Close() error {
+	return errors.Join(u.Server.Close(), u.lock.Close())
 }
 
 // openUpstream opens the server's store in dir and its CA in dir/tls,
@@ -192,15 +207,24 @@ func openUpstream(dir string, log *slog.Logger, hosts []string) (*upstreamState,
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create upstream state directory: %w", err)
 	}
+	// One server to a store: `upstream token` writes to it beside a
+	// running server, but a second server would keep its own order of
+	// each kiosk's batches.
+	lock, err := statedir.Lock(dir)
+	if err != nil {
+		return nil, err
+	}
 	auth, err := upstream.LoadOrCreateAuthority(filepath.Join(dir, upstreamTLSDirName), hosts)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	srv, err := upstream.Open(filepath.Join(dir, upstreamDBName), log)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
-	return &upstreamState{Server: srv, Authority: auth}, nil
+	return &upstreamState{Server: srv, Authority: auth, lock: lock}, nil
 }
 
 // serveUpstream serves up's API over TLS on ln, with device authentication
