@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
 // wait bounds every wait in these tests: reaching it is a failure, never
@@ -91,72 +92,6 @@ func start(t *testing.T, cfg Config, edits ...func(*Server)) *harness {
 	return h
 }
 
-func (h *harness) dial(t *testing.T, header http.Header) *websocket.Conn {
-	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(strings.Replace(h.base, "http", "ws", 1)+"/ws/kiosk", header)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("dial: %v (status %d)", err, status)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// frame is any frame from the server, decoded.
-type frame struct {
-	V           int          `json:"v"`
-	Type        string       `json:"type"`
-	Screen      kiosk.Screen `json:"screen"`
-	Rev         uint64       `json:"rev"`
-	Reason      kiosk.Reason `json:"reason"`
-	Name        string       `json:"name"`
-	Code        string       `json:"code"`
-	At          string       `json:"at"`
-	ExpiresInMS *int64       `json:"expires_in_ms"`
-	Lang        string       `json:"lang"`
-	Error       string       `json:"error"`
-}
-
-func read(t *testing.T, c *websocket.Conn) frame {
-	t.Helper()
-	f, _, err := readRaw(c)
-	if err != nil {
-		t.Fatalf("read frame: %v", err)
-	}
-	return f
-}
-
-func readRaw(c *websocket.Conn) (frame, map[string]any, error) {
-	c.SetReadDeadline(time.Now().Add(wait))
-	typ, b, err := c.ReadMessage()
-	if err != nil {
-		return frame{}, nil, err
-	}
-	if typ != websocket.TextMessage {
-		return frame{}, nil, errors.New("not a text frame")
-	}
-	var f frame
-	var m map[string]any
-	if err := json.Unmarshal(b, &f); err != nil {
-		return frame{}, nil, err
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return frame{}, nil, err
-	}
-	return f, m, nil
-}
-
-func write(t *testing.T, c *websocket.Conn, s string) {
-	t.Helper()
-	c.SetWriteDeadline(time.Now().Add(wait))
-	if err := c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		t.Fatalf("write %s: %v", s, err)
-	}
-}
-
 func (s *Server) clientCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,13 +101,13 @@ func (s *Server) clientCount() int {
 func TestConnectSendsCurrentScreen(t *testing.T) {
 	h := start(t, Config{})
 	h.views.set(kiosk.View{Rev: 7, Screen: kiosk.ScreenConfirm, Name: "Ana María Pérez", Expires: clock.Add(45 * time.Second), Lang: "es"})
-	c := h.dial(t, nil)
-	f, m, err := readRaw(c)
-	if err != nil {
+	f := uitest.Dial(t, h.base, nil).Next()
+	var m map[string]any
+	if err := json.Unmarshal(f.Raw, &m); err != nil {
 		t.Fatal(err)
 	}
 	if f.V != 1 || f.Type != "screen" || f.Screen != kiosk.ScreenConfirm || f.Rev != 7 || f.Name != "Ana María Pérez" || f.Lang != "es" {
-		t.Errorf("first frame = %+v; want v 1, screen confirm, rev 7, the name, lang es", f)
+		t.Errorf("first frame = %s; want v 1, screen confirm, rev 7, the name, lang es", f.Raw)
 	}
 	if f.ExpiresInMS == nil || *f.ExpiresInMS != 45000 {
 		t.Errorf("expires_in_ms = %v; want 45000", m["expires_in_ms"])
@@ -206,9 +141,9 @@ func TestScreenFrameFields(t *testing.T) {
 
 func TestShowBroadcastsInOrder(t *testing.T) {
 	h := start(t, Config{})
-	a, b := h.dial(t, nil), h.dial(t, nil)
-	for _, c := range []*websocket.Conn{a, b} {
-		if f := read(t, c); f.Rev != 1 {
+	a, b := uitest.Dial(t, h.base, nil), uitest.Dial(t, h.base, nil)
+	for _, p := range []*uitest.Page{a, b} {
+		if f := p.Next(); f.Rev != 1 {
 			t.Fatalf("first frame rev = %d; want 1", f.Rev)
 		}
 	}
@@ -219,9 +154,9 @@ func TestShowBroadcastsInOrder(t *testing.T) {
 	for i := range n {
 		h.srv.Show(kiosk.View{Rev: uint64(i + 2), Screen: screens[i%len(screens)]})
 	}
-	for _, c := range []*websocket.Conn{a, b} {
+	for _, p := range []*uitest.Page{a, b} {
 		for last := uint64(1); last != n+1; {
-			f := read(t, c)
+			f := p.Next()
 			if f.Rev <= last || f.Rev > n+1 {
 				t.Fatalf("frame rev %d after rev %d; want revisions rising to %d", f.Rev, last, n+1)
 			}
@@ -236,23 +171,23 @@ func TestShowBroadcastsInOrder(t *testing.T) {
 func TestShowSkipsRevisionSentOnConnect(t *testing.T) {
 	h := start(t, Config{})
 	h.views.set(kiosk.View{Rev: 5, Screen: kiosk.ScreenHelp})
-	c := h.dial(t, nil)
-	if f := read(t, c); f.Rev != 5 {
+	p := uitest.Dial(t, h.base, nil)
+	if f := p.Next(); f.Rev != 5 {
 		t.Fatalf("first frame rev = %d; want 5", f.Rev)
 	}
 	// The flow changes its view before it calls Show: a page that
 	// connected in between has rev 5 already.
 	h.srv.Show(kiosk.View{Rev: 5, Screen: kiosk.ScreenHelp})
 	h.srv.Show(kiosk.View{Rev: 6, Screen: kiosk.ScreenIdle})
-	if f := read(t, c); f.Rev != 6 {
+	if f := p.Next(); f.Rev != 6 {
 		t.Fatalf("next frame rev = %d; want 6 (rev 5 once only)", f.Rev)
 	}
 }
 
 func TestActionsForwarded(t *testing.T) {
 	h := start(t, Config{})
-	c := h.dial(t, nil)
-	read(t, c)
+	p := uitest.Dial(t, h.base, nil)
+	p.Next()
 	tests := []struct {
 		in   string
 		want kiosk.Action
@@ -270,7 +205,7 @@ func TestActionsForwarded(t *testing.T) {
 		{`{"v":1,"type":"action","action":"done","rev":1,"lang":"ignored","extra":true}`, kiosk.Action{Name: kiosk.ActionDone, Rev: 1}},
 	}
 	for _, tt := range tests {
-		write(t, c, tt.in)
+		p.Send(tt.in)
 		select {
 		case got := <-h.actions:
 			if got != tt.want {
@@ -284,8 +219,8 @@ func TestActionsForwarded(t *testing.T) {
 
 func TestBadFramesGetErrorFrames(t *testing.T) {
 	h := start(t, Config{})
-	c := h.dial(t, nil)
-	read(t, c)
+	p := uitest.Dial(t, h.base, nil)
+	p.Next()
 	tests := []struct{ in, code string }{
 		{`not json`, "bad_json"},
 		{`[1,2]`, "bad_json"},
@@ -303,23 +238,23 @@ func TestBadFramesGetErrorFrames(t *testing.T) {
 		{`{"v":1,"type":"action","action":"confirm","rev":-1}`, "bad_json"},
 	}
 	for _, tt := range tests {
-		write(t, c, tt.in)
-		f := read(t, c)
+		p.Send(tt.in)
+		f := p.Next()
 		if f.V != 1 || f.Type != "error" || f.Error != tt.code {
-			t.Errorf("%s: reply = %+v; want error %q", tt.in, f, tt.code)
+			t.Errorf("%s: reply = %s; want error %q", tt.in, f.Raw, tt.code)
 		}
 		// The connection is kept.
-		write(t, c, `{"v":1,"type":"ping"}`)
-		if f := read(t, c); f.Type != "pong" || f.V != 1 {
-			t.Fatalf("after %s: ping reply = %+v; want pong", tt.in, f)
+		p.Send(`{"v":1,"type":"ping"}`)
+		if f := p.Next(); f.Type != "pong" || f.V != 1 {
+			t.Fatalf("after %s: ping reply = %s; want pong", tt.in, f.Raw)
 		}
 	}
-	c.SetWriteDeadline(time.Now().Add(wait))
-	if err := c.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3}); err != nil {
+	p.Conn.SetWriteDeadline(time.Now().Add(wait))
+	if err := p.Conn.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
-	if f := read(t, c); f.Type != "error" || f.Error != "binary_frame" {
-		t.Errorf("binary frame: reply = %+v; want error binary_frame", f)
+	if f := p.Next(); f.Type != "error" || f.Error != "binary_frame" {
+		t.Errorf("binary frame: reply = %s; want error binary_frame", f.Raw)
 	}
 	select {
 	case a := <-h.actions:
@@ -330,10 +265,10 @@ func TestBadFramesGetErrorFrames(t *testing.T) {
 
 func TestOversizedFrameClosesConnection(t *testing.T) {
 	h := start(t, Config{})
-	c := h.dial(t, nil)
-	read(t, c)
-	write(t, c, `{"v":1,"type":"ping","pad":"`+strings.Repeat("x", 2000)+`"}`)
-	if _, _, err := readRaw(c); err == nil || isTimeout(err) {
+	p := uitest.Dial(t, h.base, nil)
+	p.Next()
+	p.Send(`{"v":1,"type":"ping","pad":"` + strings.Repeat("x", 2000) + `"}`)
+	if _, err := p.Read(); err == nil || isTimeout(err) {
 		t.Fatalf("read after a 2 KB frame = %v; want the connection closed", err)
 	}
 }
@@ -348,9 +283,9 @@ func isTimeout(err error) bool {
 // waits for either.
 func TestSlowClientDropped(t *testing.T) {
 	h := start(t, Config{}, func(s *Server) { s.writeTimeout = 200 * time.Millisecond })
-	fast, slow := h.dial(t, nil), h.dial(t, nil)
-	read(t, fast)
-	read(t, slow) // registered; it never reads again
+	fast, slow := uitest.Dial(t, h.base, nil), uitest.Dial(t, h.base, nil)
+	fast.Next()
+	slow.Next() // registered; it never reads again
 	name := strings.Repeat("N", 8<<10)
 	rev := uint64(1)
 	for h.srv.clientCount() == 2 {
@@ -359,18 +294,18 @@ func TestSlowClientDropped(t *testing.T) {
 		}
 		rev++
 		h.srv.Show(kiosk.View{Rev: rev, Screen: kiosk.ScreenConfirm, Name: name})
-		if f := read(t, fast); f.Rev != rev {
+		if f := fast.Next(); f.Rev != rev {
 			t.Fatalf("fast client got rev %d; want %d", f.Rev, rev)
 		}
 	}
 	rev++
 	h.srv.Show(kiosk.View{Rev: rev, Screen: kiosk.ScreenIdle})
-	if f := read(t, fast); f.Rev != rev || f.Screen != kiosk.ScreenIdle {
-		t.Fatalf("fast client after the drop got %+v; want rev %d idle", f, rev)
+	if f := fast.Next(); f.Rev != rev || f.Screen != kiosk.ScreenIdle {
+		t.Fatalf("fast client after the drop got %s; want rev %d idle", f.Raw, rev)
 	}
 	// The slow one finds its connection closed before the last view.
 	for {
-		f, _, err := readRaw(slow)
+		f, err := slow.Read()
 		if err != nil {
 			if isTimeout(err) {
 				t.Fatalf("slow client: %v; want its connection closed", err)
@@ -387,8 +322,8 @@ func TestSlowClientDropped(t *testing.T) {
 // dropped for it: it skips to the newest screen.
 func TestShowNeverBlocks(t *testing.T) {
 	h := start(t, Config{})
-	c := h.dial(t, nil)
-	read(t, c) // registered; it does not read while Show runs
+	p := uitest.Dial(t, h.base, nil)
+	p.Next() // registered; it does not read while Show runs
 	name := strings.Repeat("N", 4<<10)
 	const n = 10_000 // 40 MB: more than any socket buffers hold
 	for i := range n {
@@ -396,7 +331,7 @@ func TestShowNeverBlocks(t *testing.T) {
 	}
 	got := 0
 	for last := uint64(1); last != n+1; got++ {
-		f, _, err := readRaw(c)
+		f, err := p.Read()
 		if err != nil {
 			t.Fatalf("after %d frames (rev %d): %v; want every frame up to rev %d", got, last, err, n+1)
 		}
@@ -417,19 +352,14 @@ func TestCrossOriginWebsocketRefused(t *testing.T) {
 	h := start(t, Config{})
 	u, _ := url.Parse(h.base)
 	for _, origin := range []string{"http://evil.example", "http://" + u.Hostname() + ":1", "null", "file://"} {
-		_, resp, err := websocket.DefaultDialer.Dial("ws://"+u.Host+"/ws/kiosk", http.Header{"Origin": {origin}})
-		if err == nil {
-			t.Errorf("Origin %s: connected; want refused", origin)
-			continue
-		}
-		if resp == nil || resp.StatusCode != http.StatusForbidden {
-			t.Errorf("Origin %s: %v; want 403", origin, err)
+		if code, body := uitest.Refused(t, h.base, http.Header{"Origin": {origin}}); code != http.StatusForbidden {
+			t.Errorf("Origin %s: %d %s; want 403", origin, code, body)
 		}
 	}
 	for _, origin := range []string{h.base, strings.ToUpper(h.base[:4]) + h.base[4:]} {
-		c := h.dial(t, http.Header{"Origin": {origin}})
-		if f := read(t, c); f.Type != "screen" {
-			t.Errorf("Origin %s: first frame %+v; want a screen", origin, f)
+		p := uitest.Dial(t, h.base, http.Header{"Origin": {origin}})
+		if f := p.Next(); f.Type != "screen" {
+			t.Errorf("Origin %s: first frame %s; want a screen", origin, f.Raw)
 		}
 	}
 }
@@ -443,17 +373,13 @@ func TestServeClosesWebsockets(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	c, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/ws/kiosk", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	read(t, c)
+	p := uitest.Dial(t, "http://"+ln.Addr().String(), nil)
+	p.Next()
 	// A reader blocked on the Actions channel (nobody reads it) must not
 	// hold up shutdown either.
-	write(t, c, `{"v":1,"type":"action","action":"help"}`)
+	p.Send(`{"v":1,"type":"action","action":"help"}`)
 	cancel()
-	_, _, err = readRaw(c)
+	_, err = p.Read()
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Errorf("read after shutdown = %v; want close 1001", err)
 	}

@@ -4,9 +4,11 @@
 // last screen it was sent.
 //
 // A Page belongs to one test goroutine: its methods fail the test with
-// t.Fatal. Every read and write is bounded by Wait. Page.Read and
-// Page.Conn are for what a test expects to fail, such as a connection the
-// server closes.
+// t.Fatal. Every read and write is bounded by Wait. What a test expects may
+// fail, such as a connection the server closes or a server process killed
+// under the page, has a variant returning the error instead: DialErr for
+// Dial, Page.Read for Page.Next, Page.ActErr for Page.Act. Page.Conn is for
+// what no method does, such as a binary frame.
 package uitest
 
 import (
@@ -67,13 +69,24 @@ func URL(baseURL string) string {
 // the test ends.
 func Dial(t testing.TB, baseURL string, header http.Header) *Page {
 	t.Helper()
+	p, err := DialErr(t, baseURL, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// DialErr is Dial returning the error instead of failing the test, for a
+// test that says more about it (what the server logged). The page, once
+// open, belongs to t as Dial's does.
+func DialErr(t testing.TB, baseURL string, header http.Header) (*Page, error) {
 	d := websocket.Dialer{HandshakeTimeout: Wait}
 	conn, resp, err := d.Dial(URL(baseURL), header)
 	if err != nil {
-		t.Fatalf("dial %s: %v (%s)", URL(baseURL), err, describe(resp))
+		return nil, fmt.Errorf("dial %s: %w (%s)", URL(baseURL), err, describe(resp))
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &Page{t: t, Conn: conn}
+	return &Page{t: t, Conn: conn}, nil
 }
 
 // Refused dials as Dial does, expecting the server to turn the page away.
@@ -157,6 +170,28 @@ func (p *Page) Want(screen kiosk.Screen) Frame {
 	}
 }
 
+// WantError reads frames until an error frame, and returns its error
+// code. It fails the test on a frame without a type, or an error frame
+// that is not v 1.
+func (p *Page) WantError() string {
+	p.t.Helper()
+	for {
+		f, err := p.Read()
+		if err != nil {
+			p.t.Fatalf("read frame: %v (waiting for an error frame)", err)
+		}
+		switch {
+		case f.Type == "error":
+			if f.V != 1 {
+				p.t.Fatalf("error frame %s; want v 1", f.Raw)
+			}
+			return f.Error
+		case strings.TrimSpace(f.Type) == "":
+			p.t.Fatalf("frame %s without a type", f.Raw)
+		}
+	}
+}
+
 // Act taps action on the screen on show: it sends the action with the rev
 // of the last screen read, as the page does.
 func (p *Page) Act(action string) {
@@ -167,18 +202,36 @@ func (p *Page) Act(action string) {
 // ActAt sends action with rev: the tap made on the screen of that rev.
 func (p *Page) ActAt(action string, rev uint64) {
 	p.t.Helper()
-	b, err := json.Marshal(map[string]any{"v": 1, "type": "action", "action": action, "rev": rev})
-	if err != nil {
-		p.t.Fatal(err)
+	if err := p.write(actionFrame(action, rev)); err != nil {
+		p.t.Fatalf("send %s: %v", actionFrame(action, rev), err)
 	}
-	p.Send(string(b))
+}
+
+// ActErr is Act returning the error instead of failing the test.
+func (p *Page) ActErr(action string) error {
+	return p.write(actionFrame(action, p.rev))
 }
 
 // Send sends raw as one text frame.
 func (p *Page) Send(raw string) {
 	p.t.Helper()
-	p.Conn.SetWriteDeadline(time.Now().Add(Wait))
-	if err := p.Conn.WriteMessage(websocket.TextMessage, []byte(raw)); err != nil {
+	if err := p.write([]byte(raw)); err != nil {
 		p.t.Fatalf("send %s: %v", raw, err)
 	}
+}
+
+func (p *Page) write(b []byte) error {
+	p.Conn.SetWriteDeadline(time.Now().Add(Wait))
+	return p.Conn.WriteMessage(websocket.TextMessage, b)
+}
+
+// actionFrame is the action frame of a tap on action at rev.
+func actionFrame(action string, rev uint64) []byte {
+	b, _ := json.Marshal(struct {
+		V      int    `json:"v"`
+		Type   string `json:"type"`
+		Action string `json:"action"`
+		Rev    uint64 `json:"rev"`
+	}{1, "action", action, rev}) // cannot fail: strings and numbers
+	return b
 }

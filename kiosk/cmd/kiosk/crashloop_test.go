@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,55 +30,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
+	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
+	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
-
-// longTests reports whether the long versions were asked for (README,
-// "Long tests").
-func longTests() bool { return os.Getenv("KIOSK_LONG") == "1" }
-
-// requireOrSkip skips the test for want of something, or fails it under
-// KIOSK_REQUIRE_ALL=1, as CI sets.
-func requireOrSkip(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("KIOSK_REQUIRE_ALL") == "1" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// testSeed is KIOSK_SEED if set (to replay a failure), else the time.
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("KIOSK_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("KIOSK_SEED=%q: %v", s, err)
-		}
-		seed = n
-	}
-	t.Logf("seed %d (replay with KIOSK_SEED=%d)", seed, seed)
-	return seed
-}
 
 // buildKiosk builds this package's binary (without -race: the processes are
 // what is under test, not the race detector) into the test's directory.
 func buildKiosk(t *testing.T) string {
 	t.Helper()
-	if testing.Short() && !longTests() {
+	if testing.Short() && !testenv.Long() {
 		// Building and running processes takes a while; -short skips.
 		t.Skip("-short: not building the kiosk binary")
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		requireOrSkip(t, "needs the go command to build the kiosk binary: %v", err)
+		testenv.RequireOrSkip(t, "needs the go command to build the kiosk binary: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "kiosk")
 	cmd := exec.Command(goTool, "build", "-o", bin, ".")
@@ -379,58 +349,28 @@ func (c *cards) next(t *testing.T) string {
 	return payload
 }
 
-// wsPage is the kiosk page's side of the websocket, returning errors (the
-// kiosk may be killed under it) rather than failing the test.
-type wsPage struct {
-	conn *websocket.Conn
-	rev  uint64 // of the last screen read: what the page shows
-}
-
-func dialPage(addr string) (*wsPage, error) {
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	conn, _, err := d.Dial("ws://"+addr+"/ws/kiosk", nil)
-	if err != nil {
-		return nil, err
-	}
-	return &wsPage{conn: conn}, nil
-}
-
-// next reads until a screen message, for at most d.
-func (p *wsPage) next(d time.Duration) (screenMsg, error) {
-	p.conn.SetReadDeadline(time.Now().Add(d))
+// awaitScreen reads p's frames until a screen showing s, for at most
+// uitest.Wait overall; a see_staff or out_of_service screen on the way is an
+// error. It returns errors rather than failing the test: the kiosk may be
+// killed under the page.
+func awaitScreen(p *uitest.Page, s kiosk.Screen) (uitest.Frame, error) {
+	deadline := time.Now().Add(uitest.Wait)
 	for {
-		var msg screenMsg
-		if err := p.conn.ReadJSON(&msg); err != nil {
-			return screenMsg{}, err
-		}
-		if msg.Type == "screen" {
-			p.rev = msg.Rev
-			return msg, nil
-		}
-	}
-}
-
-// until reads screens until one is s; another screen of want's kind is
-// an error.
-func (p *wsPage) until(s kiosk.Screen, d time.Duration) (screenMsg, error) {
-	deadline := time.Now().Add(d)
-	for {
-		msg, err := p.next(time.Until(deadline))
+		f, err := p.Read()
 		if err != nil {
-			return msg, err
+			return f, err
 		}
-		if msg.Screen == string(s) {
-			return msg, nil
+		switch {
+		case f.Type != "screen":
+		case f.Screen == s:
+			return f, nil
+		case f.Screen == kiosk.ScreenSeeStaff || f.Screen == kiosk.ScreenOutOfService:
+			return f, fmt.Errorf("screen %s (%s) while waiting for %s", f.Screen, f.Reason, s)
 		}
-		if msg.Screen == string(kiosk.ScreenSeeStaff) || msg.Screen == string(kiosk.ScreenOutOfService) {
-			return msg, fmt.Errorf("screen %s (%s) while waiting for %s", msg.Screen, msg.Reason, s)
+		if time.Now().After(deadline) {
+			return f, fmt.Errorf("no screen %s within %v", s, uitest.Wait)
 		}
 	}
-}
-
-func (p *wsPage) act(action string) error {
-	p.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	return p.conn.WriteJSON(map[string]any{"v": 1, "type": "action", "action": action, "rev": p.rev})
 }
 
 func postScan(addr, payload string) error {
@@ -466,22 +406,22 @@ type checkInResult struct {
 // kill (a SIGKILL) at the point at; delay is for killDuringConfirm. Once
 // the kill is under way, a broken connection is what is expected, not an
 // error.
-func checkInOnce(addr, payload string, at killPoint, delay time.Duration, kill func()) (checkInResult, error) {
+func checkInOnce(t *testing.T, addr, payload string, at killPoint, delay time.Duration, kill func()) (checkInResult, error) {
 	var res checkInResult
 	var killed atomic.Bool
 	doKill := func() { killed.Store(true); kill() }
-	p, err := dialPage(addr)
+	p, err := uitest.DialErr(t, "http://"+addr, nil)
 	if err != nil {
 		return res, err
 	}
-	defer p.conn.Close()
-	if _, err := p.until(kiosk.ScreenIdle, 10*time.Second); err != nil {
+	defer p.Conn.Close() // the kiosk takes a few pages at once, not one per check-in
+	if _, err := awaitScreen(p, kiosk.ScreenIdle); err != nil {
 		return res, fmt.Errorf("idle: %w", err)
 	}
 	if err := postScan(addr, payload); err != nil {
 		return res, err
 	}
-	if _, err := p.until(kiosk.ScreenConfirm, 10*time.Second); err != nil {
+	if _, err := awaitScreen(p, kiosk.ScreenConfirm); err != nil {
 		return res, fmt.Errorf("confirm screen: %w", err)
 	}
 	if at == killAfterScan {
@@ -489,13 +429,13 @@ func checkInOnce(addr, payload string, at killPoint, delay time.Duration, kill f
 		return res, nil
 	}
 	if at == killDuringConfirm {
-		t := time.AfterFunc(delay, doKill)
-		defer t.Stop()
+		timer := time.AfterFunc(delay, doKill)
+		defer timer.Stop()
 	}
 	// From here the check-in may be recorded, whether or not the success
 	// frame is seen.
 	res.confirmed = true
-	if err := p.act(kiosk.ActionConfirm); err != nil {
+	if err := p.ActErr(kiosk.ActionConfirm); err != nil {
 		if killed.Load() {
 			return res, nil
 		}
@@ -504,7 +444,7 @@ func checkInOnce(addr, payload string, at killPoint, delay time.Duration, kill f
 	if at == killAfterConfirm {
 		doKill()
 	}
-	msg, err := p.until(kiosk.ScreenSuccess, 10*time.Second)
+	msg, err := awaitScreen(p, kiosk.ScreenSuccess)
 	if err != nil {
 		if killed.Load() {
 			return res, nil
@@ -516,7 +456,7 @@ func checkInOnce(addr, payload string, at killPoint, delay time.Duration, kill f
 		doKill()
 		return res, nil
 	}
-	if err := p.act(kiosk.ActionDone); err != nil && !killed.Load() {
+	if err := p.ActErr(kiosk.ActionDone); err != nil && !killed.Load() {
 		return res, err
 	}
 	return res, nil
@@ -530,10 +470,10 @@ func checkInOnce(addr, payload string, at killPoint, delay time.Duration, kill f
 // kill swallowed. KIOSK_LONG=1 runs 300 check-ins instead of 40.
 func TestCrashLoop(t *testing.T) {
 	bin := buildKiosk(t)
-	seed := testSeed(t)
+	seed := testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 0x5851f42d4c957f2d))
 	total, killRate := 40, 0.25
-	if longTests() {
+	if testenv.Long() {
 		total, killRate = 300, 0.3
 	}
 
@@ -552,7 +492,7 @@ func TestCrashLoop(t *testing.T) {
 			delay = time.Duration(rng.Int64N(int64(20 * time.Millisecond)))
 		}
 		cur := k.cur
-		res, err := checkInOnce(cur.addr, cs.next(t), at, delay, cur.kill)
+		res, err := checkInOnce(t, cur.addr, cs.next(t), at, delay, cur.kill)
 		if err != nil {
 			t.Fatalf("check-in #%d (kill point %d): %v\n%s", i, at, err, cur.output())
 		}

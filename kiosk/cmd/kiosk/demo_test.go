@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
 func TestFeedLines(t *testing.T) {
@@ -118,17 +117,16 @@ func runDemoCheckIn(t *testing.T, flags ...string) string {
 	defer stop()
 	eventually(t, "the demo banner", func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
 	pageURL := between(out.String(), "Kiosk page", "\n")
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+strings.TrimPrefix(pageURL, "http://")+"ws/kiosk", nil)
+	p, err := uitest.DialErr(t, pageURL, nil)
 	if err != nil {
-		t.Fatalf("dial the demo's page %q: %v\n%s", pageURL, err, out.String())
+		t.Fatalf("the demo's page %q: %v\n%s", pageURL, err, out.String())
 	}
-	defer conn.Close()
-	p := &page{t: t, conn: conn}
-	p.want(kiosk.ScreenIdle)
+	defer p.Conn.Close()
+	p.Want(kiosk.ScreenIdle)
 	io.WriteString(stdinW, "valid\n")
-	p.want(kiosk.ScreenConfirm)
-	p.act(kiosk.ActionConfirm)
-	if s := p.want(kiosk.ScreenSuccess); s.Notice == "" {
+	p.Want(kiosk.ScreenConfirm)
+	p.Act(kiosk.ActionConfirm)
+	if s := p.Want(kiosk.ScreenSuccess); s.Notice == "" {
 		t.Errorf("success shows no notice; want the demo's notice for the valid sample")
 	}
 	return stop()

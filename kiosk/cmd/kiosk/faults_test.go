@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 )
 
 // TestFaultyUpstream runs check-ins through the real kiosk process while the
@@ -16,10 +18,10 @@ import (
 // instead of 150.
 func TestFaultyUpstream(t *testing.T) {
 	bin := buildKiosk(t)
-	seed := testSeed(t)
+	seed := testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 0xda3e39cb94b95bdb))
 	total := 150
-	if longTests() {
+	if testenv.Long() {
 		total = 2000
 	}
 
@@ -40,7 +42,7 @@ func TestFaultyUpstream(t *testing.T) {
 
 	shown := map[string]bool{}
 	for i := range total {
-		res, err := checkInOnce(k.cur.addr, cs.next(t), killNone, 0, nil)
+		res, err := checkInOnce(t, k.cur.addr, cs.next(t), killNone, 0, nil)
 		if err != nil || res.code == "" {
 			t.Fatalf("check-in #%d: %+v, %v\n%s", i, res, err, k.cur.output())
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
 // Two daemons on one state directory would share one outbox and collide on
@@ -22,12 +24,12 @@ func TestSecondDaemonRefused(t *testing.T) {
 		t.Errorf("second Run() = %v; want it to say %s is in use", err, state)
 	}
 	// The first one is unharmed.
-	p := openPage(t, first)
-	p.want("idle")
+	p := uitest.Dial(t, "http://"+first.Addr(), nil)
+	p.Want("idle")
 	simScan(t, first, kit.Samples["valid"])
-	p.want("confirm")
-	p.act("confirm")
-	p.want("success")
+	p.Want("confirm")
+	p.Act("confirm")
+	p.Want("success")
 	// Once it stops, the directory is free again.
 	if err := first.Close(); err != nil {
 		t.Fatal(err)

@@ -20,13 +20,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
+	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
 // testUpstream is a reference upstream served on loopback, as the kiosk
@@ -185,65 +185,6 @@ func testKit(t *testing.T) *demoKit {
 	return kit
 }
 
-// page is a websocket client speaking the kiosk page's protocol.
-type page struct {
-	t    *testing.T
-	conn *websocket.Conn
-	rev  uint64 // of the last screen want returned: what the page shows
-}
-
-func openPage(t *testing.T, m *Main) *page {
-	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+m.Addr()+"/ws/kiosk", nil)
-	if err != nil {
-		t.Fatalf("dial websocket: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &page{t: t, conn: conn}
-}
-
-type screenMsg struct {
-	V      int    `json:"v"`
-	Type   string `json:"type"`
-	Screen string `json:"screen"`
-	Rev    uint64 `json:"rev"`
-	Reason string `json:"reason"`
-	Name   string `json:"name"`
-	Code   string `json:"code"`
-	Notice string `json:"notice"`
-	// Appointment is RFC 3339 text.
-	Appointment string `json:"appointment"`
-	ArmedInMS   *int64 `json:"armed_in_ms"`
-}
-
-// want reads frames until a screen message and fails unless it shows s.
-func (p *page) want(s kiosk.Screen) screenMsg {
-	p.t.Helper()
-	p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		var msg screenMsg
-		if err := p.conn.ReadJSON(&msg); err != nil {
-			p.t.Fatalf("read websocket: %v (waiting for %q)", err, s)
-		}
-		if msg.Type != "screen" {
-			continue
-		}
-		if msg.V != 1 || msg.Screen != string(s) {
-			p.t.Fatalf("screen message %+v; want v 1, screen %q", msg, s)
-		}
-		p.rev = msg.Rev
-		return msg
-	}
-}
-
-// act taps action on the screen want returned last.
-func (p *page) act(action string) {
-	p.t.Helper()
-	if err := p.conn.WriteJSON(map[string]any{"v": 1, "type": "action", "action": action, "rev": p.rev}); err != nil {
-		p.t.Fatalf("write action: %v", err)
-	}
-}
-
 func simScan(t *testing.T, m *Main, text string) {
 	t.Helper()
 	resp, err := http.Post("http://"+m.Addr()+"/api/v1/sim/scan", "text/plain", strings.NewReader(text))
@@ -338,18 +279,18 @@ func TestCheckInEndToEnd(t *testing.T) {
 	kit := testKit(t)
 	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
 	m := startKiosk(t, t.TempDir(), kit, up.URL)
-	p := openPage(t, m)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
 
-	p.want(kiosk.ScreenIdle)
+	p.Want(kiosk.ScreenIdle)
 	simScan(t, m, kit.Samples["valid"])
-	if c := p.want(kiosk.ScreenConfirm); c.Name != "Amina Haddad" {
+	if c := p.Want(kiosk.ScreenConfirm); c.Name != "Amina Haddad" {
 		t.Errorf("confirm name = %q; want %q", c.Name, "Amina Haddad")
 	}
 	if n := recorded(t, m); n != 0 {
 		t.Fatalf("%d check-ins recorded before the person confirmed", n)
 	}
-	p.act(kiosk.ActionConfirm)
-	s := p.want(kiosk.ScreenSuccess)
+	p.Act(kiosk.ActionConfirm)
+	s := p.Want(kiosk.ScreenSuccess)
 	// The success screen may only follow the commit: when it arrives, the
 	// record must already be in the database, under the code shown.
 	ids := recordIDs(t, m)
@@ -370,8 +311,8 @@ func TestCheckInEndToEnd(t *testing.T) {
 		t.Errorf("upstream holds %d check-ins; want 1", n)
 	}
 
-	p.act(kiosk.ActionDone)
-	p.want(kiosk.ScreenIdle)
+	p.Act(kiosk.ActionDone)
+	p.Want(kiosk.ScreenIdle)
 }
 
 // TestReferenceCardEndToEnd checks in with a card whose QR holds only a
@@ -380,19 +321,19 @@ func TestReferenceCardEndToEnd(t *testing.T) {
 	kit := testKit(t)
 	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
 	m := startKiosk(t, t.TempDir(), kit, up.URL)
-	p := openPage(t, m)
-	p.want(kiosk.ScreenIdle)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
 	simScan(t, m, kit.Samples["reference"])
-	if c := p.want(kiosk.ScreenConfirm); c.Name != "Mariam Okonkwo-Adeyemi" {
+	if c := p.Want(kiosk.ScreenConfirm); c.Name != "Mariam Okonkwo-Adeyemi" {
 		t.Errorf("confirm name = %q; want %q", c.Name, "Mariam Okonkwo-Adeyemi")
 	}
-	p.act(kiosk.ActionConfirm)
-	p.want(kiosk.ScreenSuccess)
+	p.Act(kiosk.ActionConfirm)
+	p.Want(kiosk.ScreenSuccess)
 	eventually(t, "the upload", func() bool { return up.checkIns(t) == 1 })
 
 	// A reference the roster does not hold goes to staff.
 	simScan(t, m, demoReferencePrefix+"7Q2M9XD4KTA0B8ZP3WNE6RJ5HC")
-	if got := p.want(kiosk.ScreenSeeStaff); got.Reason != string(kiosk.ReasonCardUnknownIssuer) {
+	if got := p.Want(kiosk.ScreenSeeStaff); got.Reason != kiosk.ReasonCardUnknownIssuer {
 		t.Errorf("unknown reference: reason %q; want %q", got.Reason, kiosk.ReasonCardUnknownIssuer)
 	}
 }
@@ -401,8 +342,8 @@ func TestRefusedCardsEndToEnd(t *testing.T) {
 	kit := testKit(t)
 	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
 	m := startKiosk(t, t.TempDir(), kit, up.URL)
-	p := openPage(t, m)
-	p.want(kiosk.ScreenIdle)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
 
 	for _, tc := range []struct {
 		name, scan string
@@ -415,20 +356,20 @@ func TestRefusedCardsEndToEnd(t *testing.T) {
 		{"truncated", kit.Samples["valid"][:len(kit.Samples["valid"])/2], kiosk.ReasonCardUnreadable},
 	} {
 		simScan(t, m, tc.scan)
-		got := p.want(kiosk.ScreenSeeStaff)
-		if got.Reason != string(tc.want) || got.Name != "" || got.Code != "" {
-			t.Errorf("%s: screen %+v; want see_staff/%s with nothing personal", tc.name, got, tc.want)
+		got := p.Want(kiosk.ScreenSeeStaff)
+		if got.Reason != tc.want || got.Name != "" || got.Code != "" {
+			t.Errorf("%s: screen %s; want see_staff/%s with nothing personal", tc.name, got.Raw, tc.want)
 		}
 		// A confirm sent anyway must not record the refused card.
-		p.act(kiosk.ActionConfirm)
-		p.act(kiosk.ActionDone)
-		p.want(kiosk.ScreenIdle)
+		p.Act(kiosk.ActionConfirm)
+		p.Act(kiosk.ActionDone)
+		p.Want(kiosk.ScreenIdle)
 	}
 	// "No, this is not me" records nothing either.
 	simScan(t, m, kit.Samples["valid"])
-	p.want(kiosk.ScreenConfirm)
-	p.act(kiosk.ActionDeny)
-	if got := p.want(kiosk.ScreenSeeStaff); got.Reason != string(kiosk.ReasonPersonDenied) {
+	p.Want(kiosk.ScreenConfirm)
+	p.Act(kiosk.ActionDeny)
+	if got := p.Want(kiosk.ScreenSeeStaff); got.Reason != kiosk.ReasonPersonDenied {
 		t.Errorf("deny: reason %q; want %q", got.Reason, kiosk.ReasonPersonDenied)
 	}
 
@@ -453,12 +394,12 @@ func TestRestartUploadsQueuedCheckIn(t *testing.T) {
 	ln.Close()
 
 	m := startKiosk(t, state, kit, "http://"+addr)
-	p := openPage(t, m)
-	p.want(kiosk.ScreenIdle)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
 	simScan(t, m, kit.Samples["valid"])
-	p.want(kiosk.ScreenConfirm)
-	p.act(kiosk.ActionConfirm)
-	p.want(kiosk.ScreenSuccess)
+	p.Want(kiosk.ScreenConfirm)
+	p.Act(kiosk.ActionConfirm)
+	p.Want(kiosk.ScreenSuccess)
 	eventually(t, "a failed upload attempt", func() bool { return m.uploader.Status().LastError != "" })
 	if st := getStatus(t, m); st.Outbox.Pending != 1 || st.Outbox.UploadedTotal != 0 {
 		t.Fatalf("status with upstream down = %+v; want 1 pending, 0 uploaded", st.Outbox)
@@ -701,23 +642,21 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	pageURL := between(out.String(), "Kiosk page", "\n")
-	wsURL := "ws://" + strings.TrimPrefix(pageURL, "http://") + "ws/kiosk"
-	conn, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	p, err := uitest.DialErr(t, pageURL, nil)
 	if err != nil {
-		t.Fatalf("dial the demo's page %q: %v\n%s", wsURL, err, out.String())
+		t.Fatalf("the demo's page %q: %v\n%s", pageURL, err, out.String())
 	}
-	p := &page{t: t, conn: conn}
-	p.want(kiosk.ScreenIdle)
+	p.Want(kiosk.ScreenIdle)
 	io.WriteString(stdinW, "valid\n")
-	p.want(kiosk.ScreenConfirm)
-	p.act(kiosk.ActionConfirm)
+	p.Want(kiosk.ScreenConfirm)
+	p.Act(kiosk.ActionConfirm)
 	// The demo's upstream serves a notice for the valid sample's holder,
 	// which the kiosk downloads at start and shows with the proof.
-	if s := p.want(kiosk.ScreenSuccess); s.Notice == "" || s.Appointment == "" {
+	if s := p.Want(kiosk.ScreenSuccess); s.Notice == "" || s.Appointment == "" {
 		t.Errorf("success shows notice %q, appointment %q; want the demo's notice and appointment for the valid sample\n%s",
 			s.Notice, s.Appointment, out.String())
 	}
-	conn.Close()
+	p.Conn.Close()
 
 	cancel()
 	stdinW.Close()
@@ -767,12 +706,12 @@ func TestImplausibleClock(t *testing.T) {
 
 	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
 	m := startKiosk(t, t.TempDir(), kit, up.URL)
-	p := openPage(t, m)
-	p.want(kiosk.ScreenIdle)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
 	simScan(t, m, kit.Samples["valid"])
-	p.want(kiosk.ScreenConfirm)
-	p.act(kiosk.ActionConfirm)
-	p.want(kiosk.ScreenSuccess)
+	p.Want(kiosk.ScreenConfirm)
+	p.Act(kiosk.ActionConfirm)
+	p.Want(kiosk.ScreenSuccess)
 
 	var st struct {
 		Clock struct {
@@ -859,10 +798,10 @@ func getJSON(t *testing.T, url string, v any) {
 func TestStaleListsSendToStaff(t *testing.T) {
 	kit := testKit(t)
 	m := startKiosk(t, t.TempDir(), kit, "", func(c *Config) { c.MaxListAge = time.Nanosecond })
-	p := openPage(t, m)
-	p.want(kiosk.ScreenIdle)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
 	simScan(t, m, kit.Samples["valid"])
-	if got := p.want(kiosk.ScreenSeeStaff); got.Reason != string(kiosk.ReasonListsStale) {
+	if got := p.Want(kiosk.ScreenSeeStaff); got.Reason != kiosk.ReasonListsStale {
 		t.Errorf("reason = %q; want %q", got.Reason, kiosk.ReasonListsStale)
 	}
 	var st struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
 // TestNoPersonalDataAtRest runs ten check-ins through the whole daemon, as
@@ -34,8 +35,8 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 	issuer := &card.Issuer{Name: demoIssuer, Signer: signer, KID: card.KIDOfCertificate(cert)}
 	now := time.Now()
 	var secrets []string
-	p := openPage(t, m)
-	p.want(kiosk.ScreenIdle)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
 	for i := range 10 {
 		c := card.Card{
 			Serial: fmt.Sprintf("5ec0%012x", i+1), ANumber: fmt.Sprintf("3141%05d", i+1),
@@ -49,11 +50,11 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 			t.Fatal(err)
 		}
 		simScan(t, m, payload)
-		p.want(kiosk.ScreenConfirm)
-		p.act(kiosk.ActionConfirm)
-		p.want(kiosk.ScreenSuccess)
-		p.act(kiosk.ActionDone)
-		p.want(kiosk.ScreenIdle)
+		p.Want(kiosk.ScreenConfirm)
+		p.Act(kiosk.ActionConfirm)
+		p.Want(kiosk.ScreenSuccess)
+		p.Act(kiosk.ActionDone)
+		p.Want(kiosk.ScreenIdle)
 	}
 	eventually(t, "the uploads", func() bool { return getStatus(t, m).Outbox.UploadedTotal == 10 })
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/internal/statedir/statedirtest"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
 type healthDoc struct {
@@ -45,8 +46,8 @@ func TestLowDiskEndToEnd(t *testing.T) {
 		c.DiskReserve = reserve
 		c.StorageCheck = 20 * time.Millisecond
 	})
-	p := openPage(t, m)
-	p.want(kiosk.ScreenIdle)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
 	checkIn(t, m, p, kit)
 	if h := getHealth(t, m); h.code != http.StatusOK {
 		t.Fatalf("healthz %+v with room to spare; want 200", h)
@@ -54,7 +55,7 @@ func TestLowDiskEndToEnd(t *testing.T) {
 
 	// Below the reserve: out of service before any check-in fails.
 	filler := statedirtest.Fill(t, state, reserve/2)
-	if v := p.want(kiosk.ScreenOutOfService); v.Reason != string(kiosk.ReasonStorageLow) {
+	if v := p.Want(kiosk.ScreenOutOfService); v.Reason != kiosk.ReasonStorageLow {
 		t.Errorf("out_of_service reason = %q; want %q", v.Reason, kiosk.ReasonStorageLow)
 	}
 	h := getHealth(t, m)
@@ -66,13 +67,13 @@ func TestLowDiskEndToEnd(t *testing.T) {
 		t.Errorf("status service %+v, screen %q; want out_of_service/storage_low", st.Service, st.Screen)
 	}
 	simScan(t, m, kit.Samples["valid"]) // a card it cannot record is not taken
-	p.want(kiosk.ScreenOutOfService)
+	p.Want(kiosk.ScreenOutOfService)
 
 	// Space returns: back in service by itself.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	p.want(kiosk.ScreenIdle)
+	p.Want(kiosk.ScreenIdle)
 	if h := getHealth(t, m); h.code != http.StatusOK {
 		t.Errorf("healthz %+v after space returned; want 200", h)
 	}
@@ -93,32 +94,32 @@ func TestFullDiskEndToEnd(t *testing.T) {
 		c.DiskReserve = 1
 		c.StorageCheck = 20 * time.Millisecond
 	})
-	p := openPage(t, m)
-	p.want(kiosk.ScreenIdle)
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
 	checkIn(t, m, p, kit)
 
 	simScan(t, m, kit.Samples["reference"])
-	p.want(kiosk.ScreenConfirm)
+	p.Want(kiosk.ScreenConfirm)
 	filler := statedirtest.Fill(t, state, 0)
 	eventually(t, "healthz to answer 503", func() bool { return getHealth(t, m).code == http.StatusServiceUnavailable })
-	p.act(kiosk.ActionConfirm)
-	s := p.want(kiosk.ScreenSuccess)
+	p.Act(kiosk.ActionConfirm)
+	s := p.Want(kiosk.ScreenSuccess)
 	ids := recordIDs(t, m)
 	if len(ids) != 2 || s.Code != kiosk.ConfirmationCode(ids[1]) {
-		t.Fatalf("success %+v with records %v; want the second record's code", s, ids)
+		t.Fatalf("success %s with records %v; want the second record's code", s.Raw, ids)
 	}
 	if h := getHealth(t, m); h.Reason != string(kiosk.ReasonStorageLow) || h.Error == "" {
 		t.Errorf("healthz %+v on a full disk; want 503 storage_low with an error", h)
 	}
-	p.act(kiosk.ActionDone)
-	p.want(kiosk.ScreenOutOfService)
+	p.Act(kiosk.ActionDone)
+	p.Want(kiosk.ScreenOutOfService)
 	simScan(t, m, kit.Samples["valid"])
-	p.want(kiosk.ScreenOutOfService)
+	p.Want(kiosk.ScreenOutOfService)
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	p.want(kiosk.ScreenIdle)
+	p.Want(kiosk.ScreenIdle)
 	if h := getHealth(t, m); h.code != http.StatusOK {
 		t.Errorf("healthz %+v after space returned; want 200", h)
 	}
@@ -128,12 +129,12 @@ func TestFullDiskEndToEnd(t *testing.T) {
 }
 
 // checkIn checks the valid sample in through page p and back to idle.
-func checkIn(t *testing.T, m *Main, p *page, kit *demoKit) {
+func checkIn(t *testing.T, m *Main, p *uitest.Page, kit *demoKit) {
 	t.Helper()
 	simScan(t, m, kit.Samples["valid"])
-	p.want(kiosk.ScreenConfirm)
-	p.act(kiosk.ActionConfirm)
-	p.want(kiosk.ScreenSuccess)
-	p.act(kiosk.ActionDone)
-	p.want(kiosk.ScreenIdle)
+	p.Want(kiosk.ScreenConfirm)
+	p.Act(kiosk.ActionConfirm)
+	p.Want(kiosk.ScreenSuccess)
+	p.Act(kiosk.ActionDone)
+	p.Want(kiosk.ScreenIdle)
 }

@@ -43,7 +43,7 @@ func TestTamperDetected(t *testing.T) {
 			cs := newCards(t, kit)
 			const total = 6
 			for i := range total {
-				if res, err := checkInOnce(k.cur.addr, cs.next(t), killNone, 0, nil); err != nil || res.code == "" {
+				if res, err := checkInOnce(t, k.cur.addr, cs.next(t), killNone, 0, nil); err != nil || res.code == "" {
 					t.Fatalf("check-in #%d: %+v, %v", i, res, err)
 				}
 			}
