@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
@@ -61,6 +62,10 @@ type Flow struct {
 	mu   sync.Mutex
 	view View
 
+	// The timeouts of the latest SetTimeouts, which replace the fields
+	// above: Run's goroutine reads them while a reload sets them.
+	timeouts atomic.Pointer[Timeouts]
+
 	outageMu   sync.Mutex
 	outageSet  Reason        // the latest SetOutOfService
 	outageKick chan struct{} // tells Run of it; capacity 1
@@ -70,6 +75,19 @@ type Flow struct {
 	notice  *card.Notice // the person's notice, while the success screen shows it
 	outage  Reason       // why the kiosk is out of service; "" when in service
 }
+
+// Timeouts are how long the Flow's screens stay up; 0 is the default.
+type Timeouts struct {
+	Confirm time.Duration // the confirm screen
+	Result  time.Duration // success, already checked in, see staff
+	Help    time.Duration // help
+}
+
+// SetTimeouts replaces ConfirmTimeout, ResultTimeout and HelpTimeout: the
+// next screen shown waits the new time, one already up keeps its expiry.
+// It may be called from any goroutine, before or during Run: a reload of
+// the configuration calls it while people check in.
+func (f *Flow) SetTimeouts(t Timeouts) { f.timeouts.Store(&t) }
 
 // SetOutOfService tells the flow whether it can take check-ins: "" means it
 // can, any other reason (ReasonStorageLow, ReasonRecordFailed) that it
@@ -386,12 +404,25 @@ func (f *Flow) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func (f *Flow) confirmTimeout() time.Duration {
-	return orDefault(f.ConfirmTimeout, DefaultConfirmTimeout)
+// screenTimeouts returns the timeouts in force: the latest SetTimeouts, or
+// else the fields.
+func (f *Flow) screenTimeouts() Timeouts {
+	if t := f.timeouts.Load(); t != nil {
+		return *t
+	}
+	return Timeouts{Confirm: f.ConfirmTimeout, Result: f.ResultTimeout, Help: f.HelpTimeout}
 }
-func (f *Flow) resultTimeout() time.Duration { return orDefault(f.ResultTimeout, DefaultResultTimeout) }
-func (f *Flow) helpTimeout() time.Duration   { return orDefault(f.HelpTimeout, DefaultHelpTimeout) }
-func (f *Flow) confirmHold() time.Duration   { return orDefault(f.ConfirmHold, DefaultConfirmHold) }
+
+func (f *Flow) confirmTimeout() time.Duration {
+	return orDefault(f.screenTimeouts().Confirm, DefaultConfirmTimeout)
+}
+func (f *Flow) resultTimeout() time.Duration {
+	return orDefault(f.screenTimeouts().Result, DefaultResultTimeout)
+}
+func (f *Flow) helpTimeout() time.Duration {
+	return orDefault(f.screenTimeouts().Help, DefaultHelpTimeout)
+}
+func (f *Flow) confirmHold() time.Duration { return orDefault(f.ConfirmHold, DefaultConfirmHold) }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {

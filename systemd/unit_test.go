@@ -9,20 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// need skips the test when a program is missing, unless KIOSK_REQUIRE_ALL=1.
-func need(t *testing.T, prog string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		if os.Getenv("KIOSK_REQUIRE_ALL") == "1" {
-			t.Fatalf("needs %s (KIOSK_REQUIRE_ALL=1): %v", prog, err)
-		}
-		t.Skipf("needs %s: %v", prog, err)
-	}
-	return p
-}
+	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
+)
 
 // unitCopy writes the unit to a temporary directory with ExecStart pointing
 // at a binary that exists here, as systemd-analyze verify insists.
@@ -41,7 +30,7 @@ func unitCopy(t *testing.T, name string) string {
 }
 
 func TestUnitVerifies(t *testing.T) {
-	analyze := need(t, "systemd-analyze")
+	analyze := testenv.LookPath(t, "systemd-analyze", "systemd")
 	out, err := exec.Command(analyze, "verify", unitCopy(t, "kioskd.service")).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
@@ -51,7 +40,7 @@ func TestUnitVerifies(t *testing.T) {
 // TestUnitExposure keeps the sandbox tight: systemd's own exposure score
 // (0 = locked down, 10 = exposed) must stay at or below 2.
 func TestUnitExposure(t *testing.T) {
-	analyze := need(t, "systemd-analyze")
+	analyze := testenv.LookPath(t, "systemd-analyze", "systemd")
 	out, _ := exec.Command(analyze, "security", "--offline=true", unitCopy(t, "kioskd.service")).CombinedOutput()
 	m := regexp.MustCompile(`Overall exposure level for kioskd\.service: ([0-9.]+)`).FindSubmatch(out)
 	if m == nil {
@@ -74,6 +63,25 @@ func TestUnitIsNotify(t *testing.T) {
 	for _, want := range []string{"Type=notify", "WatchdogSec=", "Restart=always", "ExecStart=/usr/bin/kiosk run "} {
 		if !strings.Contains(string(b), "\n"+want) {
 			t.Errorf("kioskd.service lacks %q", want)
+		}
+	}
+}
+
+// The site's settings are kiosk.toml, read at start and again on reload;
+// no flags hide in an environment file.
+func TestUnitReadsConfig(t *testing.T) {
+	b, err := os.ReadFile("kioskd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ExecStart=/usr/bin/kiosk run --config /etc/kiosk/kiosk.toml ", "ExecReload=/bin/kill -HUP $MAINPID\n"} {
+		if !strings.Contains(string(b), "\n"+want) {
+			t.Errorf("kioskd.service lacks %q", want)
+		}
+	}
+	for _, gone := range []string{"KIOSK_ARGS", "EnvironmentFile"} {
+		if strings.Contains(string(b), gone) {
+			t.Errorf("kioskd.service still has %s: the settings are kiosk.toml's", gone)
 		}
 	}
 }

@@ -67,6 +67,10 @@ type Lists struct {
 	RevocationsSeq      uint64    // 0: no revocation list
 	RevocationsIssuedAt time.Time // zero: no revocation list (null in JSON)
 	Stale               bool
+	// SkippedKeys counts the trust list's keys no card may be signed with
+	// (a P-384 certificate, say): their issuers' cards are refused, and
+	// staff should know why.
+	SkippedKeys int
 }
 
 type listsJSON struct {
@@ -74,11 +78,12 @@ type listsJSON struct {
 	RevocationsSeq      uint64     `json:"revocations_seq"`
 	RevocationsIssuedAt *time.Time `json:"revocations_issued_at"`
 	Stale               bool       `json:"stale"`
+	SkippedKeys         int        `json:"skipped_keys"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (l Lists) MarshalJSON() ([]byte, error) {
-	return json.Marshal(listsJSON{l.TrustSeq, l.RevocationsSeq, jsonTime(l.RevocationsIssuedAt), l.Stale})
+	return json.Marshal(listsJSON{l.TrustSeq, l.RevocationsSeq, jsonTime(l.RevocationsIssuedAt), l.Stale, l.SkippedKeys})
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -87,7 +92,7 @@ func (l *Lists) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*l = Lists{j.TrustSeq, j.RevocationsSeq, goTime(j.RevocationsIssuedAt), j.Stale}
+	*l = Lists{j.TrustSeq, j.RevocationsSeq, goTime(j.RevocationsIssuedAt), j.Stale, j.SkippedKeys}
 	return nil
 }
 
@@ -122,22 +127,27 @@ func (c *Clock) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Device is the state of one piece of hardware.
+// Device is the state of one piece of hardware, as its driver reports it:
+//
+//	{"source": "evdev:/dev/kiosk-scanner", "state": "fault", "error": "read /dev/input/event3: input/output error"}
 type Device struct {
-	Source string      `json:"source"`          // as configured: "sim", "serial:/dev/ttyACM0", "evdev:…"
+	Source string      `json:"source"`          // as configured: "sim", "serial:/dev/ttyACM0", "evdev:…", "gpio:…"
 	State  DeviceState `json:"state"`           // "" reads as "unknown"
 	Error  string      `json:"error,omitempty"` // why it is not ok, for the operator
 }
 
-// DeviceState says whether a device works.
+// DeviceState says whether a device works. Staff act differently on each:
+// a disconnected device is plugged back in, a faulty one replaced, an
+// absent one looked for.
 type DeviceState string
 
 // The device states.
 const (
-	DeviceOK      DeviceState = "ok"      // working
-	DeviceFailed  DeviceState = "failed"  // configured but failing; Error says why
-	DeviceAbsent  DeviceState = "absent"  // not configured
-	DeviceUnknown DeviceState = "unknown" // not reported
+	DeviceOK           DeviceState = "ok"           // working
+	DeviceDisconnected DeviceState = "disconnected" // was there, went away (unplugged); the driver waits for it
+	DeviceFault        DeviceState = "fault"        // there but failing; Error says why
+	DeviceAbsent       DeviceState = "absent"       // not found since the driver started
+	DeviceUnknown      DeviceState = "unknown"      // not reported
 )
 
 // MarshalJSON writes an empty State as "unknown".

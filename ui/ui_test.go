@@ -412,12 +412,12 @@ func TestStatus(t *testing.T) {
 	h := start(t, Config{Status: func(ctx context.Context) (Status, error) {
 		return Status{
 			Scanner: Device{Source: "sim", State: DeviceOK},
-			Panel:   Device{Source: "gpio", State: DeviceFailed, Error: "open /dev/gpiochip0: permission denied"},
+			Panel:   Device{Source: "gpio:/dev/gpiochip0", State: DeviceFault, Error: "open /dev/gpiochip0: permission denied"},
 			Outbox:  Outbox{Pending: 3, UploadedTotal: 12, LastUpload: last, Quarantined: 1, LastError: "disk full"},
 			Upload: Upload{LastAttempt: last.Add(time.Minute), LastError: "upstream: 503",
 				LastHeartbeat: last.Add(-time.Minute), HeadState: "behind"},
 			Clock: Clock{State: kiosk.ClockImplausible, Trusted: last.Add(-time.Hour)},
-			Lists: Lists{TrustSeq: 4, RevocationsSeq: 17, RevocationsIssuedAt: last.Add(-8 * time.Hour), Stale: true},
+			Lists: Lists{TrustSeq: 4, RevocationsSeq: 17, RevocationsIssuedAt: last.Add(-8 * time.Hour), Stale: true, SkippedKeys: 2},
 		}, nil
 	}})
 	h.views.set(kiosk.View{Rev: 4, Screen: kiosk.ScreenConfirm, Name: "secret"})
@@ -429,11 +429,11 @@ func TestStatus(t *testing.T) {
 		t.Errorf("Cache-Control = %q; want no-store", cc)
 	}
 	want := `{"screen":"confirm","service":{"state":"in_service"},"scanner":{"source":"sim","state":"ok"},` +
-		`"panel":{"source":"gpio","state":"failed","error":"open /dev/gpiochip0: permission denied"},` +
+		`"panel":{"source":"gpio:/dev/gpiochip0","state":"fault","error":"open /dev/gpiochip0: permission denied"},` +
 		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z","quarantined":1,"last_error":"disk full"},` +
 		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503","last_heartbeat":"2025-11-25T13:59:00Z","head_state":"behind"},` +
 		`"clock":{"state":"implausible","trusted":"2025-11-25T13:00:00Z"},` +
-		`"lists":{"trust_seq":4,"revocations_seq":17,"revocations_issued_at":"2025-11-25T06:00:00Z","stale":true}}` + "\n"
+		`"lists":{"trust_seq":4,"revocations_seq":17,"revocations_issued_at":"2025-11-25T06:00:00Z","stale":true,"skipped_keys":2}}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
 	}
@@ -443,13 +443,35 @@ func TestStatus(t *testing.T) {
 	}
 	if !back.Outbox.LastUpload.Equal(last) || back.Upload.LastError != "upstream: 503" || back.Screen != kiosk.ScreenConfirm ||
 		back.Clock.State != kiosk.ClockImplausible || !back.Clock.Trusted.Equal(last.Add(-time.Hour)) ||
-		back.Lists.RevocationsSeq != 17 || !back.Lists.Stale {
+		back.Lists.RevocationsSeq != 17 || !back.Lists.Stale || back.Lists.SkippedKeys != 2 ||
+		back.Panel != (Device{Source: "gpio:/dev/gpiochip0", State: DeviceFault, Error: "open /dev/gpiochip0: permission denied"}) {
 		t.Errorf("Status round trip = %+v", back)
 	}
 
 	resp, b = get(t, h.base+"/healthz")
 	if resp.StatusCode != http.StatusOK || string(b) != `{"status":"ok"}`+"\n" {
 		t.Errorf("GET /healthz = %d %s; want 200 {\"status\":\"ok\"}", resp.StatusCode, b)
+	}
+}
+
+// The device states are an interface staff tools read: their JSON names
+// are fixed (see Device).
+func TestDeviceJSON(t *testing.T) {
+	for _, tc := range []struct {
+		d    Device
+		want string
+	}{
+		{Device{Source: "sim", State: DeviceOK}, `{"source":"sim","state":"ok"}`},
+		{Device{Source: "evdev:/dev/kiosk-scanner", State: DeviceDisconnected}, `{"source":"evdev:/dev/kiosk-scanner","state":"disconnected"}`},
+		{Device{Source: "serial:/dev/ttyACM0", State: DeviceFault, Error: "read /dev/ttyACM0: input/output error"},
+			`{"source":"serial:/dev/ttyACM0","state":"fault","error":"read /dev/ttyACM0: input/output error"}`},
+		{Device{Source: "gpio:/dev/gpiochip0", State: DeviceAbsent}, `{"source":"gpio:/dev/gpiochip0","state":"absent"}`},
+		{Device{Source: "sim"}, `{"source":"sim","state":"unknown"}`},
+	} {
+		b, err := json.Marshal(tc.d)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("json.Marshal(%+v) = %s, %v; want %s", tc.d, b, err, tc.want)
+		}
 	}
 }
 
@@ -460,7 +482,7 @@ func TestStatusDefaults(t *testing.T) {
 		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null,"quarantined":0,"last_error":""},` +
 		`"upload":{"last_attempt":null,"last_error":"","last_heartbeat":null,"head_state":""},` +
 		`"clock":{"state":"unknown","trusted":null},` +
-		`"lists":{"trust_seq":0,"revocations_seq":0,"revocations_issued_at":null,"stale":false}}` + "\n"
+		`"lists":{"trust_seq":0,"revocations_seq":0,"revocations_issued_at":null,"stale":false,"skipped_keys":0}}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
 	}

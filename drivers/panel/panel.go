@@ -1,16 +1,22 @@
-// Package panel drives the kiosk's front panel: the status light and buzzer
-// (outputs) and the help button and enclosure tamper switch (inputs).
+// Package panel drives the kiosk's front panel: the status light the person
+// sees, the lamp staff see across the room and the buzzer (outputs), and the
+// help button, the enclosure's tamper switch and the presence sensor
+// (inputs).
 //
-// The GPIO driver (periph.io) follows; Sim stands in for it in the demo and
-// in tests. Inputs come out of Run(ctx, out) on a channel the caller owns.
+// Sources name a panel as in the kiosk's configuration: "sim" is Sim, and
+// "gpio:CHIP" the Raspberry Pi's GPIO lines on a character device such as
+// /dev/gpiochip0, through periph.io; Open parses one and returns its Device.
+// This build has only Sim; the GPIO driver follows.
+//
+// Inputs come out of Run(ctx, out) on a channel the caller owns; Run's
+// goroutine is the caller's and the only one that reads the inputs. The
+// outputs may be set from any goroutine, and return at once: the kiosk sets
+// them from its flow's goroutine, which must never wait for hardware.
 //
 // The package imports nothing else of this module.
 package panel
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
 // Light is the colour of the status light.
 type Light string
@@ -25,6 +31,15 @@ const (
 	Purple Light = "purple" // out of service
 )
 
+// Tone is a sound the buzzer plays.
+type Tone string
+
+// The tones.
+const (
+	// Call asks staff to come: someone at the kiosk asked for help.
+	Call Tone = "call"
+)
+
 // Event is an input from the panel.
 type Event string
 
@@ -36,55 +51,32 @@ const (
 	PresenceChange Event = "presence_change"
 )
 
-// Sim is a simulated panel: it remembers the light and turns Press calls
-// into events.
-type Sim struct {
-	mu    sync.Mutex
-	light Light
-	in    chan Event
+// Device is a front panel, whichever kind its source named.
+type Device interface {
+	// Run sends every input event on out until ctx ends (nil) or the
+	// panel fails for good (an error). Call it once.
+	Run(ctx context.Context, out chan<- Event) error
+	SetLight(Light) error  // the status light, for the person at the kiosk
+	SetLamp(on bool) error // the lamp on top, for staff across the room
+	// Buzz starts t and returns without waiting for it to end.
+	Buzz(t Tone) error
+	// State says how the panel is, for the kiosk's status.
+	State() State
 }
 
-// NewSim returns a simulated panel with its light off.
-func NewSim() *Sim { return &Sim{light: Off, in: make(chan Event)} }
-
-// SetLight sets the status light.
-func (s *Sim) SetLight(l Light) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.light = l
-	return nil
+// State is how a panel is. The zero State reads as unknown.
+type State struct {
+	Condition Condition
+	Reason    string // why the panel is not OK, for the operator: the failing call and its error
 }
 
-// Light returns the status light's colour.
-func (s *Sim) Light() Light {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.light
-}
+// Condition is whether a panel works.
+type Condition string
 
-// Press delivers e as if the hardware had raised it. It blocks until Run
-// takes it or ctx ends.
-func (s *Sim) Press(ctx context.Context, e Event) error {
-	select {
-	case s.in <- e:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Run sends pressed events on out until ctx ends.
-func (s *Sim) Run(ctx context.Context, out chan<- Event) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e := <-s.in:
-			select {
-			case out <- e:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-	}
-}
+// The conditions.
+const (
+	OK           Condition = "ok"           // working
+	Disconnected Condition = "disconnected" // was there, went away; waiting for it to return
+	Fault        Condition = "fault"        // there but failing; Reason says why
+	Absent       Condition = "absent"       // not found since the driver started
+)

@@ -1,20 +1,58 @@
 // Package scanner reads QR codes from USB barcode scanners.
 //
+// The hardware is a 2D imager on USB in one of its two usual modes:
+// keyboard wedge (a HID keyboard, read through the kernel's evdev
+// interface, linux/input.h) or serial (USB CDC-ACM, a /dev/ttyACM* port).
+// Sources name them as in the kiosk's configuration (ARCHITECTURE.md §7):
+// "sim", "serial:PATH" and "evdev:PATH?layout=us&idle=50ms&grab=true&record=24";
+// Open parses one and returns its Device. This build has only Sim; the
+// evdev and serial drivers follow.
+//
 // A scanner is a source of Scans: Run(ctx, out) sends each decoded code on
 // out, a channel the caller owns, and returns nil when ctx ends or an error
 // when the device fails. A driver never drops a scan: it blocks on out until
-// the caller takes it.
-//
-// Sources are named as in the kiosk's configuration: "sim" is Sim; the USB
-// keyboard-wedge (evdev) and serial (CDC-ACM) drivers follow.
+// the caller takes it. Run's goroutine is the caller's and the only one that
+// touches the device; State may be called from any goroutine.
 //
 // The package imports nothing else of this module.
 package scanner
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Scan is one decoded code. Text is personal data: never log it.
 type Scan struct {
 	Text string
 	At   time.Time // when the last byte arrived
 }
+
+// Device is a scanner, whichever kind its source named.
+type Device interface {
+	// Run sends every scan on out until ctx ends (nil) or the device
+	// fails for good (an error). Call it once.
+	Run(ctx context.Context, out chan<- Scan) error
+	// State says how the scanner is, for the kiosk's status.
+	State() State
+}
+
+// State is how a scanner is. The zero State reads as unknown.
+type State struct {
+	Condition Condition
+	// Reason says why the scanner is not OK, for the operator (the failing
+	// call and its error). Never scan text.
+	Reason string
+}
+
+// Condition is whether a scanner works.
+type Condition string
+
+// The conditions. Staff act differently on each: a disconnected scanner is
+// plugged back in, a faulty one replaced, an absent one looked for.
+const (
+	OK           Condition = "ok"           // reading
+	Disconnected Condition = "disconnected" // was there, went away (unplugged); waiting for it to return
+	Fault        Condition = "fault"        // there but failing; Reason says why
+	Absent       Condition = "absent"       // not found since the driver started
+)

@@ -3,6 +3,7 @@ package scanner
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -10,15 +11,21 @@ import (
 var ErrStopped = errors.New("simulated scanner is not running")
 
 // Sim is a simulated scanner: codes handed to Feed come out of Run as if
-// scanned. It stands in for the hardware in the demo and in tests.
+// scanned. It stands in for the hardware in the demo and in tests, which
+// can also make it report any State.
 type Sim struct {
 	in   chan string
 	done chan struct{}
+
+	mu    sync.Mutex
+	state State
 }
 
-// NewSim returns a simulated scanner.
+var _ Device = (*Sim)(nil)
+
+// NewSim returns a simulated scanner, OK.
 func NewSim() *Sim {
-	return &Sim{in: make(chan string), done: make(chan struct{})}
+	return &Sim{in: make(chan string), done: make(chan struct{}), state: State{Condition: OK}}
 }
 
 // Feed scans text. It blocks until Run has taken it, so a scan is never
@@ -49,4 +56,19 @@ func (s *Sim) Run(ctx context.Context, out chan<- Scan) error {
 			}
 		}
 	}
+}
+
+// State returns the state last set, OK until SetState.
+func (s *Sim) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// SetState makes the scanner report st, as a driver would when its device
+// is unplugged or fails. Scans fed go on coming out of Run.
+func (s *Sim) SetState(st State) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = st
 }

@@ -36,3 +36,15 @@ func TestSim(t *testing.T) {
 		t.Errorf("Feed after Run = %v; want ErrStopped", err)
 	}
 }
+
+func TestSimState(t *testing.T) {
+	s := scanner.NewSim()
+	if got := s.State(); got != (scanner.State{Condition: scanner.OK}) {
+		t.Errorf("new Sim's State() = %+v; want ok", got)
+	}
+	fault := scanner.State{Condition: scanner.Fault, Reason: "read /dev/input/event3: input/output error"}
+	s.SetState(fault)
+	if got := s.State(); got != fault {
+		t.Errorf("State() = %+v; want %+v", got, fault)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 )
 
@@ -26,24 +25,6 @@ const (
 
 // MaxDocumentLen caps a signed document read from a file or the network.
 const MaxDocumentLen = 32 << 20
-
-// docDecMode decodes the payload of a signed document: bigger than a card
-// (a roster may hold many entries) but still bounded, definite-length, with
-// no duplicate keys.
-var docDecMode = func() cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		MaxNestedLevels:  8,
-		MaxArrayElements: 1 << 20,
-		MaxMapPairs:      1 << 20,
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthForbidden,
-		UTF8:             cbor.UTF8RejectInvalid,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}()
 
 // signDocument encodes v as deterministic CBOR and signs it with signer as a
 // document of the given content type.

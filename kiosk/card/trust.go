@@ -3,6 +3,7 @@ package card
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -20,8 +21,20 @@ import (
 // AddKey is not limited. A Trust is not safe for concurrent modification;
 // build it, then share it read-only.
 type Trust struct {
-	keys map[string][]trustedKey // by string(kid)
-	n    int
+	keys    map[string][]trustedKey // by string(kid)
+	n       int
+	skipped []SkippedKey
+}
+
+// SkippedKey is a key of a trust file or trust list that no card may be
+// signed with — a type or size Verify does not take, such as the P-384
+// certificates some countries' EU DCC test cases carry. It is left out, so
+// that one such key does not stop the kiosk trusting the others; a card
+// carrying its kid is an unknown issuer.
+type SkippedKey struct {
+	KID    []byte // nil if not even its kid could be computed
+	Issuer string // the trust list entry's; "" for a PEM key
+	Err    error  // why the key cannot be used
 }
 
 // trustedKey is a trusted public key and, when it came from a trust list,
@@ -59,6 +72,39 @@ func (t *Trust) AddKey(pub crypto.PublicKey) error {
 		return fmt.Errorf("add key: %w", err)
 	}
 	return t.add(kid, pub)
+}
+
+// Skipped returns the keys left out when t was read (ParseTrustPEM,
+// TrustList.Trust), in the order they were met; a key met twice is listed
+// once.
+func (t *Trust) Skipped() []SkippedKey {
+	if t == nil {
+		return nil
+	}
+	return slices.Clone(t.skipped)
+}
+
+// skip records a key left out.
+func (t *Trust) skip(kid []byte, issuer string, err error) {
+	for _, s := range t.skipped {
+		if bytes.Equal(s.KID, kid) && s.Issuer == issuer {
+			return
+		}
+	}
+	t.skipped = append(t.skipped, SkippedKey{KID: kid, Issuer: issuer, Err: err})
+}
+
+// skippedKID returns the key left out under kid, if one was.
+func (t *Trust) skippedKID(kid []byte) (SkippedKey, bool) {
+	if t == nil || kid == nil {
+		return SkippedKey{}, false
+	}
+	for _, s := range t.skipped {
+		if bytes.Equal(s.KID, kid) {
+			return s, true
+		}
+	}
+	return SkippedKey{}, false
 }
 
 // add trusts pub under kid, unlimited.
@@ -177,8 +223,9 @@ func authorize(signers []trustedKey, c *Card) error {
 
 // ParseTrustPEM reads a Trust from PEM: "CERTIFICATE" blocks (trusted under
 // their certificate kid) and "PUBLIC KEY" blocks (SubjectPublicKeyInfo,
-// trusted under their key kid). Any other block, any unparsable or
-// unsupported key, or no block at all is an error.
+// trusted under their key kid). A key of a type or size no card may use is
+// skipped (Trust.Skipped) and the others kept. Any other block, an
+// unparsable certificate or key, or no usable key at all is an error.
 func ParseTrustPEM(data []byte) (*Trust, error) {
 	t := NewTrust()
 	// pem.Decode silently skips a block it cannot decode: count them instead.
@@ -197,6 +244,10 @@ func ParseTrustPEM(data []byte) (*Trust, error) {
 			if err != nil {
 				return nil, fmt.Errorf("parse trust: block %d: %w", i, err)
 			}
+			if _, err := algorithmOf(cert.PublicKey); err != nil {
+				t.skip(KIDOfCertificate(cert), "", err)
+				continue
+			}
 			if err := t.AddCertificate(cert); err != nil {
 				return nil, fmt.Errorf("parse trust: block %d: %w", i, err)
 			}
@@ -204,6 +255,13 @@ func ParseTrustPEM(data []byte) (*Trust, error) {
 			pub, err := x509.ParsePKIXPublicKey(b.Bytes)
 			if err != nil {
 				return nil, fmt.Errorf("parse trust: block %d: %w", i, err)
+			}
+			if _, err := algorithmOf(pub); err != nil {
+				// The block is the SubjectPublicKeyInfo DER KIDOfKey hashes,
+				// whatever the key's type.
+				sum := sha256.Sum256(b.Bytes)
+				t.skip(sum[:8], "", err)
+				continue
 			}
 			if err := t.AddKey(pub); err != nil {
 				return nil, fmt.Errorf("parse trust: block %d: %w", i, err)
@@ -216,6 +274,10 @@ func ParseTrustPEM(data []byte) (*Trust, error) {
 		return nil, errors.New("parse trust: unparsable PEM data")
 	}
 	if t.Len() == 0 {
+		if len(t.skipped) > 0 {
+			return nil, fmt.Errorf("parse trust: no key a card may be signed with: %d skipped, the first for %w",
+				len(t.skipped), t.skipped[0].Err)
+		}
 		return nil, errors.New("parse trust: no CERTIFICATE or PUBLIC KEY PEM block")
 	}
 	return t, nil

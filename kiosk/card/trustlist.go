@@ -68,7 +68,8 @@ type trustEntryDoc struct {
 }
 
 // Sign checks the list and signs it with the root key, as a document of
-// ContentTypeTrustList. IssuedAt is required.
+// ContentTypeTrustList. IssuedAt is required. A key no card may be signed
+// with (CheckKey) is signed into the list all the same: kiosks skip it.
 func (l *TrustList) Sign(root crypto.Signer) ([]byte, error) {
 	if l.IssuedAt.IsZero() {
 		return nil, errors.New("sign trust list: no issue time")
@@ -102,7 +103,8 @@ func (l *TrustList) Sign(root crypto.Signer) ([]byte, error) {
 
 // OpenTrustList verifies data as a trust list signed by root and decodes it.
 // Every entry is checked as Sign checks it, so Trust on the result only fails
-// for a list changed since.
+// for a list changed since. An entry whose key no card may be signed with
+// is kept, for Trust to skip.
 func OpenTrustList(data []byte, root crypto.PublicKey) (*TrustList, error) {
 	var doc trustListDoc
 	if err := openDocument(data, root, ContentTypeTrustList, &doc); err != nil {
@@ -162,21 +164,23 @@ func (e *TrustEntry) check() error {
 	if err := checkText("iss", e.Issuer, maxIssuerLen); err != nil {
 		return err
 	}
-	pub := e.PublicKey
-	if e.Certificate != nil {
+	// Whether a card may be signed with the key is CheckKey's question,
+	// not this one's: a list may hold keys this kiosk skips.
+	switch {
+	case e.Certificate != nil:
 		if len(e.Certificate.Raw) == 0 {
 			return errors.New("certificate has no DER")
 		}
-		if pub != nil && !keyEqual(pub, e.Certificate.PublicKey) {
+		if e.PublicKey != nil && !keyEqual(e.PublicKey, e.Certificate.PublicKey) {
 			return errors.New("public key is not the certificate's")
 		}
-		pub = e.Certificate.PublicKey
-	}
-	if pub == nil {
+	case e.PublicKey == nil:
 		return errors.New("no certificate or public key")
-	}
-	if _, err := algorithmOf(pub); err != nil {
-		return err
+	default:
+		// Something that is no public key at all has no kid.
+		if _, err := x509.MarshalPKIXPublicKey(e.PublicKey); err != nil {
+			return fmt.Errorf("public key: %w", err)
+		}
 	}
 	if e.NotBefore.IsZero() || e.NotAfter.IsZero() {
 		return errors.New("not-before and not-after are required")
@@ -195,6 +199,19 @@ func (e *TrustEntry) check() error {
 	return nil
 }
 
+// CheckKey reports why no card may be signed with e's key — a type or size
+// Verify does not take, such as ECDSA on P-384 — or nil if cards may. A
+// trust list may hold such a key (it may serve other verifiers too):
+// Trust skips it and keeps the others.
+func (e *TrustEntry) CheckKey() error {
+	pub := e.PublicKey
+	if e.Certificate != nil {
+		pub = e.Certificate.PublicKey
+	}
+	_, err := algorithmOf(pub)
+	return err
+}
+
 // KID is the kid cards signed with e's key carry: KIDOfCertificate for an
 // entry with a certificate, else KIDOfKey.
 func (e *TrustEntry) KID() ([]byte, error) {
@@ -205,7 +222,9 @@ func (e *TrustEntry) KID() ([]byte, error) {
 }
 
 // Trust returns the keys of the list, each limited to its entry's issuer,
-// window and offices.
+// window and offices. A key no card may be signed with (CheckKey) is
+// skipped, and listed in the result's Skipped; an entry that is malformed
+// is an error.
 func (l *TrustList) Trust() (*Trust, error) {
 	t := NewTrust()
 	for i := range l.Entries {
@@ -216,6 +235,10 @@ func (l *TrustList) Trust() (*Trust, error) {
 		kid, err := e.KID()
 		if err != nil {
 			return nil, fmt.Errorf("trust list: entry %d: %w", i, err)
+		}
+		if err := e.CheckKey(); err != nil {
+			t.skip(kid, e.Issuer, err)
+			continue
 		}
 		pub := e.PublicKey
 		if e.Certificate != nil {

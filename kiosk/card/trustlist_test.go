@@ -3,8 +3,15 @@ package card
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -295,5 +302,125 @@ func TestVerifySharedKID(t *testing.T) {
 	tr := build(limited(k.cert.PublicKey, "SFO-1"), limited(k.cert.PublicKey, "SFO-1"), limited(k.cert.PublicKey, "NYC"))
 	if tr.Len() != 2 {
 		t.Errorf("Len() = %d; want 2", tr.Len())
+	}
+}
+
+// p384Certificate is a self-signed certificate of an ECDSA P-384 key: a key
+// no card may be signed with, as some countries' EU DCC certificates are.
+func p384Certificate(t testing.TB) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(384), Subject: pkix.Name{CommonName: "P-384 issuer"},
+		NotBefore: t0.AddDate(-1, 0, 0), NotAfter: t0.AddDate(5, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// TestTrustSkipsUnsupportedKeys: a key no card may be signed with, in a PEM
+// trust file or a signed trust list, is skipped and counted; the other keys
+// still verify their cards, and a card carrying the skipped key's kid is an
+// unknown issuer that says why.
+func TestTrustSkipsUnsupportedKeys(t *testing.T) {
+	good := keyFor(t, AlgES256, "issuer")
+	p384 := p384Certificate(t)
+	p384Key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384SPKI, err := x509.MarshalPKIXPublicKey(p384Key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384KeyKID, err := KIDOfKey(p384Key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	window := func(e TrustEntry) TrustEntry {
+		e.NotBefore, e.NotAfter, e.Offices = t0.AddDate(-1, 0, 0), t0.AddDate(1, 0, 0), []string{AnyOffice}
+		return e
+	}
+	pemTrust := func(blocks ...[]byte) *Trust {
+		t.Helper()
+		tr, err := ParseTrustPEM(bytes.Join(blocks, nil))
+		if err != nil {
+			t.Fatalf("ParseTrustPEM: %v", err)
+		}
+		return tr
+	}
+	for _, tt := range []struct {
+		name       string
+		trust      *Trust
+		skippedKID []byte
+		issuer     string // of the skipped key
+	}{
+		{"PEM: P-384 certificate first", pemTrust(MarshalCertificatePEM(p384), MarshalCertificatePEM(good.cert)), KIDOfCertificate(p384), ""},
+		{"PEM: P-384 public key", pemTrust(MarshalCertificatePEM(good.cert),
+			pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: p384SPKI})), p384KeyKID, ""},
+		{"PEM: P-384 certificate twice", pemTrust(MarshalCertificatePEM(p384), MarshalCertificatePEM(good.cert), MarshalCertificatePEM(p384)),
+			KIDOfCertificate(p384), ""},
+		{"signed list: P-384 certificate", listTrust(t,
+			window(TrustEntry{Issuer: "SDC-FAR", Certificate: p384}),
+			window(TrustEntry{Issuer: testIssuerName, Certificate: good.cert})), KIDOfCertificate(p384), "SDC-FAR"},
+		{"signed list: P-384 bare key", listTrust(t,
+			window(TrustEntry{Issuer: testIssuerName, Certificate: good.cert}),
+			window(TrustEntry{Issuer: "SDC-FAR", PublicKey: p384Key.Public()})), p384KeyKID, "SDC-FAR"},
+	} {
+		if tt.trust.Len() != 1 {
+			t.Errorf("%s: Len() = %d; want 1, the P-256 key", tt.name, tt.trust.Len())
+		}
+		s := tt.trust.Skipped()
+		if len(s) != 1 || !bytes.Equal(s[0].KID, tt.skippedKID) || s[0].Issuer != tt.issuer || s[0].Err == nil ||
+			!strings.Contains(s[0].Err.Error(), "P-384") {
+			t.Errorf("%s: Skipped() = %+v; want one key, kid %x, issuer %q, naming P-384", tt.name, s, tt.skippedKID, tt.issuer)
+		}
+		v := &Verifier{Trust: tt.trust}
+		if r := v.Verify(issue(t, good, fullCard()), t0.Add(time.Hour)); r.Status != Valid {
+			t.Errorf("%s: Verify(a card of the P-256 key) = %s (%v); want valid", tt.name, r.Status, r.Err)
+		}
+		// A card naming the skipped key's kid: no key to check it with.
+		i := good.issuer()
+		i.KID = tt.skippedKID
+		p, err := i.Issue(fullCard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := v.Verify(p, t0.Add(time.Hour))
+		if r.Status != UnknownIssuer || r.Stage != StageKID || r.Err == nil || !strings.Contains(r.Err.Error(), "skipped") {
+			t.Errorf("%s: Verify(a card of the skipped kid) = %s at %s (%v); want unknown_issuer at kid, saying skipped",
+				tt.name, r.Status, r.Stage, r.Err)
+		}
+	}
+
+	// Only keys no card may use: nothing to trust, which a PEM file is not
+	// for; a signed list says so by trusting no key.
+	if _, err := ParseTrustPEM(MarshalCertificatePEM(p384)); err == nil || !strings.Contains(err.Error(), "1 skipped") {
+		t.Errorf("ParseTrustPEM(only a P-384 certificate) = %v; want an error counting 1 skipped", err)
+	}
+	if tr := listTrust(t, window(TrustEntry{Issuer: "SDC-FAR", Certificate: p384})); tr.Len() != 0 || len(tr.Skipped()) != 1 {
+		t.Errorf("Trust(a list of one P-384 key) = %d keys, %d skipped; want 0, 1", tr.Len(), len(tr.Skipped()))
+	}
+	// The entry itself is kept, and says why it is of no use.
+	root := keyFor(t, AlgEdDSA, "root").signer
+	data, err := (&TrustList{Seq: 1, IssuedAt: t0, Entries: []TrustEntry{window(TrustEntry{Issuer: "SDC-FAR", Certificate: p384})}}).Sign(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := OpenTrustList(data, root.Public())
+	if err != nil || len(l.Entries) != 1 || l.Entries[0].CheckKey() == nil {
+		t.Errorf("OpenTrustList(a list of one P-384 key) = %+v, %v; want the entry, whose CheckKey fails", l, err)
+	}
+	e := window(TrustEntry{Issuer: testIssuerName, Certificate: good.cert})
+	if err := e.CheckKey(); err != nil {
+		t.Errorf("CheckKey(a P-256 certificate) = %v; want nil", err)
 	}
 }

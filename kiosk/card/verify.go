@@ -47,35 +47,6 @@ func majorType(raw []byte) int {
 	return int(raw[0] >> 5)
 }
 
-// decMode decodes every CBOR item of a payload. Its caps are far above what
-// a card needs (a card's deepest item is the card claim, two levels down)
-// and are the library's minimums or close to them, so a hostile payload
-// cannot make the decoder allocate or recurse much.
-var decMode = func() cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		MaxNestedLevels:  8,  // library minimum 4
-		MaxArrayElements: 16, // library minimum 16
-		MaxMapPairs:      32, // library minimum 16
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthForbidden,
-		UTF8:             cbor.UTF8RejectInvalid,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}()
-
-// encMode encodes what Issue signs: core deterministic encoding (RFC 8949
-// section 4.2.1), so equal cards encode equally.
-var encMode = func() cbor.EncMode {
-	em, err := cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return em
-}()
-
 // Verifier checks scanned payloads offline. A zero Verifier trusts nobody.
 // It only reads its fields, so one Verifier may serve concurrent calls.
 type Verifier struct {
@@ -147,6 +118,10 @@ func (v *Verifier) Verify(payload string, at time.Time) Result {
 	keys := v.Trust.lookup(msg.kid)
 	if len(keys) == 0 {
 		res.Status, res.Stage, res.Err = UnknownIssuer, StageKID, fmt.Errorf("no trusted key for kid %x", msg.kid)
+		if s, ok := v.Trust.skippedKID(msg.kid); ok {
+			// Listed, but skipped: staff should hear it is the key, not the card.
+			res.Err = fmt.Errorf("no trusted key for kid %x: its key was skipped: %w", msg.kid, s.Err)
+		}
 		return res
 	}
 
@@ -185,25 +160,37 @@ func (v *Verifier) Verify(payload string, at time.Time) Result {
 	}
 	card, cti, claimErr := readCard(&claims, iat, exp)
 	res.Card = card
+
+	// Card claim, and whether the key that signed it may sign it (the
+	// issuer, iat window and offices of its trust list entry): reported
+	// after the validity window, by finish.
+	claimStatus := NotACard
+	if claimErr == nil {
+		if err := authorize(signers, card); err != nil {
+			claimStatus, claimErr = UnknownIssuer, fmt.Errorf("kid %x: %w", msg.kid, err)
+		}
+	}
+	return v.finish(res, at, iat, exp, claimStatus, claimErr, cti)
+}
+
+// finish runs the stages that signed and reference cards share, once the
+// card is known to come from a trusted issuer: the validity window (of iat
+// and exp, read even when the card claim is not valid), then the card
+// claim (claimErr, with claimStatus: a signed card's; nil for a reference
+// card, whose roster entry holds a checked card), then revocation (by the
+// card's issuer and cti, its serial's bytes) and the lists' age. res
+// carries what the earlier stages found, res.Card the card.
+func (v *Verifier) finish(res Result, at, iat, exp time.Time, claimStatus Status, claimErr error, cti []byte) Result {
 	if status, err := checkWindow(at, iat, exp); err != nil {
 		res.Status, res.Stage, res.Err = status, StageValidity, err
 		return res
 	}
-
-	// Card claim, and whether the key that signed it may sign it (the
-	// issuer, iat window and offices of its trust list entry).
 	if claimErr != nil {
-		res.Status, res.Stage, res.Err = NotACard, StageClaim, claimErr
+		res.Status, res.Stage, res.Err = claimStatus, StageClaim, claimErr
 		return res
 	}
-	if err := authorize(signers, card); err != nil {
-		res.Status, res.Stage, res.Err = UnknownIssuer, StageClaim, fmt.Errorf("kid %x: %w", msg.kid, err)
-		return res
-	}
-
-	// Revocation.
-	if v.Revocations.containsCTI(card.Issuer, cti) {
-		res.Status, res.Stage, res.Err = Revoked, StageRevocation, fmt.Errorf("serial %s is revoked", card.Serial)
+	if v.Revocations.containsCTI(res.Card.Issuer, cti) {
+		res.Status, res.Stage, res.Err = Revoked, StageRevocation, fmt.Errorf("serial %s is revoked", res.Card.Serial)
 		return res
 	}
 	if v.ListsStale(at) {

@@ -23,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 )
 
 // KeyFile is the name of the key file in the state directory.
@@ -99,8 +101,9 @@ func Load(dir string) (*Identity, error) {
 }
 
 // Create keeps id in dir, creating dir (0700) if needed. It never replaces
-// a key: when dir holds one already, the error wraps fs.ErrExist. The file
-// appears whole or not at all, and is on stable storage when Create returns.
+// a key: when dir holds one already, the error wraps fs.ErrExist, so two
+// first starts cannot end with two keys. The file appears whole or not at
+// all, and is on stable storage when Create returns.
 func Create(dir string, id *Identity) error {
 	der, err := x509.MarshalPKCS8PrivateKey(id.key)
 	if err != nil {
@@ -109,37 +112,9 @@ func Create(dir string, id *Identity) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create device key: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".device-key-*")
-	if err != nil {
+	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if err := atomicfile.Create(filepath.Join(dir, KeyFile), data, 0o600); err != nil {
 		return fmt.Errorf("create device key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil { // CreateTemp makes 0600; a umask cannot widen it
-		tmp.Close()
-		return fmt.Errorf("create device key: %w", err)
-	}
-	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		tmp.Close()
-		return fmt.Errorf("create device key: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("create device key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("create device key: %w", err)
-	}
-	// A hard link, unlike a rename, fails when the name is taken: two
-	// first starts cannot end with two keys.
-	if err := os.Link(tmp.Name(), filepath.Join(dir, KeyFile)); err != nil {
-		return fmt.Errorf("create device key: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("create device key: sync %s: %w", dir, err)
-		}
 	}
 	return nil
 }

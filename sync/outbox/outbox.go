@@ -115,7 +115,10 @@ type Options struct {
 	// key, which the kiosk holds in memory only while the epoch lasts. An
 	// epoch ends after this many records (0: DefaultSealEpochRecords) or
 	// this long after its first (0: DefaultSealEpochAge), whichever comes
-	// first; the upstream pays one key decapsulation per epoch.
+	// first; the upstream pays one key decapsulation per epoch. The age is
+	// told by Now when a record comes; when none comes, a timer of the
+	// process's own clock ends the epoch at its age all the same, so an idle
+	// kiosk does not keep the key in memory, whatever Now says.
 	SealEpochRecords int
 	SealEpochAge     time.Duration
 	// Reserve is how many bytes must stay free on the file system of the
@@ -143,8 +146,8 @@ type Options struct {
 	// Log receives what the store does on its own (a corrupt file kept
 	// aside, records purged). Nil discards. It never gets personal data.
 	Log *slog.Logger
-	// Now tells the time for chain heads, purges and the name of a file
-	// kept aside; nil: time.Now.
+	// Now tells the time for chain heads, purges, the age of a sealing
+	// epoch and the name of a file kept aside; nil: time.Now.
 	Now func() time.Time
 }
 
@@ -210,8 +213,8 @@ type Store struct {
 	head headCache
 
 	// The epoch of sealing under way, under commitMu: its sealer, when
-	// its first record was sealed, and the timer that ends it at its age
-	// limit even if no commit comes. Nil between epochs.
+	// its first record was sealed (by Options.Now), and the timer that
+	// ends it at its age limit even if no commit comes. Nil between epochs.
 	seal         *wire.Sealer
 	sealStart    time.Time
 	sealTimer    *time.Timer
@@ -329,7 +332,8 @@ func (s *Store) prepareSealers() {
 // sealer returns the sealer of the epoch under way, beginning a new epoch
 // when there is none or the last is over. Requires commitMu.
 func (s *Store) sealer() (*wire.Sealer, error) {
-	if s.seal != nil && !s.seal.Full() && time.Since(s.sealStart) < s.epochAge {
+	now := s.now()
+	if s.seal != nil && !s.seal.Full() && now.Sub(s.sealStart) < s.epochAge {
 		return s.seal, nil
 	}
 	s.endEpoch()
@@ -342,7 +346,9 @@ func (s *Store) sealer() (*wire.Sealer, error) {
 			return nil, err
 		}
 	}
-	s.seal, s.sealStart = sl, time.Now()
+	s.seal, s.sealStart = sl, now
+	// The timer runs on the process's clock, not Now: it bounds how long
+	// the key stays in memory, and that is real time whatever Now says.
 	s.sealTimer = time.AfterFunc(s.epochAge, func() {
 		s.commitMu.Lock()
 		defer s.commitMu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
@@ -544,27 +545,59 @@ func TestSealingEpochs(t *testing.T) {
 		}
 	}
 
-	opts.SealEpochRecords, opts.SealEpochAge = 0, 50*time.Millisecond
+	// The age, told by the store's clock (Options.Now) when a record comes.
+	const age = time.Minute
+	now := at
+	opts.SealEpochRecords, opts.SealEpochAge = 0, age
+	opts.Now = func() time.Time { return now }
 	s = openWith(t, filepath.Join(t.TempDir(), "kiosk.db"), opts)
 	commit(t, s, at)
-	if !outbox.InEpoch(s) {
-		t.Fatal("no epoch under way after a commit")
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for outbox.InEpoch(s) {
-		if time.Now().After(deadline) {
-			t.Fatal("the epoch's key is still held 5 s after its age limit of 50 ms")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	now = now.Add(age - time.Nanosecond)
 	commit(t, s, at.Add(time.Second))
-	if recs := pending(t, s); epochOf(recs[0]) == epochOf(recs[1]) {
+	now = now.Add(time.Nanosecond)
+	commit(t, s, at.Add(2*time.Second))
+	recs = pending(t, s)
+	if epochOf(recs[0]) != epochOf(recs[1]) {
+		t.Error("a record within the epoch's age limit was sealed in a new epoch")
+	}
+	if epochOf(recs[1]) == epochOf(recs[2]) {
 		t.Error("a record after the epoch's age limit was sealed in the same epoch")
 	}
-	s.Close()
-	if outbox.InEpoch(s) {
-		t.Error("Close left the epoch's key held")
-	}
+}
+
+// TestSealingEpochIdle checks that an epoch's key is dropped at its age
+// limit when no record comes to end the epoch, and by Close. The timer
+// that drops it runs on the process's clock, which the bubble fakes.
+func TestSealingEpochIdle(t *testing.T) {
+	epochOf := func(r wire.Record) string { return string(r.Sealed[:33]) } // version ‖ encapsulated key
+	synctest.Test(t, func(t *testing.T) {
+		const age = time.Minute
+		opts := options()
+		opts.SealEpochAge = age
+		s := openWith(t, filepath.Join(t.TempDir(), "kiosk.db"), opts)
+		commit(t, s, time.Now())
+		if !outbox.InEpoch(s) {
+			t.Fatal("no epoch under way after a commit")
+		}
+		time.Sleep(age - time.Nanosecond)
+		synctest.Wait()
+		if !outbox.InEpoch(s) {
+			t.Fatal("the epoch's key was dropped before its age limit")
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if outbox.InEpoch(s) {
+			t.Fatalf("the epoch's key is still held at its age limit of %v, with no record coming", age)
+		}
+		commit(t, s, time.Now())
+		if recs := pending(t, s); epochOf(recs[0]) == epochOf(recs[1]) {
+			t.Error("a record after the epoch's age limit was sealed in the same epoch")
+		}
+		s.Close()
+		if outbox.InEpoch(s) {
+			t.Error("Close left the epoch's key held")
+		}
+	})
 }
 
 // TestCheckpointTruncatesOnlyAfterErasing checks that an idle checkpoint

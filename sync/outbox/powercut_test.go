@@ -12,12 +12,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/internal/lossyvfs"
@@ -43,23 +42,6 @@ func lossyVFS(t *testing.T) *lossyvfs.VFS {
 	v.Recover()
 	return v
 }
-
-// testSeed is KIOSK_SEED if set (to replay a failure), else the time.
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("KIOSK_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("KIOSK_SEED=%q: %v", s, err)
-		}
-		seed = n
-	}
-	t.Logf("seed %d (replay with KIOSK_SEED=%d)", seed, seed)
-	return seed
-}
-
-func longTests() bool { return os.Getenv("KIOSK_LONG") == "1" }
 
 // ledger is what the test knows of the check-ins: those whose Commit
 // returned, and those it found in the store after a crash although their
@@ -165,10 +147,10 @@ func openCrashable(t *testing.T, path string, v *lossyvfs.VFS) *Store {
 // KIOSK_LONG=1 for many more cuts.
 func TestPowerCut(t *testing.T) {
 	v := lossyVFS(t)
-	seed := testSeed(t)
+	seed := testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	rounds := 24
-	if longTests() {
+	if testenv.Long() {
 		rounds = 400
 	}
 	path := filepath.Join(t.TempDir(), "state", "kiosk.db")

@@ -2,42 +2,47 @@ package upload_test
 
 import (
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
-// memState is a StateStore in memory.
-type memState struct {
-	mu sync.Mutex
-	m  map[string]string
+// fakeLists is an Acceptor that holds a seq per kind, as *trust.Lists does
+// (kiosk/trust tests the real one): "list N" is a list of seq N; anything
+// else is refused, and so is a seq lower than the one held.
+type fakeLists struct {
+	mu    sync.Mutex
+	held  map[trust.Kind]uint64
+	calls []string // "kind data", in order
 }
 
-func (s *memState) GetState(_ context.Context, k string) (string, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[k]
-	return v, ok, nil
-}
-
-func (s *memState) PutState(_ context.Context, k, v string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[k] = v
-	return nil
+func (f *fakeLists) Accept(_ context.Context, k trust.Kind, data []byte) (uint64, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, string(k)+" "+string(data))
+	n, ok := strings.CutPrefix(string(data), "list ")
+	seq, err := strconv.ParseUint(n, 10, 64)
+	switch {
+	case !ok || err != nil:
+		return 0, false, errors.New("refused: not a list")
+	case seq < f.held[k]:
+		return 0, false, fmt.Errorf("refused: seq %d is lower than seq %d: list rollback", seq, f.held[k])
+	case seq == f.held[k]:
+		return seq, false, nil
+	}
+	f.held[k] = seq
+	return seq, true, nil
 }
 
 // docServer serves one revocation list at a time, with an ETag, and counts
@@ -74,91 +79,80 @@ func (d *docServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(d.data)
 }
 
-func revocations(t *testing.T, root crypto.Signer, seq uint64) []byte {
-	t.Helper()
-	r := card.NewRevocations(seq)
-	r.SetIssuedAt(time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC))
-	b, err := r.Sign(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
+// TestDownloader: each list is fetched with If-None-Match and handed to
+// the Acceptor, which alone says what it is worth: what it accepts is in
+// the status, what it refuses is an error of the poll, and a list refused
+// is fetched (and handed over) again rather than taken for unchanged.
 func TestDownloader(t *testing.T) {
-	root, _, err := card.GenerateKey(card.AlgEdDSA, "root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	forger, _, err := card.GenerateKey(card.AlgEdDSA, "forger")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := &docServer{codes: map[int]int{}}
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
-	state := &memState{m: map[string]string{upload.StateKey(upload.KindRevocations): "5"}}
-	dir := t.TempDir()
-	var accepted []uint64
+	lists := &fakeLists{held: map[trust.Kind]uint64{trust.KindRevocations: 5}}
 	d := &upload.Downloader{
-		URL: ts.URL, Root: root.Public(), Dir: dir, State: state,
-		Kinds:  []upload.Kind{upload.KindRevocations, upload.KindNotices},
-		Accept: func(doc upload.Document) { accepted = append(accepted, doc.Seq) },
+		URL: ts.URL, Lists: lists,
+		Kinds: []trust.Kind{trust.KindRevocations, trust.KindNotices},
 	}
-	file := filepath.Join(dir, upload.FileName(upload.KindRevocations))
 	for _, step := range []struct {
 		name     string
 		serve    []byte
-		wantErr  string   // "" for none
-		accepted []uint64 // all accepted so far
-		held     string
+		wantErr  string // "" for none
+		handed   int    // lists handed to Accept so far
+		want200  int    // answers 200 so far
+		seq      uint64 // in the status
+		accepted bool   // the last poll changed the list
 	}{
-		{"nothing served", nil, "", nil, "5"},
-		{"the seq held", revocations(t, root, 5), "", nil, "5"},
-		{"unchanged: 304", revocations(t, root, 5), "", nil, "5"},
-		{"a newer list", revocations(t, root, 6), "", []uint64{6}, "6"},
-		{"unchanged again", nil, "", []uint64{6}, "6"},
-		{"an older list", revocations(t, root, 4), "rollback", []uint64{6}, "6"},
-		{"a forged list", revocations(t, forger, 9), "signature", []uint64{6}, "6"},
-		{"garbage", []byte("not a list"), "refused", []uint64{6}, "6"},
-		{"the next list", revocations(t, root, 7), "", []uint64{6, 7}, "7"},
+		{"nothing served", nil, "", 0, 0, 0, false},
+		{"the seq held", []byte("list 5"), "", 1, 1, 5, false},
+		{"unchanged: 304", []byte("list 5"), "", 1, 1, 5, false},
+		{"a newer list", []byte("list 6"), "", 2, 2, 6, true},
+		{"unchanged again", nil, "", 2, 2, 6, false},
+		{"an older list", []byte("list 4"), "rollback", 3, 3, 6, false},
+		{"garbage", []byte("not a list"), "refused", 4, 4, 6, false},
+		{"the same garbage: fetched again", nil, "refused", 5, 5, 6, false},
+		{"the next list", []byte("list 7"), "", 6, 6, 7, true},
 	} {
 		if step.serve != nil || step.name == "nothing served" {
 			srv.set(step.serve)
 		}
+		before := d.Status()[trust.KindRevocations].LastChange
 		err := d.Poll(context.Background())
 		if (err == nil) != (step.wantErr == "") || err != nil && !strings.Contains(err.Error(), step.wantErr) {
 			t.Errorf("%s: Poll() = %v; want an error mentioning %q (none if empty)", step.name, err, step.wantErr)
 		}
-		if fmtSeqs(accepted) != fmtSeqs(step.accepted) {
-			t.Errorf("%s: accepted %v; want %v", step.name, accepted, step.accepted)
+		if err != nil && !strings.HasPrefix(err.Error(), "revocation list: ") {
+			t.Errorf("%s: Poll() = %v; want it to name the revocation list", step.name, err)
 		}
-		if held, _, _ := state.GetState(context.Background(), upload.StateKey(upload.KindRevocations)); held != step.held {
-			t.Errorf("%s: seq held %s; want %s", step.name, held, step.held)
+		st := d.Status()[trust.KindRevocations]
+		if (st.LastError != "") != (step.wantErr != "") {
+			t.Errorf("%s: Status().LastError = %q; want an error: %v", step.name, st.LastError, step.wantErr != "")
 		}
-		if len(step.accepted) > 0 {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%s: %v", step.name, err)
-			}
-			r, err := card.OpenRevocations(data, root.Public())
-			if err != nil || strconv.FormatUint(r.Seq(), 10) != step.held {
-				t.Errorf("%s: file on disk = seq %d, %v; want the list of seq %s", step.name, r.Seq(), err, step.held)
-			}
+		if len(lists.calls) != step.handed || srv.codes[200] != step.want200 {
+			t.Errorf("%s: %d lists handed over, %d answers 200; want %d, %d", step.name, len(lists.calls), srv.codes[200], step.handed, step.want200)
+		}
+		if st.Seq != step.seq || st.LastCheck.IsZero() {
+			t.Errorf("%s: Status() = %+v; want seq %d, checked", step.name, st, step.seq)
+		}
+		if changed := !st.LastChange.Equal(before); changed != step.accepted {
+			t.Errorf("%s: LastChange moved: %v; want %v", step.name, changed, step.accepted)
+		}
+	}
+	for _, c := range lists.calls {
+		if !strings.HasPrefix(c, string(trust.KindRevocations)+" ") {
+			t.Errorf("Accept(%s); want only revocation lists, the one kind served", c)
 		}
 	}
 	if srv.codes[304] < 2 {
 		t.Errorf("answers %v; want at least two 304 for If-None-Match", srv.codes)
 	}
-	if st := d.Status()[upload.KindRevocations]; st.Seq != 7 || st.LastError != "" {
+	if st := d.Status()[trust.KindRevocations]; st.Seq != 7 || st.LastError != "" {
 		t.Errorf("Status() = %+v; want seq 7, no error", st)
+	}
+	if st, ok := d.Status()[trust.KindNotices]; !ok || st.LastCheck.IsZero() || st.Seq != 0 {
+		t.Errorf("Status()[notices] = %+v, %v; want checked (404: none served), seq 0", st, ok)
 	}
 }
 
-func fmtSeqs(s []uint64) string {
-	var b strings.Builder
-	for _, n := range s {
-		b.WriteString(strconv.FormatUint(n, 10) + " ")
-	}
-	return b.String()
-}
+var (
+	_ upload.Acceptor = (*fakeLists)(nil)
+	_ upload.Acceptor = (*trust.Lists)(nil) // the kiosk's
+)

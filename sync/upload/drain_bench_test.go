@@ -2,10 +2,8 @@ package upload_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/hpke"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -27,10 +25,12 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
+	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/internal/lossyvfs"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -140,38 +140,39 @@ func drainUpstreamTemplate(b *testing.B) (string, *device.Identity, hpke.PublicK
 	b.Helper()
 	dir := filepath.Join(b.TempDir(), "upstream")
 	url, token := startUpstreamProcess(b, dir)
-	id, err := device.Generate()
+	state := b.TempDir() // the kiosk's: its device key and enrollment.json
+	e, err := enroll.Enroll(context.Background(), url, caPEM(b, dir), token, drainKiosk, state)
 	if err != nil {
 		b.Fatal(err)
 	}
-	body, _ := json.Marshal(wire.EnrollRequest{KioskID: drainKiosk, DevicePublicKey: id.Public(), Token: token})
-	client := upload.NewClient(caPool(b, dir), tls.Certificate{}, 10*time.Second)
-	resp, err := client.Post(url+wire.PathEnroll, wire.ContentType, bytes.NewReader(body))
+	id, err := device.Load(state)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var er wire.EnrollResponse
-	if err := json.NewDecoder(resp.Body).Decode(&er); err != nil || resp.StatusCode != http.StatusOK {
-		b.Fatalf("enroll: %s, %v", resp.Status, err)
-	}
-	seal, err := wire.ParseSealPublicKey(er.SealPublicKey)
-	if err != nil {
-		b.Fatalf("enroll: the upstream's seal key: %v", err)
+	seal, err := e.SealKey()
+	if err != nil || seal == nil {
+		b.Fatalf("enroll: the upstream's seal key: %v, %v", seal, err)
 	}
 	stopUpstreamProcess(b)
 	return dir, id, seal
 }
 
-func caPool(b *testing.B, upDir string) *x509.CertPool {
+// caPEM is the upstream's CA certificate, kept in its state in upDir.
+func caPEM(b *testing.B, upDir string) []byte {
 	b.Helper()
 	pem, err := os.ReadFile(filepath.Join(upDir, "tls", upstream.CACertFile))
 	if err != nil {
 		b.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		b.Fatal("no CA certificate in the upstream's state")
+	return pem
+}
+
+// caPool is a pool of the upstream's CA alone, as a kiosk pins it.
+func caPool(b *testing.B, upDir string) *x509.CertPool {
+	b.Helper()
+	pool, err := enroll.ParseCA(caPEM(b, upDir))
+	if err != nil {
+		b.Fatalf("the upstream's CA: %v", err)
 	}
 	return pool
 }
@@ -318,7 +319,7 @@ func TestDrainUpstreamProcess(t *testing.T) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	srv, err := upstream.Open(filepath.Join(dir, "upstream.db"), nil)
+	srv, err := upstream.OpenServer(dir, upstream.DirOptions{OpenStore: sqlite.OpenIn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestDrainUpstreamProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv.DeviceHandler(), TLSConfig: auth.TLSConfig()}
+	hs := &http.Server{Handler: srv.Handler(), TLSConfig: auth.TLSConfig()}
 	go hs.ServeTLS(ln, "", "")
 	fmt.Printf("token %s\nlistening on %s\n", token, ln.Addr())
 	io.Copy(io.Discard, os.Stdin)

@@ -16,6 +16,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -55,8 +56,11 @@ func newTLSUpstream(t *testing.T, wrap func(http.Handler) http.Handler) *tlsUpst
 	t.Helper()
 	ctx := context.Background()
 	logs := &lockedBuffer{}
-	srv, err := upstream.Open(filepath.Join(t.TempDir(), "upstream.db"), slog.New(slog.NewTextHandler(logs, nil)),
-		upstream.Options{SealKey: testSealKey()})
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "upstream.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := upstream.New(st, upstream.Options{SealKey: testSealKey(), Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +68,7 @@ func newTLSUpstream(t *testing.T, wrap func(http.Handler) http.Handler) *tlsUpst
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := srv.DeviceHandler()
+	h := srv.Handler()
 	if wrap != nil {
 		h = wrap(h)
 	}

@@ -3,6 +3,7 @@ package upload_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hpke"
 	"encoding/json"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -137,7 +139,14 @@ func (rc *recorder) postTimes() []time.Time {
 // newUpstream starts a reference upstream behind a recorder, on ln if not nil.
 func newUpstream(t *testing.T, ln net.Listener) (*upstream.Server, *recorder, *httptest.Server) {
 	t.Helper()
-	srv, err := upstream.Open(filepath.Join(t.TempDir(), "upstream.db"), nil, upstream.Options{SealKey: testSealKey()})
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "upstream.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Plain HTTP: every request comes from the kiosk's device, explicitly
+	// (the upstream refuses a kiosk's requests without one).
+	asDevice := func(*http.Request) (ed25519.PublicKey, error) { return testDevice().Public(), nil }
+	srv, err := upstream.New(st, upstream.Options{SealKey: testSealKey(), Authenticate: asDevice})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -24,16 +25,17 @@ import (
 // root key it pins, before it uses one.
 
 // DocumentFiles maps each download path to its file name in the document
-// directory.
+// directory: the name kiosk/trust gives each kind, which the kiosk keeps
+// its downloads under too.
 var DocumentFiles = map[string]string{
-	wire.PathTrustList:   "trustlist.cose",
-	wire.PathRevocations: "revocations.cose",
-	wire.PathRoster:      "roster.cose",
-	wire.PathNotices:     "notices.cose",
+	wire.PathTrustList:   trust.KindTrustList.FileName(),
+	wire.PathRevocations: trust.KindRevocations.FileName(),
+	wire.PathRoster:      trust.KindRoster.FileName(),
+	wire.PathNotices:     trust.KindNotices.FileName(),
 }
 
-// maxDocumentBytes bounds a served document (card.MaxDocumentLen).
-const maxDocumentBytes = 32 << 20
+// maxDocumentBytes bounds a served document: no kiosk reads a larger one.
+const maxDocumentBytes = trust.MaxDocumentLen
 
 // transport is the server's state for what this file and its neighbours
 // (tls.go, enroll.go, heartbeat.go) add to the upload API.

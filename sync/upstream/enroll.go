@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base32"
 	"encoding/json"
 	"errors"
@@ -58,10 +57,7 @@ func (s *Server) NewEnrollToken(ctx context.Context, kioskID string, ttl time.Du
 	}
 	token := tokenEncoding.EncodeToString(b)
 	now := s.now()
-	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO enroll_tokens (token_hash, kiosk_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		tokenHash(token), kioskID, now.UnixNano(), now.Add(ttl).UnixNano())
-	if err != nil {
+	if err := s.store.PutToken(ctx, tokenHash(token), Token{KioskID: kioskID, Created: now, Expires: now.Add(ttl)}); err != nil {
 		return "", fmt.Errorf("new token: %w", err)
 	}
 	return token, nil
@@ -78,45 +74,25 @@ func (s *Server) Enroll(ctx context.Context, kioskID string, pub ed25519.PublicK
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("enroll: device key of %d bytes, want %d", len(pub), ed25519.PublicKeySize)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("enroll: %w", err)
-	}
-	defer tx.Rollback()
-	now := s.now().UnixNano()
-	var forKiosk string
-	var expires int64
-	var used sql.NullInt64
-	err = tx.QueryRowContext(ctx, `SELECT kiosk_id, expires_at, used_at FROM enroll_tokens WHERE token_hash = ?`,
-		tokenHash(token)).Scan(&forKiosk, &expires, &used)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("%w: unknown token", ErrToken)
-	case err != nil:
-		return fmt.Errorf("enroll: %w", err)
-	case used.Valid:
-		return fmt.Errorf("%w: already used", ErrToken)
-	case now >= expires:
-		return fmt.Errorf("%w: expired", ErrToken)
-	case forKiosk != kioskID:
-		return fmt.Errorf("%w: made for another kiosk", ErrToken)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE enroll_tokens SET used_at = ? WHERE token_hash = ?`, now, tokenHash(token)); err != nil {
-		return fmt.Errorf("enroll: %w", err)
-	}
-	var other string
-	err = tx.QueryRowContext(ctx, `SELECT kiosk_id FROM device_keys WHERE public_key = ? AND kiosk_id != ?`, []byte(pub), kioskID).Scan(&other)
-	if err == nil {
-		return fmt.Errorf("enroll: %w", ErrKeyInUse)
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("enroll: %w", err)
+	now := s.now()
+	check := func(t Token, found bool) error {
+		switch {
+		case !found:
+			return fmt.Errorf("%w: unknown token", ErrToken)
+		case !t.Used.IsZero():
+			return fmt.Errorf("%w: already used", ErrToken)
+		case !now.Before(t.Expires):
+			return fmt.Errorf("%w: expired", ErrToken)
+		case t.KioskID != kioskID:
+			return fmt.Errorf("%w: made for another kiosk", ErrToken)
+		}
+		return nil
 	}
 	// The records' signatures are checked against this key (the POST
 	// /v1/checkins path).
-	if err := putDeviceKey(ctx, tx, kioskID, pub, now); err != nil {
-		return fmt.Errorf("enroll: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := s.store.Enroll(ctx, tokenHash(token), pub, now, check); errors.Is(err, ErrToken) {
+		return err
+	} else if err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
 	s.log.Info("kiosk enrolled", "kiosk", kioskID)

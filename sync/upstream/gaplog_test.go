@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -48,8 +49,12 @@ func (l *logBuffer) take() []string {
 func TestGapLogs(t *testing.T) {
 	ctx := context.Background()
 	var logs logBuffer
-	srv, err := upstream.Open(filepath.Join(t.TempDir(), "upstream.db"), slog.New(slog.NewTextHandler(&logs, nil)),
-		upstream.Options{SealKey: sealKey()})
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "upstream.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := upstream.New(st, upstream.Options{SealKey: sealKey(), Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Authenticate: urlUserDevice})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,46 +24,29 @@ import (
 // three missed heartbeats at the kiosk's default interval.
 const DefaultSilentAfter = 3 * time.Minute
 
-// held is what the upstream holds of a kiosk, against its chain head.
-type held struct {
-	max   uint64 // the highest seq held
-	count uint64 // how many records are held up to the head's seq
-	hash  []byte // the hash held at the head's seq; nil when not held or unknown
-}
-
 // compareHead says how head stands against the records held.
-func compareHead(head wire.Head, h held) string {
+func compareHead(head wire.Head, h Holdings) string {
 	switch {
-	case head.Seq < h.max:
+	case head.Seq < h.Max:
 		return wire.HeadTailDeleted
-	case head.Seq > h.max:
+	case head.Seq > h.Max:
 		return wire.HeadBehind
-	case head.Seq > 0 && h.hash != nil && string(h.hash) != string(head.Hash):
+	case head.Seq > 0 && h.Hash != nil && string(h.Hash) != string(head.Hash):
 		return wire.HeadFork
-	case h.count < head.Seq:
+	case h.Count < head.Seq:
 		return wire.HeadGaps
 	}
 	return wire.HeadInSync
 }
 
 // holdings returns what is held of kioskID against a head at seq.
-func (s *Server) holdings(ctx context.Context, kioskID string, seq uint64) (held, error) {
-	var max sql.NullInt64
-	var count int64
-	err := s.r.QueryRowContext(ctx, `SELECT MAX(seq), COUNT(*) FILTER (WHERE seq <= ?) FROM checkins WHERE kiosk_id = ?`,
-		int64(seq), kioskID).Scan(&max, &count)
+func (s *Server) holdings(ctx context.Context, kioskID string, seq uint64) (Holdings, error) {
+	h, err := s.store.Holdings(ctx, kioskID, seq)
 	if err != nil {
-		return held{}, fmt.Errorf("held seq: %w", err)
+		return Holdings{}, fmt.Errorf("held records: %w", err)
 	}
-	h := held{max: uint64(max.Int64), count: uint64(count)}
-	if seq > 0 {
-		err := s.r.QueryRowContext(ctx, `SELECT hash FROM checkins WHERE kiosk_id = ? AND seq = ?`, kioskID, int64(seq)).Scan(&h.hash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return held{}, fmt.Errorf("held hash: %w", err)
-		}
-		if len(h.hash) == 0 {
-			h.hash = nil // a record stored before hashes were kept
-		}
+	if len(h.Hash) == 0 {
+		h.Hash = nil // not held, or a record stored before hashes were kept
 	}
 	return h, nil
 }
@@ -85,18 +67,10 @@ func (s *Server) Heartbeat(ctx context.Context, head wire.Head, pub ed25519.Publ
 	if err != nil {
 		return wire.HeartbeatResult{}, err
 	}
-	var was string // the state of the kiosk's last heartbeat; "" if none
-	err = s.r.QueryRowContext(ctx, `SELECT state FROM heads WHERE kiosk_id = ?`, head.KioskID).Scan(&was)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return wire.HeartbeatResult{}, fmt.Errorf("last head: %w", err)
-	}
-	heldMax := h.max
+	heldMax := h.Max
 	state := compareHead(head, h)
-	_, err = s.w.ExecContext(ctx,
-		`INSERT INTO heads (kiosk_id, seq, hash, at, sig, received_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (kiosk_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at,
-		   sig = excluded.sig, received_at = excluded.received_at, state = excluded.state`,
-		head.KioskID, int64(head.Seq), head.Hash, head.At.UnixNano(), head.Sig, s.now().UnixNano(), state)
+	// was: the state of the kiosk's last heartbeat; "" if none.
+	was, err := s.store.PutBeat(ctx, Beat{Head: head, Received: s.now(), State: state})
 	if err != nil {
 		return wire.HeartbeatResult{}, fmt.Errorf("keep head: %w", err)
 	}
@@ -106,7 +80,7 @@ func (s *Server) Heartbeat(ctx context.Context, head wire.Head, pub ed25519.Publ
 			"state", state, "head_seq", head.Seq, "held_seq", heldMax)
 	case state == wire.HeadGaps && was != wire.HeadGaps:
 		s.log.Warn("gap in a kiosk's sequence: records below its chain head are missing", "kiosk", head.KioskID,
-			"head_seq", head.Seq, "held", h.count, "missing", head.Seq-h.count)
+			"head_seq", head.Seq, "held", h.Count, "missing", head.Seq-h.Count)
 	case state == wire.HeadInSync && was == wire.HeadGaps:
 		s.log.Info("gap in a kiosk's sequence filled", "kiosk", head.KioskID, "head_seq", head.Seq)
 	}
@@ -161,63 +135,35 @@ func (s *Server) Health(ctx context.Context, silentAfter time.Duration) ([]wire.
 	if silentAfter <= 0 {
 		silentAfter = DefaultSilentAfter
 	}
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT k.kiosk_id, h.seq, h.hash, h.state, h.received_at, (SELECT MAX(seq) FROM checkins c WHERE c.kiosk_id = k.kiosk_id)
-		FROM (SELECT kiosk_id FROM device_keys UNION SELECT kiosk_id FROM heads) k
-		LEFT JOIN heads h ON h.kiosk_id = k.kiosk_id
-		ORDER BY k.kiosk_id`)
+	beats, err := s.store.Beats(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("health: %w", err)
 	}
-	defer rows.Close()
 	now := s.now()
-	var out []wire.KioskHealth
-	type head struct {
-		hash  []byte
-		state string // as the heartbeat was received
-	}
-	var heads []head
-	for rows.Next() {
-		var kh wire.KioskHealth
-		var seq, received, heldMax sql.NullInt64
-		var hd head
-		var state sql.NullString
-		if err := rows.Scan(&kh.KioskID, &seq, &hd.hash, &state, &received, &heldMax); err != nil {
-			return nil, fmt.Errorf("health: %w", err)
-		}
-		hd.state = state.String
-		heads = append(heads, hd)
-		kh.HeldSeq = uint64(heldMax.Int64)
-		kh.Silent = true
-		if received.Valid {
-			t := time.Unix(0, received.Int64).UTC()
-			kh.LastHeartbeat = &t
-			kh.HeadSeq = uint64(seq.Int64)
-			kh.Silent = now.Sub(t) > silentAfter
-		}
-		out = append(out, kh)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("health: %w", err)
-	}
-	rows.Close()
-	// The state against what is held now: "behind" turns "in_sync" as the
-	// records arrive, without another heartbeat. Records above the head
-	// that arrived after it make it stale, not a deleted tail: only a head
-	// below what was held when it came is one.
-	for i := range out {
-		kh := &out[i]
-		if kh.LastHeartbeat == nil {
+	out := make([]wire.KioskHealth, 0, len(beats))
+	for _, b := range beats {
+		kh := wire.KioskHealth{KioskID: b.KioskID, HeldSeq: b.HeldMax, Silent: true}
+		if b.Last == nil {
+			out = append(out, kh)
 			continue
 		}
+		t := b.Last.Received.UTC()
+		kh.LastHeartbeat = &t
+		kh.HeadSeq = b.Last.Head.Seq
+		kh.Silent = now.Sub(t) > silentAfter
+		// The state against what is held now: "behind" turns "in_sync"
+		// as the records arrive, without another heartbeat. Records above
+		// the head that arrived after it make it stale, not a deleted
+		// tail: only a head below what was held when it came is one.
 		h, err := s.holdings(ctx, kh.KioskID, kh.HeadSeq)
 		if err != nil {
 			return nil, err
 		}
-		if heads[i].state != wire.HeadTailDeleted {
-			h.max = min(h.max, kh.HeadSeq)
+		if b.Last.State != wire.HeadTailDeleted {
+			h.Max = min(h.Max, kh.HeadSeq)
 		}
-		kh.State = compareHead(wire.Head{Seq: kh.HeadSeq, Hash: heads[i].hash}, h)
+		kh.State = compareHead(wire.Head{Seq: kh.HeadSeq, Hash: b.Last.Head.Hash}, h)
+		out = append(out, kh)
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -59,7 +60,10 @@ func createSealKey(file string) (hpke.PrivateKey, error) {
 }
 
 // SaveSealKey keeps k in file (0600), as LoadOrCreateSealKey reads it. It
-// never replaces a key: if file exists, the error wraps fs.ErrExist.
+// never replaces a key: if file exists, the error wraps fs.ErrExist. The
+// file appears whole or not at all, and is on stable storage (its
+// directory synced too) when SaveSealKey returns: a key lost to a power
+// cut would leave every record sealed to it unreadable.
 func SaveSealKey(file string, k hpke.PrivateKey) error {
 	raw, err := k.Bytes()
 	if err != nil {
@@ -68,19 +72,8 @@ func SaveSealKey(file string, k hpke.PrivateKey) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return fmt.Errorf("save seal key: %w", err)
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("save seal key: %w", err)
-	}
-	err = pem.Encode(f, &pem.Block{Type: sealKeyPEMType, Bytes: raw})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(file)
+	data := pem.EncodeToMemory(&pem.Block{Type: sealKeyPEMType, Bytes: raw})
+	if err := atomicfile.Create(file, data, 0o600); err != nil {
 		return fmt.Errorf("save seal key: %w", err)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"database/sql"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -24,7 +23,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/docketkiosk/checkin-kiosk/sync/internal/atomicfile"
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -99,8 +98,8 @@ func (a *Authority) Pool() *x509.CertPool {
 
 // TLSConfig is the server's TLS configuration: TLS 1.3, its certificate,
 // and a client certificate requested but not required at the handshake —
-// enrollment comes without one — nor chained to any CA: DeviceHandler
-// checks its key against the devices enrolled, request by request.
+// enrollment comes without one — nor chained to any CA: Handler checks
+// its key against the devices enrolled, request by request.
 func (a *Authority) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
@@ -261,41 +260,51 @@ type device struct {
 
 type deviceCtxKey struct{}
 
-// deviceFrom returns the device a request was authenticated as by
-// DeviceHandler; false under Handler.
+// deviceFrom returns the device a request was authenticated as; false for
+// the paths served without (openPath).
 func deviceFrom(ctx context.Context) (device, bool) {
 	d, ok := ctx.Value(deviceCtxKey{}).(device)
 	return d, ok
 }
 
-// open reports whether path is served without device authentication:
+// openPath reports whether path is served without device authentication:
 // enrollment (the device has no standing yet), stats and health.
 func openPath(path string) bool {
 	return path == wire.PathEnroll || path == wire.PathStats || path == wire.PathHealth
 }
 
-// DeviceHandler is Handler behind device authentication: every request but
-// enrollment, stats and health must come over TLS with a client certificate
-// whose key is enrolled, else it is answered 403; the kiosk it was enrolled
-// as is the only one it may post batches and heartbeats for. `kiosk
-// upstream` serves it; Handler alone is for tests of the API's semantics.
-func (s *Server) DeviceHandler() http.Handler {
-	h := s.Handler()
+// errNoCertificate is what ClientCertificateKey fails with for a request
+// without a client certificate, over TLS or not.
+var errNoCertificate = errors.New("a client certificate of an enrolled device is required")
+
+// ClientCertificateKey returns the Ed25519 key of the client certificate
+// r came with over TLS: how `kiosk upstream` authenticates devices, and
+// what Options.Authenticate does by default.
+func ClientCertificateKey(r *http.Request) (ed25519.PublicKey, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return nil, errNoCertificate
+	}
+	return devicePublicKey(r.TLS.PeerCertificates[0].Raw)
+}
+
+// authenticate lets through to h the requests of the open paths, and the
+// others only from an enrolled device, which it puts in the request's
+// context (deviceFrom); it answers the rest 403.
+func (s *Server) authenticate(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if openPath(r.URL.Path) {
 			h.ServeHTTP(w, r)
 			return
 		}
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-			writeError(w, http.StatusForbidden, "a client certificate of an enrolled device is required")
-			return
+		pub, err := s.auth(r)
+		if err == nil && len(pub) != ed25519.PublicKeySize {
+			err = fmt.Errorf("device key of %d bytes; want %d", len(pub), ed25519.PublicKeySize)
 		}
-		pub, err := devicePublicKey(r.TLS.PeerCertificates[0].Raw)
 		if err != nil {
 			writeError(w, http.StatusForbidden, err.Error())
 			return
 		}
-		kioskID, ok, err := s.deviceKiosk(r.Context(), pub)
+		kioskID, ok, err := s.store.DeviceKiosk(r.Context(), pub)
 		switch {
 		case err != nil:
 			s.log.Error("look up device", "err", err)
@@ -311,27 +320,15 @@ func (s *Server) DeviceHandler() http.Handler {
 	})
 }
 
-// mayPost reports whether the request may post for kioskID: any kiosk
-// under Handler, only its own under DeviceHandler.
+// mayPost reports whether the request may post for kioskID: only a
+// device enrolled as kioskID may, and a request without a device never
+// (Handler lets none through; this holds even if it did).
 func mayPost(r *http.Request, kioskID string) bool {
 	d, ok := deviceFrom(r.Context())
-	return !ok || d.kioskID == kioskID
-}
-
-// deviceKiosk returns the kiosk pub is enrolled as.
-func (s *Server) deviceKiosk(ctx context.Context, pub ed25519.PublicKey) (string, bool, error) {
-	var id string
-	err := s.r.QueryRowContext(ctx, `SELECT kiosk_id FROM device_keys WHERE public_key = ?`, []byte(pub)).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	return id, true, nil
+	return ok && d.kioskID == kioskID
 }
 
 // DeviceKioskID returns the kiosk a device key is enrolled as.
 func (s *Server) DeviceKioskID(ctx context.Context, pub ed25519.PublicKey) (string, bool, error) {
-	return s.deviceKiosk(ctx, pub)
+	return s.store.DeviceKiosk(ctx, pub)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -33,7 +34,7 @@ type tlsUpstream struct {
 
 func startTLS(t *testing.T, faults *upstream.Faults) *tlsUpstream {
 	t.Helper()
-	srv, err := upstream.Open(filepath.Join(t.TempDir(), "upstream.db"), nil)
+	srv, err := upstream.OpenServer(t.TempDir(), upstream.DirOptions{OpenStore: sqlite.OpenIn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func startTLS(t *testing.T, faults *upstream.Faults) *tlsUpstream {
 	}
 	docs := t.TempDir()
 	srv.SetDocumentDir(docs)
-	ts := httptest.NewUnstartedServer(faults.Wrap(srv.DeviceHandler()))
+	ts := httptest.NewUnstartedServer(faults.Wrap(srv.Handler()))
 	ts.TLS = auth.TLSConfig()
 	ts.StartTLS()
 	t.Cleanup(func() {

@@ -13,5 +13,5 @@ func (s *Server) SetNow(now func() time.Time) { s.now = now }
 // highest seq held, heldCount how many records are held, heldHash the
 // hash held at the head's seq.
 func CompareHead(head wire.Head, heldMax, heldCount uint64, heldHash []byte) string {
-	return compareHead(head, held{max: heldMax, count: heldCount, hash: heldHash})
+	return compareHead(head, Holdings{Max: heldMax, Count: heldCount, Hash: heldHash})
 }

@@ -8,11 +8,13 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 	"github.com/fxamacker/cbor/v2"
 )
@@ -42,12 +45,20 @@ func deviceOf(k string) *device.Identity {
 	return device.New(ed25519.NewKeyFromSeed(seed[:]))
 }
 
-// open opens a server at path with kiosks k1 and k2 registered.
+// open opens a server at path with kiosks k1 and k2 registered, served
+// over plain HTTP for these tests of the API's semantics: a request comes
+// from the device of the kiosk its URL names as its user (as), and from
+// none without one (TestPlainHTTPRefused: the server alone refuses them).
 func open(t *testing.T, path string) (*upstream.Server, *httptest.Server) {
 	t.Helper()
-	srv, err := upstream.Open(path, nil, upstream.Options{SealKey: sealKey()})
+	st, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
+	}
+	srv, err := upstream.New(st, upstream.Options{SealKey: sealKey(), Authenticate: urlUserDevice})
+	if err != nil {
+		st.Close()
+		t.Fatalf("New: %v", err)
 	}
 	for _, k := range []string{"k1", "k2"} {
 		if err := srv.RegisterDevice(context.Background(), k, deviceOf(k).Public()); err != nil {
@@ -60,6 +71,28 @@ func open(t *testing.T, path string) (*upstream.Server, *httptest.Server) {
 		srv.Close()
 	})
 	return srv, ts
+}
+
+// urlUserDevice authenticates a request, over plain HTTP, as the device of
+// the kiosk named by the user of its URL (as): the tests' explicit stand-in
+// for a TLS client certificate.
+func urlUserDevice(r *http.Request) (ed25519.PublicKey, error) {
+	k, _, ok := r.BasicAuth()
+	if !ok {
+		return nil, errors.New("no kiosk named")
+	}
+	return deviceOf(k).Public(), nil
+}
+
+// as returns base (a server's URL) for requests from kiosk k's device
+// (urlUserDevice).
+func as(base, k string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		panic(err)
+	}
+	u.User = url.User(k)
+	return u.String()
 }
 
 var (
@@ -150,7 +183,7 @@ func postBatch(t *testing.T, url string, b wire.Batch) []wire.ItemResult {
 }
 
 // postBatchAs posts b as JSON (wire.ContentType) or CBOR
-// (wire.BatchContentType).
+// (wire.BatchContentType), from the device of b's kiosk.
 func postBatchAs(t *testing.T, url, mediaType string, b wire.Batch) []wire.ItemResult {
 	t.Helper()
 	var body []byte
@@ -163,7 +196,7 @@ func postBatchAs(t *testing.T, url, mediaType string, b wire.Batch) []wire.ItemR
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, resp := postAs(t, url, mediaType, body)
+	code, resp := postAs(t, as(url, b.KioskID), mediaType, body)
 	if code != http.StatusOK {
 		t.Fatalf("POST %s: status %d %s; want 200", wire.PathCheckIns, code, resp)
 	}
@@ -354,13 +387,13 @@ func TestGaps(t *testing.T) {
 func TestUnknownKiosk(t *testing.T) {
 	srv, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
 	body := mustJSON(t, wire.Batch{KioskID: "k3", Records: []wire.Record{record("k3", 1)}})
-	if code, resp := post(t, ts.URL, body); code != http.StatusForbidden {
+	if code, resp := post(t, as(ts.URL, "k3"), body); code != http.StatusForbidden {
 		t.Errorf("batch of an unregistered kiosk: status %d %s; want 403", code, resp)
 	}
 	if err := srv.RegisterDevice(context.Background(), "k3", deviceOf("k3").Public()); err != nil {
 		t.Fatal(err)
 	}
-	if code, resp := post(t, ts.URL, body); code != http.StatusOK {
+	if code, resp := post(t, as(ts.URL, "k3"), body); code != http.StatusOK {
 		t.Errorf("after RegisterDevice: status %d %s; want 200", code, resp)
 	}
 	// Registering again is harmless; a key of another kiosk is refused.
@@ -374,7 +407,8 @@ func TestUnknownKiosk(t *testing.T) {
 
 func TestSealKeyKept(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := upstream.Open(filepath.Join(dir, "upstream.db"), nil)
+	opts := upstream.DirOptions{OpenStore: sqlite.OpenIn}
+	srv, err := upstream.OpenServer(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +418,7 @@ func TestSealKeyKept(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("seal key file: %v, %v; want mode 0600", fi, err)
 	}
-	srv, err = upstream.Open(filepath.Join(dir, "upstream.db"), nil)
+	srv, err = upstream.OpenServer(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,12 +431,68 @@ func TestSealKeyKept(t *testing.T) {
 	}
 }
 
+// TestPlainHTTPRefused: the one handler there is, served over plain HTTP
+// as it comes (no Options.Authenticate), has no device to take a kiosk's
+// requests from, and refuses them all — a batch of an enrolled kiosk
+// included — while stats and health stay open.
+func TestPlainHTTPRefused(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "upstream.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := upstream.New(st, upstream.Options{SealKey: sealKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RegisterDevice(context.Background(), "k1", deviceOf("k1").Public()); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Close()
+	})
+	head := wire.Head{KioskID: "k1", Seq: 1, Hash: record("k1", 1).Hash, At: time.Now()}
+	head.Sign(deviceOf("k1").PrivateKey())
+	for _, tc := range []struct {
+		name, method, path string
+		body               []byte
+		want               int
+	}{
+		{"batch", "POST", wire.PathCheckIns, mustJSON(t, wire.Batch{KioskID: "k1", Records: []wire.Record{record("k1", 1)}}), http.StatusForbidden},
+		{"heartbeat", "POST", wire.PathHeartbeats, mustJSON(t, head), http.StatusForbidden},
+		{"download", "GET", wire.PathTrustList, nil, http.StatusForbidden},
+		{"stats", "GET", wire.PathStats, nil, http.StatusOK},
+		{"health", "GET", wire.PathHealth, nil, http.StatusOK},
+	} {
+		// The user of the URL is what the other tests authenticate by:
+		// here it must count for nothing.
+		req, err := http.NewRequest(tc.method, as(ts.URL, "k1")+tc.path, bytes.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", wire.ContentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s over plain HTTP, no client certificate = %d %s; want %d", tc.method, tc.path, resp.StatusCode, body, tc.want)
+		}
+	}
+	if got := stats(t, srv); got.CheckIns != 0 || got.Rejected != 0 {
+		t.Errorf("Stats after the refused batch = %+v; want nothing held or counted", got)
+	}
+}
+
 func TestMalformedItemsDoNotBlockTheBatch(t *testing.T) {
 	srv, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
 	good, _ := json.Marshal(record("k1", 1))
 	badTime := strings.Replace(string(mustJSON(t, record("k1", 2))), `"at":"2026-`, `"at":"yesterday-`, 1)
 	body := `{"kiosk_id":"k1","records":[` + badTime + `,` + string(good) + `,{"id":"` + record("k1", 3).ID + `","extra":1},42]}`
-	code, resp := post(t, ts.URL, []byte(body))
+	code, resp := post(t, as(ts.URL, "k1"), []byte(body))
 	wantMalformedResults(t, srv, code, resp)
 }
 
@@ -453,7 +543,7 @@ func TestMalformedCBORItemsDoNotBlockTheBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, resp := postAs(t, ts.URL, wire.BatchContentType, body)
+	code, resp := postAs(t, as(ts.URL, "k1"), wire.BatchContentType, body)
 	wantMalformedResults(t, srv, code, resp)
 
 	good, err := wire.MarshalBatch(wire.Batch{KioskID: "k1", Records: []wire.Record{record("k1", 2)}})
@@ -477,11 +567,11 @@ func TestMalformedCBORItemsDoNotBlockTheBatch(t *testing.T) {
 		{"JSON sent as CBOR", mustJSON(t, wire.Batch{KioskID: "k1", Records: []wire.Record{record("k1", 2)}})},
 	}
 	for _, tt := range bad {
-		if code, resp := postAs(t, ts.URL, wire.BatchContentType, tt.body); code != http.StatusBadRequest {
+		if code, resp := postAs(t, as(ts.URL, "k1"), wire.BatchContentType, tt.body); code != http.StatusBadRequest {
 			t.Errorf("%s: status %d %s; want 400", tt.name, code, resp)
 		}
 	}
-	if code, resp := postAs(t, ts.URL, "application/octet-stream", good); code != http.StatusUnsupportedMediaType {
+	if code, resp := postAs(t, as(ts.URL, "k1"), "application/octet-stream", good); code != http.StatusUnsupportedMediaType {
 		t.Errorf("another media type: status %d %s; want 415", code, resp)
 	}
 	if got := stats(t, srv).CheckIns; got != 1 {
@@ -540,7 +630,7 @@ func TestBadRequests(t *testing.T) {
 		{"empty batch", `{"kiosk_id":"k1","records":[]}`, http.StatusOK},
 	}
 	for _, tt := range tests {
-		code, body := post(t, ts.URL, []byte(tt.body))
+		code, body := post(t, as(ts.URL, "k1"), []byte(tt.body))
 		if code != tt.want {
 			t.Errorf("%s: status %d %s; want %d", tt.name, code, body, tt.want)
 		}
@@ -552,7 +642,7 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 
-	resp, err := http.Post(ts.URL+wire.PathCheckIns, "text/plain", strings.NewReader(`{"kiosk_id":"k1","records":[]}`))
+	resp, err := http.Post(as(ts.URL, "k1")+wire.PathCheckIns, "text/plain", strings.NewReader(`{"kiosk_id":"k1","records":[]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 )
 
 // BatchContentType is the media type a kiosk sends a Batch in: CBOR (RFC
@@ -19,16 +21,21 @@ import (
 // accepts ContentType (JSON) too.
 const BatchContentType = "application/cbor"
 
-// The CBOR modes of batches. Decoding is strict, as the JSON decoding is:
-// an unknown key, a key twice, an indefinite length or a tag is an error.
+// The CBOR modes of batches. Decoding follows the rules of every CBOR input
+// from outside (card.DecOptions: a key twice, an indefinite length or
+// invalid UTF-8 is an error), and is strict besides, as the JSON decoding
+// is: an unknown key or a tag is an error too. Its caps are the library's
+// defaults: the body is bounded (MaxBodyBytes) before it is decoded, and a
+// batch of more than MaxBatch records must decode to be refused as too
+// large rather than as malformed.
 var (
 	cborEnc = must(cbor.EncOptions{Time: cbor.TimeRFC3339Nano, IndefLength: cbor.IndefLengthForbidden}.EncMode())
-	cborDec = must(cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-	}.DecMode())
+	cborDec = must(func() cbor.DecOptions {
+		o := card.DecOptions(32, 1<<17, 1<<17)
+		o.ExtraReturnErrors = cbor.ExtraDecErrorUnknownField
+		o.TagsMd = cbor.TagsForbidden
+		return o
+	}().DecMode())
 )
 
 func must[T any](v T, err error) T {

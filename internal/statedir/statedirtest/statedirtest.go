@@ -10,17 +10,8 @@ import (
 	"testing"
 
 	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
+	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 )
-
-// requireOrSkip skips the test, or fails it when KIOSK_REQUIRE_ALL=1 (as
-// CI sets): a test that needs a real thing and quietly skips proves nothing.
-func requireOrSkip(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("KIOSK_REQUIRE_ALL") == "1" {
-		t.Fatalf(format+" (KIOSK_REQUIRE_ALL=1)", args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // Tmpfs mounts a tmpfs of size bytes on a new directory and returns it;
 // it is unmounted when the test ends (after the cleanups registered later,
@@ -31,7 +22,7 @@ func Tmpfs(t testing.TB, size uint64) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := mount(dir, size); err != nil {
-		requireOrSkip(t, "needs a tmpfs mount for a real full disk (root): %v", err)
+		testenv.RequireOrSkip(t, "needs a tmpfs mount for a real full disk (root): %v", err)
 	}
 	t.Cleanup(func() {
 		if err := unmount(dir); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,21 +10,17 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 )
 
 // newBrowser starts headless Chromium as the kiosk runs it, minus the
 // screen: no GPU, no sandbox (tests run as root), nothing reaching out to
-// the network. It skips when Chromium is missing, unless KIOSK_REQUIRE_ALL=1.
+// the network. It skips when Chromium is missing, unless KIOSK_REQUIRE_ALL=1
+// (testenv.LookPath).
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("KIOSK_REQUIRE_ALL") == "1" {
-			t.Fatalf("needs chromium (KIOSK_REQUIRE_ALL=1): %v", err)
-		}
-		t.Skipf("needs chromium: %v", err)
-	}
+	path := testenv.LookPath(t, "chromium", "chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,

@@ -15,7 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
+	"github.com/docketkiosk/checkin-kiosk/internal/qr"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 )
 
@@ -130,19 +133,13 @@ gets its public key, the file a kiosk pins with --root:
 		return err
 	}
 	// Never overwrite a key: it may be the only copy of an issuer's key.
-	f, err := os.OpenFile(*keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("create key file: %w", err)
-	}
-	if _, err := f.Write(keyPEM); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", *keyFile, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", *keyFile, err)
+	// And never leave half of one: it is on disk, whole, before its
+	// certificate names it.
+	if err := atomicfile.Create(*keyFile, keyPEM, 0o600); err != nil {
+		return err
 	}
 	if *certFile != "" {
-		if err := upload.WriteFile(*certFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
+		if err := atomicfile.Write(*certFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "kid %x\n", card.KIDOfCertificate(cert))
@@ -152,7 +149,7 @@ gets its public key, the file a kiosk pins with --root:
 		if err != nil {
 			return err
 		}
-		if err := upload.WriteFile(*pubFile, pubPEM, 0o644); err != nil {
+		if err := atomicfile.Write(*pubFile, pubPEM, 0o644); err != nil {
 			return err
 		}
 		kid, err := card.KIDOfKey(key.Public())
@@ -168,28 +165,21 @@ func cardIssue(_ context.Context, env *Env, args []string) error {
 	fs := newCardFlags(env, "issue")
 	keyFile := fs.String("key", "", "issuer private key (PEM)")
 	certFile := fs.String("cert", "", "issuer certificate (PEM); the card carries its kid")
-	iss := fs.String("iss", "", "issuer name (CWT iss)")
-	aNumber := fs.String("a-number", "", "A-number, digits only")
-	family := fs.String("family", "", "family name (omit with --given for a minimal card)")
-	given := fs.String("given", "", "given name")
-	dob := fs.String("dob", "", "date of birth, YYYY-MM-DD")
-	office := fs.String("office", "", "issuing office code")
-	serial := fs.String("serial", "", "card serial in hex (default: 8 random bytes)")
-	validFor := fs.Duration("valid-for", 8760*time.Hour, "how long the card is valid")
-	issuedAt := fs.String("issued-at", "", "issue time, RFC 3339 (default: now)")
+	var fields cardFields
+	fields.register(fs)
 	prefix := fs.String("prefix", card.DefaultPrefix, "context prefix")
 	qrFile := fs.String("qr", "", "also write the card's QR code to this PNG file")
 	if help, err := cardParseFlags(fs, args); help || err != nil {
 		return err
 	}
-	if err := cardRequired(env, fs, "key", "cert", "iss", "a-number", "dob", "office"); err != nil {
+	if err := cardRequired(env, fs, append([]string{"key", "cert"}, cardFieldsRequired...)...); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "kiosk card issue: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	iat, err := cardTime(env, "issue", "issued-at", *issuedAt)
+	c, err := fields.card(env, "issue")
 	if err != nil {
 		return err
 	}
@@ -204,27 +194,63 @@ func cardIssue(_ context.Context, env *Env, args []string) error {
 	if pub, ok := key.Public().(interface{ Equal(x crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
 		return fmt.Errorf("%s does not hold the key of %s", *keyFile, *certFile)
 	}
-	i := &card.Issuer{Name: *iss, Signer: key, KID: card.KIDOfCertificate(cert), Prefix: *prefix}
-	payload, err := i.Issue(card.Card{
-		Serial:      *serial,
-		IssuedAt:    iat,
-		ExpiresAt:   iat.Add(*validFor),
-		ANumber:     *aNumber,
-		FamilyName:  *family,
-		GivenName:   *given,
-		DateOfBirth: *dob,
-		Office:      *office,
-	})
+	i := &card.Issuer{Name: c.Issuer, Signer: key, KID: card.KIDOfCertificate(cert), Prefix: *prefix}
+	payload, err := i.Issue(c)
 	if err != nil {
 		return err
 	}
 	if *qrFile != "" {
-		if err := writeQRPNG(*qrFile, payload); err != nil {
+		if err := qr.WritePNG(*qrFile, payload); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintln(env.Stdout, payload)
 	return nil
+}
+
+// cardFields are the flags of a card's fields. "kiosk card issue" and
+// "kiosk card roster add" make the same card, one signed into a QR payload,
+// the other sealed into a roster: one set of flags keeps them the same.
+type cardFields struct {
+	iss, aNumber, family, given, dob, office, serial, issuedAt string
+	validFor                                                   time.Duration
+}
+
+// cardFieldsRequired are the card field flags a card cannot be made
+// without.
+var cardFieldsRequired = []string{"iss", "a-number", "dob", "office"}
+
+// register adds the card field flags to fs.
+func (f *cardFields) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.iss, "iss", "", "issuer name (CWT iss)")
+	fs.StringVar(&f.aNumber, "a-number", "", "A-number, digits only")
+	fs.StringVar(&f.family, "family", "", "family name (omit with --given for a minimal card)")
+	fs.StringVar(&f.given, "given", "", "given name")
+	fs.StringVar(&f.dob, "dob", "", "date of birth, YYYY-MM-DD")
+	fs.StringVar(&f.office, "office", "", "issuing office code")
+	fs.StringVar(&f.serial, "serial", "", "card serial in hex (default: 8 random bytes)")
+	fs.DurationVar(&f.validFor, "valid-for", 8760*time.Hour, "how long the card is valid")
+	fs.StringVar(&f.issuedAt, "issued-at", "", "issue time, RFC 3339 (default: now)")
+}
+
+// card is the card the flags describe, for "kiosk card cmd"; its serial
+// is "" when --serial was not given. A bad --issued-at is a usage error.
+func (f *cardFields) card(env *Env, cmd string) (card.Card, error) {
+	iat, err := cardTime(env, cmd, "issued-at", f.issuedAt)
+	if err != nil {
+		return card.Card{}, err
+	}
+	return card.Card{
+		Issuer:      f.iss,
+		Serial:      f.serial,
+		IssuedAt:    iat,
+		ExpiresAt:   iat.Add(f.validFor),
+		ANumber:     f.aNumber,
+		FamilyName:  f.family,
+		GivenName:   f.given,
+		DateOfBirth: f.dob,
+		Office:      f.office,
+	}, nil
 }
 
 // cardVerifyOutput is what "kiosk card verify" prints: the outcome and the
@@ -274,11 +300,16 @@ func cardVerify(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := readLists(Config{Root: *rootFile, Trust: *trustFile, Revocations: *revFile, MaxListAge: *maxAge})
+	lists, err := trust.Open(trust.Files{Root: *rootFile, Trust: *trustFile, Revocations: *revFile, MaxListAge: *maxAge})
 	if err != nil {
 		return err
 	}
-	v := l.verifier
+	// A key no card may be signed with is left out, as the kiosk leaves
+	// it out: the others still verify, and the tester hears which one.
+	for _, k := range lists.Skipped() {
+		fmt.Fprintf(env.Stderr, "kiosk card verify: key skipped: kid %x, issuer %q: %v\n", k.KID, k.Issuer, k.Err)
+	}
+	v := lists.Verifier
 	v.Prefix = *prefix
 
 	payload := fs.Arg(0)

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
-	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 )
 
 // cardRosterCommand is "kiosk card roster": adding reference cards to a
@@ -28,20 +28,13 @@ func cardRosterAdd(_ context.Context, env *Env, args []string) error {
 	fs := newCardFlags(env, "roster add")
 	rootKeyFile := fs.String("root-key", "", "root private key the roster is signed with (PKCS #8 PEM)")
 	rosterFile := fs.String("roster", "", "signed roster to add to; created (seq 1) if missing")
-	iss := fs.String("iss", "", "issuer name (CWT iss)")
-	aNumber := fs.String("a-number", "", "A-number, digits only")
-	family := fs.String("family", "", "family name (omit with --given for a minimal card)")
-	given := fs.String("given", "", "given name")
-	dob := fs.String("dob", "", "date of birth, YYYY-MM-DD")
-	office := fs.String("office", "", "issuing office code")
-	serial := fs.String("serial", "", "card serial in hex (default: 8 random bytes)")
-	validFor := fs.Duration("valid-for", 8760*time.Hour, "how long the card is valid")
-	issuedAt := fs.String("issued-at", "", "issue time, RFC 3339 (default: now)")
+	var fields cardFields
+	fields.register(fs)
 	urlPrefix := fs.String("url-prefix", "", "URL prefix to print before the reference, e.g. https://docket.example.gov/c/")
 	if help, err := cardParseFlags(fs, args); help || err != nil {
 		return err
 	}
-	if err := cardRequired(env, fs, "root-key", "roster", "iss", "a-number", "dob", "office"); err != nil {
+	if err := cardRequired(env, fs, append([]string{"root-key", "roster"}, cardFieldsRequired...)...); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -49,7 +42,7 @@ func cardRosterAdd(_ context.Context, env *Env, args []string) error {
 		return errUsage
 	}
 	now := time.Now()
-	iat, err := cardTime(env, "roster add", "issued-at", *issuedAt)
+	c, err := fields.card(env, "roster add")
 	if err != nil {
 		return err
 	}
@@ -57,12 +50,13 @@ func cardRosterAdd(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *serial == "" {
+	// Issue draws a serial itself; a roster entry needs one here, to print.
+	if c.Serial == "" {
 		b := make([]byte, 8)
 		if _, err := rand.Read(b); err != nil {
 			return fmt.Errorf("serial: %w", err)
 		}
-		*serial = hex.EncodeToString(b)
+		c.Serial = hex.EncodeToString(b)
 	}
 
 	var roster *card.Roster
@@ -85,29 +79,18 @@ func cardRosterAdd(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	err = roster.Add(ref, card.Card{
-		Issuer:      *iss,
-		Serial:      *serial,
-		IssuedAt:    iat,
-		ExpiresAt:   iat.Add(*validFor),
-		ANumber:     *aNumber,
-		FamilyName:  *family,
-		GivenName:   *given,
-		DateOfBirth: *dob,
-		Office:      *office,
-	})
-	if err != nil {
+	if err := roster.Add(ref, c); err != nil {
 		return err
 	}
 	signed, err := roster.Sign(root)
 	if err != nil {
 		return err
 	}
-	if err := upload.WriteFile(*rosterFile, signed, 0o644); err != nil {
+	if err := atomicfile.Write(*rosterFile, signed, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, *urlPrefix+ref)
-	fmt.Fprintf(env.Stderr, "roster seq %d, %d entries; card serial %s\n", roster.Seq(), roster.Len(), *serial)
+	fmt.Fprintf(env.Stderr, "roster seq %d, %d entries; card serial %s\n", roster.Seq(), roster.Len(), c.Serial)
 	return nil
 }
 

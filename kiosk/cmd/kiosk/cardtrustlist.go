@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
-	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 )
 
 // cardTrustList is "kiosk card trustlist sign|show".
@@ -116,8 +116,15 @@ func cardTrustListSign(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := upload.WriteFile(*outFile, data, 0o644); err != nil {
+	if err := atomicfile.Write(*outFile, data, 0o644); err != nil {
 		return err
+	}
+	// Signed all the same (the list may serve other verifiers), but the
+	// signer should know kiosks will skip it.
+	for i := range list.Entries {
+		if err := list.Entries[i].CheckKey(); err != nil {
+			fmt.Fprintf(env.Stderr, "kiosk card trustlist sign: --entry %d: kiosks will skip this key: %v\n", i+1, err)
+		}
 	}
 	fmt.Fprintf(env.Stdout, "seq %d, %d entries\n", list.Seq, len(list.Entries))
 	return nil
@@ -173,6 +180,9 @@ type trustListOutput struct {
 	Seq      uint64             `json:"seq"`
 	IssuedAt string             `json:"issued_at"`
 	Entries  []trustEntryOutput `json:"entries"`
+	// SkippedKeys counts the entries whose key no card may be signed
+	// with: kiosks skip them, as the status's lists.skipped_keys counts.
+	SkippedKeys int `json:"skipped_keys"`
 }
 
 type trustEntryOutput struct {
@@ -183,6 +193,7 @@ type trustEntryOutput struct {
 	NotBefore string   `json:"not_before"`
 	NotAfter  string   `json:"not_after"`
 	Offices   []string `json:"offices"`
+	Skipped   string   `json:"skipped,omitempty"` // why kiosks skip the key; "" when they use it
 }
 
 func cardTrustListShow(_ context.Context, env *Env, args []string) error {
@@ -192,7 +203,9 @@ func cardTrustListShow(_ context.Context, env *Env, args []string) error {
 		fmt.Fprintln(fs.Output(), `Usage: kiosk card trustlist show --root FILE LIST
 
 Verifies LIST and prints it as JSON: seq, issued_at and each entry's iss,
-kid (hex), key kind, window and offices.`)
+kid (hex), key kind, window and offices. An entry whose key no card may be
+signed with (an ECDSA P-384 key, say) says why in "skipped": kiosks leave
+it out and trust the others; skipped_keys counts them.`)
 		fs.PrintDefaults()
 	}
 	if help, err := cardParseFlags(fs, args); help || err != nil {
@@ -225,6 +238,10 @@ kid (hex), key kind, window and offices.`)
 		}
 		if e.Certificate != nil {
 			o.Key, o.Subject = "cert", e.Certificate.Subject.CommonName
+		}
+		if err := e.CheckKey(); err != nil {
+			o.Skipped = err.Error()
+			out.SkippedKeys++
 		}
 		out.Entries = append(out.Entries, o)
 	}

@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"cmp"
 	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -33,6 +32,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
@@ -187,9 +187,12 @@ func startUpstreamProc(t *testing.T, bin, dir string, flags ...string) *upstream
 	t.Helper()
 	args := append([]string{"upstream", "--listen", "127.0.0.1:0", "--host", "127.0.0.1", "--state-dir", dir}, flags...)
 	u := &upstreamProc{proc: startProc(t, "upstream", bin, upstreamReady, args...), bin: bin, dir: dir}
-	pool := x509.NewCertPool()
 	caPEM, err := os.ReadFile(u.caFile())
-	if err != nil || !pool.AppendCertsFromPEM(caPEM) {
+	if err != nil {
+		t.Fatalf("upstream CA: %v", err)
+	}
+	pool, err := enroll.ParseCA(caPEM)
+	if err != nil {
 		t.Fatalf("upstream CA %s: %v", u.caFile(), err)
 	}
 	u.client = upload.NewClient(pool, tls.Certificate{}, 10*time.Second)

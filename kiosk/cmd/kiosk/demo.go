@@ -23,7 +23,8 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
-	"github.com/docketkiosk/checkin-kiosk/sync/upload"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
+	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 )
 
@@ -67,9 +68,9 @@ func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 	kit := &demoKit{
 		Dir:         dir,
 		Root:        filepath.Join(dir, "root.pem"),
-		Trust:       filepath.Join(dir, "trustlist.cose"),
-		Revocations: filepath.Join(dir, "revocations.cose"),
-		Roster:      filepath.Join(dir, "roster.cose"),
+		Trust:       filepath.Join(dir, trust.KindTrustList.FileName()),
+		Revocations: filepath.Join(dir, trust.KindRevocations.FileName()),
+		Roster:      filepath.Join(dir, trust.KindRoster.FileName()),
 		Samples:     map[string]string{},
 	}
 	rootPEM, err := card.MarshalPublicKeyPEM(root.Public())
@@ -143,7 +144,7 @@ func prepareDemo(dir string, now time.Time) (*demoKit, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "notices.cose"), noticesData, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, trust.KindNotices.FileName()), noticesData, 0o644); err != nil {
 		return nil, fmt.Errorf("write notices: %w", err)
 	}
 
@@ -380,7 +381,7 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string, star
 	if err != nil {
 		return fmt.Errorf("listen for upstream: %w", err)
 	}
-	defer upLn.Close() // serveUpstream closes it; this is for a failure before
+	defer upLn.Close() // upstream.Serve closes it; this is for a failure before
 	printDemo(env.Stdout, m.Listener.Addr().String(), kit, state, upLn.Addr().String())
 
 	// The upstream decrypts what it receives, so it keeps its store apart.
@@ -396,7 +397,9 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string, star
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveUpstream(gctx, upLn, up, nil, m.Log.With("part", "upstream")) })
+	g.Go(func() error {
+		return upstream.Serve(gctx, upLn, upstream.ServeOptions{Server: up.Server, Authority: up.Authority, Log: m.Log.With("part", "upstream")})
+	})
 
 	m.Config.Root = kit.Root
 	m.Config.Trust = kit.Trust
@@ -408,7 +411,7 @@ func runDemo(ctx context.Context, env *Env, m *Main, upstreamListen string, star
 	// with it (again on every run, as the upstream's port changes).
 	token, err := up.Server.NewEnrollToken(ctx, m.Config.KioskID, time.Minute)
 	if err == nil {
-		_, err = enroll(ctx, m.Config.Upstream, up.Authority.CAPEM, token, m.Config.KioskID, state)
+		_, err = enroll.Enroll(ctx, m.Config.Upstream, up.Authority.CAPEM, token, m.Config.KioskID, state)
 	}
 	if err != nil {
 		cancel()
@@ -456,7 +459,7 @@ func firstDownload(ctx context.Context, m *Main) {
 	}
 	kinds := len(d.Kinds)
 	if d.Kinds == nil {
-		kinds = len(upload.Kinds)
+		kinds = len(trust.Kinds)
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

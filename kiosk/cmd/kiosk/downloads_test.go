@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
-	"github.com/docketkiosk/checkin-kiosk/sync/upload"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 )
 
 // TestListsSwappedAtRuntime: a revocation list published on the upstream
@@ -23,20 +21,20 @@ func TestListsSwappedAtRuntime(t *testing.T) {
 	up.Server.SetDocumentDir(kit.Dir)
 	m := startKiosk(t, t.TempDir(), kit, up.URL)
 	verify := func(sample string) card.Status {
-		return m.verifiers.Verify(kit.Samples[sample], time.Now()).Status
+		return m.lists.Verify(kit.Samples[sample], time.Now()).Status
 	}
 	if got := verify("valid"); got != card.Valid {
 		t.Fatalf("Verify(valid) = %s; want valid", got)
 	}
 	eventually(t, "the first poll", func() bool {
-		return !m.downloader.Status()[upload.KindRevocations].LastCheck.IsZero()
+		return !m.downloader.Status()[trust.KindRevocations].LastCheck.IsZero()
 	})
 
 	root, err := card.ParsePrivateKeyPEM(mustRead(t, filepath.Join(kit.Dir, "root-key.pem")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := m.verifiers.current().verifier.Revocations.Seq()
+	held := m.lists.Current().Verifier.Revocations.Seq()
 	orig := mustRead(t, kit.Revocations)
 
 	// A forged list — a higher seq, revoking nothing — is refused and the
@@ -54,7 +52,7 @@ func TestListsSwappedAtRuntime(t *testing.T) {
 	writeDoc(t, kit.Revocations, data)
 	m.downloader.Kick()
 	eventually(t, "the forged list refused", func() bool {
-		return strings.Contains(m.downloader.Status()[upload.KindRevocations].LastError, "signature")
+		return strings.Contains(m.downloader.Status()[trust.KindRevocations].LastError, "signature")
 	})
 	if got := verify("revoked"); got != card.Revoked {
 		t.Errorf("after a forged list, Verify(revoked) = %s; want revoked", got)
@@ -74,7 +72,7 @@ func TestListsSwappedAtRuntime(t *testing.T) {
 	writeDoc(t, kit.Revocations, data)
 	m.downloader.Kick()
 	eventually(t, "the new list in use", func() bool { return verify("valid") == card.Revoked })
-	if got := m.verifiers.current().status(time.Now()).RevocationsSeq; got != held+1 {
+	if got := m.lists.Status(time.Now()).RevocationsSeq; got != held+1 {
 		t.Errorf("status revocations seq = %d; want %d", got, held+1)
 	}
 	// Kept for the next start, which must not refuse it as a rollback of
@@ -97,67 +95,16 @@ func TestNoticeForHolder(t *testing.T) {
 	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
 	up.Server.SetDocumentDir(kit.Dir)
 	m := startKiosk(t, t.TempDir(), kit, up.URL)
-	holder := m.verifiers.Verify(kit.Samples["valid"], time.Now()).Card
-	other := m.verifiers.Verify(kit.Samples["expired"], time.Now()).Card
-	eventually(t, "the notices", func() bool { _, ok := m.notice(*holder); return ok })
-	n, _ := m.notice(*holder)
+	holder := m.lists.Verify(kit.Samples["valid"], time.Now()).Card
+	other := m.lists.Verify(kit.Samples["expired"], time.Now()).Card
+	eventually(t, "the notices", func() bool { _, ok := m.lists.Notice(*holder); return ok })
+	n, _ := m.lists.Notice(*holder)
 	if got := n.In("es"); !strings.Contains(got, "ventanilla 3") {
 		t.Errorf("notice in Spanish = %q; want window 3", got)
 	}
-	if _, ok := m.notice(*other); ok {
+	if _, ok := m.lists.Notice(*other); ok {
 		t.Errorf("notice for another card holder; want none")
 	}
-}
-
-func TestEnrollCommand(t *testing.T) {
-	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	writeDoc(t, ca, up.Authority.CAPEM)
-	token, err := up.Server.NewEnrollToken(context.Background(), "kiosk-07", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	state := t.TempDir()
-	run := func(args ...string) (int, string) {
-		var out bytes.Buffer
-		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
-		return dispatch(context.Background(), env, append([]string{"enroll"}, args...)), out.String()
-	}
-	args := []string{"--upstream", up.URL, "--ca", ca, "--token", token, "--kiosk-id", "kiosk-07", "--state-dir", state}
-	if code, out := run(args...); code != 0 {
-		t.Fatalf("kiosk enroll: exit %d\n%s", code, out)
-	}
-	fi, err := os.Stat(filepath.Join(state, enrollmentFile))
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("enrollment.json: %v, %v; want mode 0600", fi, err)
-	}
-	var e enrollment
-	if err := json.Unmarshal(mustRead(t, filepath.Join(state, enrollmentFile)), &e); err != nil {
-		t.Fatal(err)
-	}
-	if e.KioskID != "kiosk-07" || e.Upstream != up.URL || e.CAPEM != string(up.Authority.CAPEM) {
-		t.Errorf("enrollment.json = %+v; want kiosk-07 at %s with the CA", e, up.URL)
-	}
-	if code, out := run(args...); code != 1 || !strings.Contains(out, "already used") {
-		t.Errorf("kiosk enroll with the token again: exit %d\n%s; want 1, already used", code, out)
-	}
-	other := filepath.Join(t.TempDir(), "other-ca.pem")
-	writeDoc(t, other, testKitCA(t))
-	token2, _ := up.Server.NewEnrollToken(context.Background(), "kiosk-07", time.Hour)
-	if code, out := run("--upstream", up.URL, "--ca", other, "--token", token2, "--kiosk-id", "kiosk-07", "--state-dir", t.TempDir()); code != 1 || !strings.Contains(out, "certificate") {
-		t.Errorf("kiosk enroll pinning another CA: exit %d\n%s; want 1, a certificate error", code, out)
-	}
-}
-
-// testKitCA is the CA certificate of another upstream.
-func testKitCA(t *testing.T) []byte {
-	t.Helper()
-	up, err := openUpstream(t.TempDir(), testLog(t), []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	up.Close()
-	return up.Authority.CAPEM
 }
 
 func mustRead(t *testing.T, file string) []byte {
@@ -171,7 +118,7 @@ func mustRead(t *testing.T, file string) []byte {
 
 func writeDoc(t *testing.T, file string, data []byte) {
 	t.Helper()
-	if err := upload.WriteFile(file, data, 0o644); err != nil {
+	if err := atomicfile.Write(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
-	"context"
-	"crypto"
-	"errors"
-	"io"
-	"log/slog"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,174 +18,163 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 )
 
-// memState is a stateStore in memory.
-type memState struct {
-	m   map[string]string
-	err error // returned by every call when set
-}
-
-func (s *memState) GetState(_ context.Context, key string) (string, bool, error) {
-	if s.err != nil {
-		return "", false, s.err
-	}
-	v, ok := s.m[key]
-	return v, ok, nil
-}
-
-func (s *memState) PutState(_ context.Context, key, value string) error {
-	if s.err != nil {
-		return s.err
-	}
-	if s.m == nil {
-		s.m = map[string]string{}
-	}
-	s.m[key] = value
-	return nil
-}
-
-// listFiles writes a root public key, a trust list of seq trustSeq and a
-// revocation list of seq revSeq to dir and returns the Config naming them.
-func listFiles(t *testing.T, dir string, root crypto.Signer, trustSeq, revSeq uint64) Config {
+// p384Certificate is a self-signed certificate of an ECDSA P-384 key, as
+// some countries' EU DCC test cases carry: a key no card may be signed
+// with. "kiosk card keygen" makes none, so the test does.
+func p384Certificate(t *testing.T) *x509.Certificate {
 	t.Helper()
-	_, cert, err := card.GenerateKey(card.AlgEdDSA, "issuer")
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	tl, err := (&card.TrustList{Seq: trustSeq, IssuedAt: now, Entries: []card.TrustEntry{{
-		Issuer: "SDC-TEST", Certificate: cert, NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(1, 0, 0), Offices: []string{"*"},
-	}}}).Sign(root)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(384), Subject: pkix.Name{CommonName: "P-384 issuer"},
+		NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(5, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := card.NewRevocations(revSeq)
-	r.SetIssuedAt(now)
-	rl, err := r.Sign(root)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := card.MarshalPublicKeyPEM(root.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := Config{
-		Root:        filepath.Join(dir, "root.pem"),
-		Trust:       filepath.Join(dir, "trustlist.cose"),
-		Revocations: filepath.Join(dir, "revocations.cose"),
-		MaxListAge:  DefaultMaxListAge,
-	}
-	for file, data := range map[string][]byte{c.Root: pub, c.Trust: tl, c.Revocations: rl} {
-		if err := os.WriteFile(file, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return c
+	return cert
 }
 
-func TestLoadVerifierSeqs(t *testing.T) {
-	root, _, err := card.GenerateKey(card.AlgEdDSA, "root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, tt := range []struct {
-		name               string
-		held               map[string]string // nil: nothing held
-		trustSeq, revSeq   uint64
-		wantErr            string // "" for success
-		wantTrust, wantRev string // held afterwards
-	}{
-		{"first start", nil, 3, 5, "", "3", "5"},
-		{"same lists again", map[string]string{stateTrustListSeq: "3", stateRevocationsSeq: "5"}, 3, 5, "", "3", "5"},
-		{"newer lists", map[string]string{stateTrustListSeq: "3", stateRevocationsSeq: "5"}, 4, 9, "", "4", "9"},
-		{"older revocation list", map[string]string{stateTrustListSeq: "3", stateRevocationsSeq: "5"}, 4, 4, "revocation list", "3", "5"},
-		{"older trust list", map[string]string{stateTrustListSeq: "3", stateRevocationsSeq: "5"}, 2, 6, "trust list", "3", "5"},
-		{"seq 0 after seq 1", map[string]string{stateTrustListSeq: "1"}, 0, 1, "trust list", "1", ""},
-		{"held seq unreadable", map[string]string{stateTrustListSeq: "three"}, 3, 5, "state", "three", ""},
-	} {
-		c := listFiles(t, t.TempDir(), root, tt.trustSeq, tt.revSeq)
-		st := &memState{m: map[string]string{}}
-		for k, v := range tt.held {
-			st.m[k] = v
-		}
-		l, err := loadVerifier(context.Background(), c, st, log)
-		var v *card.Verifier
-		if l != nil {
-			v = l.verifier
-		}
-		switch {
-		case tt.wantErr == "" && err != nil:
-			t.Errorf("loadVerifier(%s) = %v; want nil", tt.name, err)
-		case tt.wantErr != "" && err == nil:
-			t.Errorf("loadVerifier(%s) = nil; want an error about the %s", tt.name, tt.wantErr)
-		case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
-			t.Errorf("loadVerifier(%s) = %v; want an error about the %s", tt.name, err, tt.wantErr)
-		case tt.wantErr == "" && (v.Trust.Len() != 1 || v.Revocations.Seq() != tt.revSeq || v.MaxListAge != DefaultMaxListAge):
-			t.Errorf("loadVerifier(%s) = %d keys, revocations seq %d, max age %s; want 1, %d, %s",
-				tt.name, v.Trust.Len(), v.Revocations.Seq(), v.MaxListAge, tt.revSeq, DefaultMaxListAge)
-		}
-		if got := st.m[stateTrustListSeq]; got != tt.wantTrust {
-			t.Errorf("loadVerifier(%s): trust list seq held = %q; want %q", tt.name, got, tt.wantTrust)
-		}
-		if got := st.m[stateRevocationsSeq]; got != tt.wantRev {
-			t.Errorf("loadVerifier(%s): revocation list seq held = %q; want %q", tt.name, got, tt.wantRev)
-		}
-	}
-}
-
-func TestLoadVerifierModes(t *testing.T) {
-	root, _, err := card.GenerateKey(card.AlgEdDSA, "root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _, err := card.GenerateKey(card.AlgES256, "other root")
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestCardVerifySkipsUnusableKey: a PEM trust file and a signed trust list
+// each holding a P-384 certificate beside a good P-256 one still verify the
+// P-256 issuer's cards ("kiosk card verify" prints its JSON, result
+// valid), say which key they skipped, and "trustlist show" counts it. A
+// list signed by another root is still refused whole.
+func TestCardVerifySkipsUnusableKey(t *testing.T) {
 	dir := t.TempDir()
-	c := listFiles(t, dir, root, 1, 1)
-	otherDir := t.TempDir()
-	oc := listFiles(t, otherDir, other, 1, 1)
-	_, cert, err := card.GenerateKey(card.AlgES256, "issuer")
+	rootKey, rootPub := filepath.Join(dir, "root-key.pem"), filepath.Join(dir, "root.pem")
+	otherRootKey := filepath.Join(dir, "other-root-key.pem")
+	key, cert := filepath.Join(dir, "issuer.key"), filepath.Join(dir, "issuer.pem")
+	for _, args := range [][]string{
+		{"--alg", "EdDSA", "--key", rootKey, "--pub", rootPub},
+		{"--alg", "EdDSA", "--key", otherRootKey, "--pub", filepath.Join(dir, "other-root.pem")},
+		{"--alg", "ES256", "--subject", "Test Issuer", "--key", key, "--cert", cert},
+	} {
+		if _, stderr, err := cardRun(t, "", append([]string{"keygen"}, args...)...); err != nil {
+			t.Fatalf("card keygen %q = %v; stderr %s", args, err, stderr)
+		}
+	}
+	p384 := p384Certificate(t)
+	p384File := filepath.Join(dir, "p384.pem")
+	if err := os.WriteFile(p384File, card.MarshalCertificatePEM(p384), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p384KID := hex.EncodeToString(card.KIDOfCertificate(p384))
+	stdout, stderr, err := cardRun(t, "", "issue", "--key", key, "--cert", cert, "--iss", "SDC-TEST", "--a-number", "1",
+		"--dob", "1990-01-01", "--office", "XFO", "--serial", "0a0b0c0d", "--issued-at", "2026-01-01T00:00:00Z")
+	if err != nil {
+		t.Fatalf("card issue = %v; stderr %s", err, stderr)
+	}
+	payload := strings.TrimSpace(stdout)
+
+	// The PEM trust file: the P-384 certificate first.
+	pemTrust := filepath.Join(dir, "issuers.pem")
+	if err := os.WriteFile(pemTrust, append(card.MarshalCertificatePEM(p384), mustRead(t, cert)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The signed trust list, made with the command.
+	sign := func(rootKey, out string) (stderr string, err error) {
+		const window = ",offices=*,not-before=2025-01-01T00:00:00Z,not-after=2027-01-01T00:00:00Z"
+		_, stderr, err = cardRun(t, "", "trustlist", "sign", "--root-key", rootKey, "--seq", "1", "--out", out,
+			"--entry", "iss=SDC-FAR,cert="+p384File+window, "--entry", "iss=SDC-TEST,cert="+cert+window)
+		return stderr, err
+	}
+	list := filepath.Join(dir, "trustlist.cose")
+	stderr, err = sign(rootKey, list)
+	if err != nil {
+		t.Fatalf("card trustlist sign (with a P-384 certificate) = %v; stderr %s", err, stderr)
+	}
+	if !strings.Contains(stderr, "--entry 1") || !strings.Contains(stderr, "skip") || strings.Contains(stderr, "--entry 2") {
+		t.Errorf("card trustlist sign: stderr %q; want a warning that kiosks skip entry 1, and only it", stderr)
+	}
+
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"PEM trust file", []string{"--trust", pemTrust}},
+		{"signed trust list", []string{"--root", rootPub, "--trust", list}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append([]string{"verify"}, tt.args...), "--at", "2026-01-02T00:00:00Z", payload)
+			stdout, stderr, err := cardRun(t, "", args...)
+			if err != nil {
+				t.Errorf("card verify = %v; want nil (stderr %s)", err, stderr)
+			}
+			if m := cardVerifyJSON(t, stdout); m["result"] != "valid" {
+				t.Errorf("card verify = %s; want result valid", stdout)
+			}
+			if !strings.Contains(stderr, "skipped") || !strings.Contains(stderr, p384KID) {
+				t.Errorf("card verify: stderr %q; want the skipped key's kid %s", stderr, p384KID)
+			}
+		})
+	}
+
+	stdout, stderr, err = cardRun(t, "", "trustlist", "show", "--root", rootPub, list)
+	if err != nil {
+		t.Fatalf("card trustlist show = %v; stderr %s", err, stderr)
+	}
+	var shown trustListOutput
+	if err := json.Unmarshal([]byte(stdout), &shown); err != nil {
+		t.Fatalf("card trustlist show printed %s: %v", stdout, err)
+	}
+	if shown.SkippedKeys != 1 || len(shown.Entries) != 2 ||
+		shown.Entries[0].KID != p384KID || !strings.Contains(shown.Entries[0].Skipped, "P-384") || shown.Entries[1].Skipped != "" {
+		t.Errorf("card trustlist show = %s; want 2 entries, the first skipped for P-384, skipped_keys 1", stdout)
+	}
+
+	// Signed by another root: refused whole, nothing verified.
+	forged := filepath.Join(dir, "forged.cose")
+	if stderr, err := sign(otherRootKey, forged); err != nil {
+		t.Fatalf("card trustlist sign = %v; stderr %s", err, stderr)
+	}
+	stdout, _, err = cardRun(t, "", "verify", "--root", rootPub, "--trust", forged, "--at", "2026-01-02T00:00:00Z", payload)
+	if err == nil || strings.Contains(stdout, "valid") {
+		t.Errorf("card verify with a trust list of another root = %v, %q; want an error", err, stdout)
+	}
+}
+
+// TestStatusSkippedKeys: the daemon loads a trust list holding a P-384
+// key, still takes the demo's cards, and counts the key skipped in
+// /api/v1/status.
+func TestStatusSkippedKeys(t *testing.T) {
+	kit := testKit(t)
+	root, err := card.ParsePrivateKeyPEM(mustRead(t, filepath.Join(kit.Dir, "root-key.pem")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pemFile := filepath.Join(dir, "issuer.pem")
-	if err := os.WriteFile(pemFile, card.MarshalCertificatePEM(cert), 0o644); err != nil {
+	l, err := card.OpenTrustList(mustRead(t, kit.Trust), root.Public())
+	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, tt := range []struct {
-		name    string
-		edit    func(c *Config)
-		st      *memState
-		wantErr bool
-		stale   bool // ListsStale now
-	}{
-		{"signed lists", func(*Config) {}, &memState{}, false, false},
-		{"signed trust list, no revocation list", func(c *Config) { c.Revocations = "" }, &memState{}, false, true},
-		{"no revocation list, no limit", func(c *Config) { c.Revocations, c.MaxListAge = "", 0 }, &memState{}, false, false},
-		{"development: PEM trust, no root", func(c *Config) { c.Root, c.Trust, c.Revocations, c.MaxListAge = "", pemFile, "", 0 }, &memState{}, false, false},
-		{"PEM trust with a root", func(c *Config) { c.Trust = pemFile }, &memState{}, true, false},
-		{"signed trust list without a root", func(c *Config) { c.Root, c.Revocations = "", "" }, &memState{}, true, false},
-		{"revocations without a root", func(c *Config) { c.Root, c.Trust = "", pemFile }, &memState{}, true, false},
-		{"another root's trust list", func(c *Config) { c.Trust = oc.Trust }, &memState{}, true, false},
-		{"another root's revocation list", func(c *Config) { c.Revocations = oc.Revocations }, &memState{}, true, false},
-		{"root is a certificate", func(c *Config) { c.Root = pemFile }, &memState{}, true, false},
-		{"revocation list as trust list", func(c *Config) { c.Trust = c.Revocations }, &memState{}, true, false},
-		{"trust list as revocation list", func(c *Config) { c.Revocations = c.Trust }, &memState{}, true, false},
-		{"no trust", func(c *Config) { c.Trust = "" }, &memState{}, true, false},
-		{"state unreadable", func(*Config) {}, &memState{err: errors.New("disk on fire")}, true, false},
-	} {
-		cc := c
-		tt.edit(&cc)
-		l, err := loadVerifier(context.Background(), cc, tt.st, log)
-		if (err != nil) != tt.wantErr {
-			t.Errorf("loadVerifier(%s) = %v; want error %v", tt.name, err, tt.wantErr)
-			continue
-		}
-		if err == nil && l.verifier.ListsStale(time.Now()) != tt.stale {
-			t.Errorf("loadVerifier(%s).ListsStale(now) = %v; want %v", tt.name, !tt.stale, tt.stale)
-		}
+	now := time.Now()
+	l.Seq++
+	l.Entries = append([]card.TrustEntry{{Issuer: "SDC-FAR", Certificate: p384Certificate(t),
+		NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(1, 0, 0), Offices: []string{"*"}}}, l.Entries...)
+	data, err := l.Sign(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeDoc(t, kit.Trust, data)
+
+	m := startKiosk(t, t.TempDir(), kit, "")
+	if r := m.lists.Verify(kit.Samples["valid"], time.Now()); r.Status != card.Valid {
+		t.Errorf("Verify(valid) = %s (%v); want valid", r.Status, r.Err)
+	}
+	var st struct {
+		Lists struct {
+			TrustSeq    uint64 `json:"trust_seq"`
+			SkippedKeys *int   `json:"skipped_keys"`
+		} `json:"lists"`
+	}
+	getJSON(t, "http://"+m.Addr()+"/api/v1/status", &st)
+	if st.Lists.TrustSeq != l.Seq || st.Lists.SkippedKeys == nil || *st.Lists.SkippedKeys != 1 {
+		t.Errorf("status lists = trust seq %d, skipped keys %v; want %d, 1", st.Lists.TrustSeq, st.Lists.SkippedKeys, l.Seq)
 	}
 }

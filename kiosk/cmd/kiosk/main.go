@@ -39,6 +39,7 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 func commands() []command {
 	return []command{
 		{"run", "run the kiosk daemon", runCommand},
+		{"config", "check, show and sample the daemon's configuration file", configCommand},
 		{"demo", "run the kiosk with simulated hardware and an in-process upstream", demoCommand},
 		{"card", "issue, inspect and verify Secure Docket Cards", cardCommand},
 		{"upstream", "run the reference upstream server; make enrollment tokens", upstreamCommand},

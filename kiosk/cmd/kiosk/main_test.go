@@ -24,6 +24,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
@@ -52,7 +53,7 @@ func (u *testUpstream) enroll(t *testing.T, dir, kioskID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := enroll(ctx, u.URL, u.Authority.CAPEM, token, kioskID, dir); err != nil {
+	if _, err := enroll.Enroll(ctx, u.URL, u.Authority.CAPEM, token, kioskID, dir); err != nil {
 		t.Fatalf("enroll() = %v", err)
 	}
 }
@@ -77,7 +78,9 @@ func startUpstream(t *testing.T, dir, addr string) *testUpstream {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveUpstream(ctx, ln, up, nil, testLog(t)) }()
+	go func() {
+		done <- upstream.Serve(ctx, ln, upstream.ServeOptions{Server: srv, Authority: up.Authority, Log: testLog(t)})
+	}()
 	u := &testUpstream{URL: "https://" + ln.Addr().String(), Server: srv, Authority: up.Authority}
 	testUpstreams.Store(u.URL, u)
 	var stopped bool
@@ -89,7 +92,7 @@ func startUpstream(t *testing.T, dir, addr string) *testUpstream {
 		testUpstreams.CompareAndDelete(u.URL, u)
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serveUpstream() = %v", err)
+			t.Errorf("upstream.Serve() = %v", err)
 		}
 		if err := up.Close(); err != nil {
 			t.Errorf("upstream Close() = %v", err)

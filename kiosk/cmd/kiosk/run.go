@@ -10,112 +10,49 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/docketkiosk/checkin-kiosk/config"
 	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
+	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 	"github.com/docketkiosk/checkin-kiosk/ui"
 )
 
-// Config is the daemon's configuration. Every field has a documented default
-// (see DefaultConfig and the flags of "kiosk run").
-type Config struct {
-	Listen   string // kiosk page and API; loopback only
-	StateDir string // the SQLite outbox and other state
-	Scanner  string // scanner source: "sim"
-	Panel    string // panel source: "sim"
-	Root     string // PEM public key file: the pinned root key the lists are signed with
-	Roster   string // signed roster file for reference cards; "" for none
-	// ReferencePrefix is the URL prefix of reference cards' QR codes, e.g.
-	// "https://docket.example.gov/c/"; "" when the kiosk takes none.
-	ReferencePrefix string
-	Trust           string // signed trust list; without Root, PEM issuer certificates or keys (development)
-	Revocations     string // signed revocation list; "" for none (needs Root)
-	Upstream        string // base URL of the upstream; "" to keep everything queued (default: from enrollment.json)
-	UpstreamCA      string // PEM file of the upstream's CA; "" for the one in enrollment.json
-	KioskID         string // this kiosk's name at the upstream
-	LogLevel        string // debug, info, warn, error
-	// ClockSyncedFile exists while the system clock is synchronized
-	// (systemd-timesyncd creates it); "" means never known to be.
-	ClockSyncedFile string
-	// Retention is how long a check-in the upstream acknowledged is kept
-	// before it is purged; unacknowledged ones are never purged.
-	Retention time.Duration
-	// RecoverCorrupt starts with an empty outbox when the existing one fails
-	// its integrity check (it is kept aside, never deleted).
-	RecoverCorrupt bool
-	// SealKey is a file holding the upstream's public key person data is
-	// sealed to (the raw 32-byte X25519 key, or it in base64), for a kiosk
-	// not enrolled with `kiosk enroll`; enrollment's key takes precedence.
-	SealKey string
+// Config is the daemon's configuration: config.Config, under the name the
+// wiring has always used.
+type Config = config.Config
 
-	ConfirmTimeout time.Duration
-	ResultTimeout  time.Duration
-	HelpTimeout    time.Duration
+// DefaultConfig returns the configuration "kiosk run" starts from, before
+// its file and flags.
+func DefaultConfig() Config { return config.Default() }
 
-	UploadMinBackoff time.Duration
-	UploadMaxBackoff time.Duration
-
-	// MaxListAge is how old the revocation list may be before every card
-	// is sent to staff as stale; 0 means no limit. Default DefaultMaxListAge.
-	MaxListAge time.Duration
-
-	// DiskReserve is how much free space the state directory's file system
-	// must keep: below it the kiosk goes out of service rather than take a
-	// check-in it may not be able to record. Default outbox.DefaultReserve.
-	DiskReserve uint64
-	// StorageCheck is how often free space (and, after a failed commit,
-	// whether the outbox can commit again) is checked.
-	StorageCheck time.Duration
-}
-
-// defaultStorageCheck is how often the daemon looks at its free space.
-const defaultStorageCheck = 5 * time.Second
-
-// DefaultConfig returns the configuration "kiosk run" starts from.
-func DefaultConfig() Config {
-	host, _ := os.Hostname()
-	return Config{
-		Listen:           "127.0.0.1:8080",
-		StateDir:         "/var/lib/kiosk",
-		Scanner:          "sim",
-		Panel:            "sim",
-		KioskID:          host,
-		LogLevel:         "info",
-		ClockSyncedFile:  "/run/systemd/timesync/synchronized",
-		Retention:        30 * 24 * time.Hour,
-		ConfirmTimeout:   kiosk.DefaultConfirmTimeout,
-		ResultTimeout:    kiosk.DefaultResultTimeout,
-		HelpTimeout:      kiosk.DefaultHelpTimeout,
-		UploadMinBackoff: 500 * time.Millisecond,
-		UploadMaxBackoff: 30 * time.Second,
-		MaxListAge:       DefaultMaxListAge,
-		DiskReserve:      outbox.DefaultReserve,
-		StorageCheck:     defaultStorageCheck,
-	}
-}
-
-// flags registers c's fields on fs.
-func (c *Config) flags(fs *flag.FlagSet) {
+// configFlags registers c's fields on fs: each flag overrides its key of
+// the configuration file.
+func configFlags(c *Config, fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "`address` of the kiosk page and API (keep it on loopback)")
 	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "`directory` for the outbox and other state")
-	fs.StringVar(&c.Scanner, "scanner", c.Scanner, "scanner `source`: sim")
-	fs.StringVar(&c.Panel, "panel", c.Panel, "panel `source`: sim")
+	fs.StringVar(&c.Scanner, "scanner", c.Scanner, "scanner `source`: sim, serial:PATH[?idle=DURATION], or evdev:PATH with options "+
+		"layout (us, uk, de, fr), idle (a duration), grab (true, false), record (16, 24) as a query string: "+
+		"evdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16")
+	fs.StringVar(&c.Panel, "panel", c.Panel, "panel `source`: sim, or gpio:CHIP (gpio:/dev/gpiochip0)")
 	fs.StringVar(&c.Root, "root", c.Root, "PEM `file` of the root public key the trust and revocation lists are signed with")
 	fs.StringVar(&c.Trust, "trust", c.Trust, "signed trust list `file` (required); without --root, PEM issuer certificates or keys trusted without limits (development only)")
 	fs.StringVar(&c.Revocations, "revocations", c.Revocations, "signed revocation list `file` (needs --root; none if empty)")
@@ -154,15 +91,23 @@ type Main struct {
 	flow     *kiosk.Flow
 	server   *ui.Server
 	uploader *upload.Uploader
-	sim      *scanner.Sim
-	panel    *panel.Sim
+	scanner  scanner.Device // Run, State; Feed when simulated (scanFeeder)
+	panel    panelDevice
 	clock    *kiosk.Clock
 
-	verifiers  *verifiers // the card verifier, swapped when a list is downloaded
+	lists      *trust.Lists // the card verifier and notices, swapped when a list is downloaded
 	downloader *upload.Downloader
 
 	storageMu  sync.Mutex
 	storageErr error // why the outbox cannot take a check-in; nil when it can
+
+	// level is the level of the logger Run makes (and of a Log built on
+	// it): Run sets it from Config.LogLevel, Reload changes it.
+	level slog.LevelVar
+	// load reads the configuration again as ParseFlags did, for a reload:
+	// the file, then the flags given. Nil without ParseFlags.
+	load     func() (Config, error)
+	reloadMu sync.Mutex // serializes Reload
 
 	cancel context.CancelFunc
 	group  *errgroup.Group
@@ -173,11 +118,16 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main { return &Main{Config: DefaultConfig()} }
 
-// ParseFlags sets m.Config from the arguments of "kiosk run".
+// ParseFlags sets m.Config from the arguments of "kiosk run": the file
+// --config names (config.DefaultPath by default, whose absence means the
+// defaults), then each flag given on the command line, over its key. The
+// result must pass config.Check. A reload reads both again (m.load).
 func (m *Main) ParseFlags(env *Env, name string, args []string) error {
 	fs := flag.NewFlagSet("kiosk "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	m.Config.flags(fs)
+	path := fs.String("config", config.DefaultPath, "TOML `file` of settings (kiosk config default prints one); the flags below override its keys")
+	given := m.Config
+	configFlags(&given, fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -185,6 +135,36 @@ func (m *Main) ParseFlags(env *Env, name string, args []string) error {
 		fmt.Fprintf(env.Stderr, "kiosk %s: unexpected argument %q\n", name, fs.Arg(0))
 		return errUsage
 	}
+	named := false
+	var set []*flag.Flag
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "config" {
+			named = true
+		} else {
+			set = append(set, f)
+		}
+	})
+	m.load = func() (Config, error) {
+		c, err := loadConfig(*path, named)
+		if err != nil {
+			return Config{}, err
+		}
+		// Only the flags given override the file: one left at its
+		// default must not undo the file's setting.
+		over := flag.NewFlagSet("", flag.ContinueOnError)
+		configFlags(&c, over)
+		for _, f := range set {
+			if err := over.Set(f.Name, f.Value.String()); err != nil {
+				return Config{}, fmt.Errorf("--%s: %w", f.Name, err)
+			}
+		}
+		return c, c.Check()
+	}
+	c, err := m.load()
+	if err != nil {
+		return err
+	}
+	m.Config = c
 	return nil
 }
 
@@ -193,8 +173,13 @@ func (m *Main) ParseFlags(env *Env, name string, args []string) error {
 // Wait returns its error.
 func (m *Main) Run(ctx context.Context) (err error) {
 	c := m.Config
+	level, err := config.ParseLevel(c.LogLevel)
+	if err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	m.level.Set(level)
 	if m.Log == nil {
-		m.Log = newLogger(os.Stderr, c.LogLevel)
+		m.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &m.level}))
 	}
 	log := m.Log
 	defer func() {
@@ -203,14 +188,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	if c.Scanner != "sim" {
-		return fmt.Errorf("scanner source %q: only \"sim\" is supported by this build", c.Scanner)
+	// First: a source that is wrong, or that this build has no driver
+	// for, is refused before anything is opened or made.
+	if m.scanner, err = scanner.Open(c.Scanner); err != nil {
+		return err
 	}
-	if c.Panel != "sim" {
-		return fmt.Errorf("panel source %q: only \"sim\" is supported by this build", c.Panel)
+	if m.panel, err = panel.Open(c.Panel); err != nil {
+		return err
 	}
-	m.sim = scanner.NewSim()
-	m.panel = panel.NewSim()
 
 	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w", err)
@@ -224,7 +209,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	// `kiosk enroll` names the kiosk, its upstream and that upstream's CA.
-	enr, err := loadEnrollment(c.StateDir)
+	enr, err := enroll.Load(c.StateDir)
 	if err != nil {
 		return err
 	}
@@ -240,7 +225,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// The upstream's seal key hides the person in every record; the device
 	// key signs it. Without a seal key there is no store: the kiosk takes
 	// no check-ins before it is enrolled, and makes no key either.
-	sealKey, err := enr.sealKey()
+	sealKey, err := enr.SealKey()
 	if err != nil {
 		return err
 	}
@@ -265,40 +250,38 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	// After the outbox: it holds the highest list seqs accepted.
-	downloads := filepath.Join(c.StateDir, downloadsDirName)
-	c = newestLists(c, downloads, log.With("part", "lists"))
-	loaded, err := loadVerifier(ctx, c, m.store, log.With("part", "lists"))
-	if err != nil {
-		return err
-	}
-	m.verifiers = newVerifiers(loaded, log.With("part", "lists"))
 	m.clock = &kiosk.Clock{Synced: fileExists(c.ClockSyncedFile), Floor: buildFloor(), Store: m.store}
 	if err := m.clock.Load(ctx); err != nil {
 		return fmt.Errorf("load trusted time: %w", err)
 	}
-	// A signed list was issued no later than now: its time is one to trust.
-	for _, t := range loaded.issuedAt() {
-		if err := m.clock.Advance(ctx, t); err != nil {
-			return fmt.Errorf("persist trusted time: %w", err)
-		}
+	// After the outbox (it holds the highest list seqs accepted) and the
+	// clock (a signed list's issue time is one to trust).
+	m.lists = &trust.Lists{
+		Files:     listFiles(c),
+		Dir:       filepath.Join(c.StateDir, trust.DirName),
+		State:     m.store,
+		WriteFile: atomicfile.Write,
+		Log:       log.With("part", "lists"),
+		Issued: func(ctx context.Context, t time.Time) error {
+			if err := m.clock.Advance(ctx, t); err != nil {
+				return fmt.Errorf("persist trusted time: %w", err)
+			}
+			return nil
+		},
+	}
+	if err := m.lists.Load(ctx); err != nil {
+		return err
 	}
 	if t, state := m.clock.Now(); state == kiosk.ClockImplausible {
 		log.Warn("system clock is behind the last trusted time: using that time, marking records", "trusted", t)
 	}
 
-	m.verifiers.issued = func(t time.Time) {
-		if err := m.clock.Advance(context.WithoutCancel(ctx), t); err != nil {
-			log.Error("persist trusted time", "err", err)
-		}
-	}
-
 	actions := make(chan kiosk.Action)
 	m.flow = &kiosk.Flow{
-		Verifier:       m.verifiers,
+		Verifier:       m.lists,
 		Store:          m.store,
 		Prior:          m.store,
-		Notices:        m.verifiers,
+		Notices:        m.lists,
 		Clock:          m.clock,
 		Log:            log.With("part", "flow"),
 		ConfirmTimeout: c.ConfirmTimeout,
@@ -306,7 +289,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		HelpTimeout:    c.HelpTimeout,
 	}
 	if c.Upstream != "" {
-		client, err := upstreamClient(c, enr, dev)
+		client, err := enroll.Client(c.Upstream, c.UpstreamCA, enr, dev, c.KioskID)
 		if err != nil {
 			return err
 		}
@@ -323,23 +306,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			MinBackoff: c.UploadMinBackoff,
 			MaxBackoff: c.UploadMaxBackoff,
 		}
-		if c.Root != "" {
-			root, err := readPublicKey(c.Root)
-			if err != nil {
-				return err
-			}
-			if err := m.verifiers.loadNotices(downloads, root); err != nil {
+		if c.Root != "" { // without a root key, nothing downloaded can be verified
+			if err := m.lists.LoadNotices(); err != nil {
 				return err
 			}
 			m.downloader = &upload.Downloader{
 				URL:    c.Upstream,
 				Client: client,
-				Root:   root,
-				Dir:    downloads,
-				State:  m.store,
-				Kinds:  downloadKinds(c),
+				Lists:  m.lists,
+				Kinds:  listFiles(c).Kinds(),
 				Log:    log.With("part", "download"),
-				Accept: m.verifiers.accept,
 			}
 		}
 	} else {
@@ -348,11 +324,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.server = ui.New(ui.Config{
 		Views:   m.flow,
 		Actions: actions,
-		SimScan: m.simScan,
+		SimScan: simFeed(m.scanner),
 		Status:  m.status,
 		Log:     log.With("part", "ui"),
 	})
-	m.flow.Sinks = []kiosk.ViewSink{m.server, lightSink{m.panel}}
+	m.flow.Sinks = []kiosk.ViewSink{m.server, &panelSink{out: m.panel}}
 	m.checkStorage(ctx) // before the first screen: out of service from the start
 
 	if m.ln = m.Listener; m.ln == nil {
@@ -367,8 +343,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	scans := make(chan kiosk.Scan)
 	g.Go(func() error { return m.flow.Run(ctx, scans, actions) })
 	g.Go(func() error { return m.server.Serve(ctx, m.ln) })
-	g.Go(func() error { return relay(ctx, m.sim.Run, scans, scanFromDriver) })
-	g.Go(func() error { return relay(ctx, m.panel.Run, actions, actionFromPanel) })
+	g.Go(func() error { return relay(ctx, m.scanner.Run, scans, scanFromDriver) })
+	g.Go(func() error { return relay(ctx, m.panel.Run, actions, actionFromPanel(log.With("part", "panel"))) })
 	if m.uploader != nil {
 		g.Go(func() error { return m.uploader.Run(ctx) })
 	}
@@ -494,15 +470,6 @@ func (m *Main) service() ui.Service {
 // Addr returns the address the kiosk page is served on, once Run returned.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// Scan feeds text to the simulated scanner.
-func (m *Main) Scan(ctx context.Context, text string) error { return m.sim.Feed(ctx, text) }
-
-func (m *Main) simScan(text string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return m.sim.Feed(ctx, text)
-}
-
 // healthy reports whether the daemon can take check-ins.
 func (m *Main) healthy(ctx context.Context) error {
 	_, err := m.store.Stats(ctx)
@@ -517,15 +484,15 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 	s := ui.Status{
 		Screen:  m.flow.View().Screen,
 		Service: m.service(),
-		Scanner: ui.Device{Source: m.Config.Scanner, State: ui.DeviceOK},
-		Panel:   ui.Device{Source: m.Config.Panel, State: ui.DeviceOK},
+		Scanner: scannerStatus(m.Config.Scanner, m.scanner),
+		Panel:   panelStatus(m.Config.Panel, m.panel),
 		Outbox: ui.Outbox{Pending: st.Pending, UploadedTotal: st.Uploaded, LastUpload: st.LastUpload,
 			Quarantined: st.Quarantined},
 		Clock: ui.Clock{Trusted: m.clock.Trusted()},
 	}
 	now, state := m.clock.Now()
 	s.Clock.State = state
-	s.Lists = m.verifiers.current().status(now)
+	s.Lists = listsStatus(m.lists.Status(now))
 	if m.uploader != nil {
 		us := m.uploader.Status()
 		s.Upload = ui.Upload{LastAttempt: us.LastAttempt, LastError: us.LastError,
@@ -535,63 +502,6 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 		s.Outbox.LastError = err.Error()
 	}
 	return s, nil
-}
-
-// relay runs a driver and hands what it sends, through conv, to out; conv
-// returns false for an input the flow has no use for. Like the drivers, it
-// never drops an input the flow needs: it blocks on out.
-func relay[T, U any](ctx context.Context, run func(context.Context, chan<- T) error, out chan<- U, conv func(T) (U, bool)) error {
-	in := make(chan T)
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return run(ctx, in) })
-	g.Go(func() error {
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case v := <-in:
-				u, ok := conv(v)
-				if !ok {
-					continue
-				}
-				select {
-				case out <- u:
-				case <-ctx.Done():
-					return nil
-				}
-			}
-		}
-	})
-	return g.Wait()
-}
-
-func scanFromDriver(s scanner.Scan) (kiosk.Scan, bool) { return kiosk.Scan(s), true }
-
-// actionFromPanel maps panel inputs to flow actions: the help button is the
-// same request as the help button on screen.
-func actionFromPanel(e panel.Event) (kiosk.Action, bool) {
-	if e == panel.HelpPressed {
-		return kiosk.Action{Name: kiosk.ActionHelp}, true
-	}
-	return kiosk.Action{}, false
-}
-
-// lightSink shows the screen on the panel's status light.
-type lightSink struct{ p *panel.Sim }
-
-func (l lightSink) Show(v kiosk.View) {
-	light := panel.Green
-	switch v.Screen {
-	case kiosk.ScreenConfirm:
-		light = panel.Amber
-	case kiosk.ScreenSeeStaff:
-		light = panel.Red
-	case kiosk.ScreenHelp:
-		light = panel.Blue
-	case kiosk.ScreenOutOfService:
-		light = panel.Purple
-	}
-	l.p.SetLight(light)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -607,12 +517,18 @@ func runCommand(ctx context.Context, env *Env, args []string) error {
 	if err := m.ParseFlags(env, "run", args); err != nil {
 		return err
 	}
+	// SIGHUP (systemctl reload) reloads the configuration. Caught before
+	// Run: its default is to end the process, and one sent while the
+	// daemon starts is kept for when it has started.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	// Wait returns when ctx ends (nil) or when a part fails (its error);
+	// The daemon runs until ctx ends (nil) or a part fails (its error);
 	// either way, stop everything before exiting.
-	err := m.Wait()
+	err := m.waitReloading(ctx, hup)
 	if cerr := m.Close(); err == nil {
 		err = cerr
 	}
@@ -657,33 +573,13 @@ const sealKeyWanted = "the upstream's public seal key: 32 bytes, raw or in base6
 // (KiB, MiB, GiB), as "64MiB".
 type byteSize uint64
 
-func (b *byteSize) String() string {
-	for _, u := range byteUnits {
-		if *b != 0 && uint64(*b)%u.size == 0 {
-			return fmt.Sprintf("%d%s", uint64(*b)/u.size, u.name)
-		}
-	}
-	return fmt.Sprint(uint64(*b))
-}
+func (b *byteSize) String() string { return config.FormatSize(uint64(*b)) }
 
 func (b *byteSize) Set(s string) error {
-	s = strings.TrimSpace(s)
-	mult := uint64(1)
-	for _, u := range byteUnits {
-		if n, ok := strings.CutSuffix(s, u.name); ok {
-			s, mult = strings.TrimSpace(n), u.size
-			break
-		}
+	n, err := config.ParseSize(s)
+	if err != nil {
+		return err
 	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || n > math.MaxUint64/mult {
-		return errors.New("want a number of bytes, e.g. 67108864 or 64MiB")
-	}
-	*b = byteSize(n * mult)
+	*b = byteSize(n)
 	return nil
 }
-
-var byteUnits = []struct {
-	name string
-	size uint64
-}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}

@@ -2,32 +2,29 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 )
 
-// Defaults of `kiosk upstream`.
+// Defaults of `kiosk upstream`, and the names of its state directory's
+// parts (defined by the packages that keep them).
 const (
 	defaultUpstreamListen = "127.0.0.1:8443"
 	defaultUpstreamHosts  = "127.0.0.1,localhost"
 	upstreamStateDirName  = "checkin-kiosk-upstream"
-	upstreamDBName        = "upstream.db"
-	upstreamTLSDirName    = "tls"
-	upstreamDocsDirName   = "documents"
-	upstreamShutdownGrace = 10 * time.Second
+	upstreamDBName        = sqlite.File
+	upstreamTLSDirName    = upstream.TLSDir
+	upstreamDocsDirName   = upstream.DocumentsDir
 )
 
 // upstreamCommand runs the reference upstream server until ctx ends, or
@@ -83,39 +80,25 @@ func upstreamCommand(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *docs == "" {
-		*docs = filepath.Join(dir, upstreamDocsDirName)
-	}
-	// Made at start, so that an administrator finds where the signed lists
-	// go. Like the state directory, it is the server's alone: 0700.
-	if err := os.MkdirAll(*docs, 0o700); err != nil {
-		return fmt.Errorf("create documents directory: %w", err)
-	}
-
 	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
-	up, err := openUpstream(dir, log, splitList(*hosts))
+	up, err := upstream.OpenDir(dir, upstream.DirOptions{OpenStore: sqlite.OpenIn, Hosts: splitList(*hosts),
+		Documents: *docs, SilentAfter: *silentAfter, Log: log})
 	if err != nil {
 		return err
 	}
 	defer up.Close()
-	up.Server.SetDocumentDir(*docs)
-	up.Server.SetSilentAfter(*silentAfter)
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "upstream listening on https://%s\n", ln.Addr())
-	fmt.Fprintf(env.Stdout, "CA certificate  %s\n", filepath.Join(dir, upstreamTLSDirName, upstream.CACertFile))
+	fmt.Fprintf(env.Stdout, "CA certificate  %s\n", filepath.Join(dir, upstream.TLSDir, upstream.CACertFile))
 	fmt.Fprintf(env.Stdout, "CA fingerprint  %s\n", up.Authority.Fingerprint())
 	// What a kiosk not enrolled takes as --seal-key; enrollment gives it too.
 	fmt.Fprintf(env.Stdout, "seal key        %s\n", base64.StdEncoding.EncodeToString(up.Server.SealPublicKey()))
-	fmt.Fprintf(env.Stdout, "documents       %s\n", *docs)
-	if faults.Enabled() {
-		log.Warn("fault injection on", "error", faults.ErrorRate, "reset", faults.ResetRate, "lost_ack", faults.LostAckRate,
-			"too_many", faults.TooManyRate, "latency_rate", faults.LatencyRate, "latency", faults.Latency, "seed", faults.Seed)
-	}
-	return serveUpstream(ctx, ln, up, &faults, log)
+	fmt.Fprintf(env.Stdout, "documents       %s\n", up.Documents)
+	return upstream.Serve(ctx, ln, upstream.ServeOptions{Server: up.Server, Authority: up.Authority, Faults: &faults, Log: log})
 }
 
 // upstreamTokenCommand prints a one-time enrollment token for a kiosk.
@@ -139,7 +122,8 @@ func upstreamTokenCommand(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := upstream.Open(filepath.Join(dir, upstreamDBName), nil)
+	// Beside a running server: neither its lock nor its CA.
+	srv, err := upstream.OpenServer(dir, upstream.DirOptions{OpenStore: sqlite.OpenIn})
 	if err != nil {
 		return err
 	}
@@ -188,80 +172,9 @@ func defaultUpstreamStateDir(getenv func(string) string) (string, error) {
 	return "", errors.New("no --state-dir, and neither XDG_STATE_HOME nor HOME is set")
 }
 
-// upstreamState is an upstream server with its CA, as `kiosk upstream`,
-// the demo and the tests run it.
-type upstreamState struct {
-	Server    *upstream.Server
-	Authority *upstream.Authority
-	lock      *statedir.Dir // the state directory, this process's alone
-}
-
-// Close closes the server's store and releases its state directory.
-func (u *upstreamState) Close() error {
-	return errors.Join(u.Server.Close(), u.lock.Close())
-}
-
-// openUpstream opens the server's store in dir and its CA in dir/tls,
-// making the CA on first start. The caller closes Server.
-func openUpstream(dir string, log *slog.Logger, hosts []string) (*upstreamState, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create upstream state directory: %w", err)
-	}
-	// One server to a store: `upstream token` writes to it beside a
-	// running server, but a second server would keep its own order of
-	// each kiosk's batches.
-	lock, err := statedir.Lock(dir)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := upstream.LoadOrCreateAuthority(filepath.Join(dir, upstreamTLSDirName), hosts)
-	if err != nil {
-		lock.Close()
-		return nil, err
-	}
-	srv, err := upstream.Open(filepath.Join(dir, upstreamDBName), log)
-	if err != nil {
-		lock.Close()
-		return nil, err
-	}
-	return &upstreamState{Server: srv, Authority: auth, lock: lock}, nil
-}
-
-// serveUpstream serves up's API over TLS on ln, with device authentication
-// and faults (nil: none), until ctx ends, then shuts down gracefully: it
-// stops accepting, lets batches in flight finish (so each is answered or not
-// applied at all), and returns nil. It closes ln but not up.Server, which
-// the caller closes afterwards. `kiosk demo` runs it in process.
-func serveUpstream(ctx context.Context, ln net.Listener, up *upstreamState, faults *upstream.Faults, log *slog.Logger) error {
-	hs := &http.Server{
-		Handler:           faults.Wrap(up.Server.DeviceHandler()),
-		TLSConfig:         up.Authority.TLSConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// HTTP/1.1 only: an injected reset or lost answer breaks the
-		// connection itself, as a network does.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.ServeTLS(ln, "", "") }()
-	select {
-	case err := <-served: // Serve returns only on failure before Shutdown
-		return fmt.Errorf("serve upstream: %w", err)
-	case <-ctx.Done():
-	}
-
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), upstreamShutdownGrace)
-	defer cancel()
-	err := hs.Shutdown(sctx)
-	<-served // http.ErrServerClosed
-	if err != nil {
-		hs.Close()
-		return fmt.Errorf("shut down upstream: %w", err)
-	}
-	log.Info("upstream stopped")
-	return nil
+// openUpstream opens the upstream kept in dir, its store in SQLite and its
+// CA in dir/tls, making them on first start, as the demo and the tests run
+// it. The caller closes it.
+func openUpstream(dir string, log *slog.Logger, hosts []string) (*upstream.Dir, error) {
+	return upstream.OpenDir(dir, upstream.DirOptions{OpenStore: sqlite.OpenIn, Hosts: hosts, Log: log})
 }

@@ -1,0 +1,20 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) upstream.Store {
+		st, err := sqlite.Open(filepath.Join(t.TempDir(), sqlite.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	})
+}
