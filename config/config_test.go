@@ -337,6 +337,15 @@ func TestReload(t *testing.T) {
 			"storage.disk_reserve", "storage.storage_check", "storage.retention", "storage.recover_corrupt", "clock.synced_file"}},
 		{"both", func(c *Config) { c.HelpTimeout, c.Listen = time.Minute, "127.0.0.1:1" },
 			[]string{"screens.help_timeout"}, []string{"kiosk.listen"}},
+		// The lists are signed by the root: with a new one, they wait for
+		// the restart that takes it; the list age does not.
+		{"lists and a new root", func(c *Config) {
+			c.Root, c.Trust, c.Revocations, c.Roster, c.MaxListAge = "r.pem", "t", "r", "ro", time.Hour
+		}, []string{"lists.max_list_age"}, []string{"lists.root", "lists.trust", "lists.revocations", "lists.roster"}},
+		// The roster goes with the reference prefix; the others do not.
+		{"roster and a new prefix", func(c *Config) { c.Trust, c.Roster, c.ReferencePrefix = "t", "ro", "https://x/c/" },
+			[]string{"lists.trust"}, []string{"lists.roster", "lists.reference_prefix"}},
+		{"roster alone", func(c *Config) { c.Roster = "ro" }, []string{"lists.roster"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -346,6 +355,15 @@ func TestReload(t *testing.T) {
 			apply, restart := Reload(old, c)
 			if !slices.Equal(apply, tt.apply) || !slices.Equal(restart, tt.nRestart) {
 				t.Errorf("Reload() = %q, %q; want %q, %q", apply, restart, tt.apply, tt.nRestart)
+			}
+			// In effect after the reload: old but for what was applied,
+			// c but for what waits for a restart.
+			next := Apply(old, c, apply)
+			if d := Diff(old, next); !slices.Equal(d, apply) {
+				t.Errorf("Apply() differs from the old configuration in %q; want %q", d, apply)
+			}
+			if d := Diff(next, c); !slices.Equal(d, restart) {
+				t.Errorf("Apply() differs from the new configuration in %q; want %q", d, restart)
 			}
 		})
 	}

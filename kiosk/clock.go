@@ -2,6 +2,8 @@ package kiosk
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"sync"
 	"time"
 )
@@ -136,6 +138,43 @@ func (c *Clock) Checkpoint(ctx context.Context) error {
 		return c.Advance(ctx, t)
 	}
 	return nil
+}
+
+// CheckpointInterval is how often Run persists a synchronized clock's
+// time as the last trusted time.
+const CheckpointInterval = time.Minute
+
+// Run checkpoints the clock at once and then every CheckpointInterval
+// until ctx ends, so that a restart without network starts from a recent
+// trusted time rather than the build date. A checkpoint that fails is
+// logged, and the next one tried.
+func (c *Clock) Run(ctx context.Context, log *slog.Logger) error {
+	t := time.NewTicker(CheckpointInterval)
+	defer t.Stop()
+	for {
+		if err := c.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("persist trusted time", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SyncedFile returns a Synced that reports whether file exists: how the
+// kiosk learns that systemd-timesyncd has synchronized the clock (it
+// creates /run/systemd/timesync/synchronized), with no privilege needed.
+// "" is nil: never known to be synchronized.
+func SyncedFile(file string) func() bool {
+	if file == "" {
+		return nil
+	}
+	return func() bool {
+		_, err := os.Stat(file)
+		return err == nil
+	}
 }
 
 func (c *Clock) mono() time.Duration {

@@ -2,7 +2,12 @@ package kiosk_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
@@ -72,4 +77,54 @@ func TestClock(t *testing.T) {
 	if got := c3.Trusted(); !got.Equal(later) {
 		t.Errorf("Trusted() = %v; want %v", got, later)
 	}
+}
+
+// TestClockRun: while the clock is synchronized, Run persists its time at
+// once and every CheckpointInterval; while it is not, nothing.
+func TestClockRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "synchronized")
+		store := &lockedClock{}
+		c := &kiosk.Clock{Synced: kiosk.SyncedFile(file), Store: store}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx, slog.New(slog.DiscardHandler)) }()
+		synctest.Wait()
+		if saved := store.saved(); !saved.IsZero() {
+			t.Errorf("persisted %v while not synchronized; want nothing", saved)
+		}
+		if err := os.WriteFile(file, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(kiosk.CheckpointInterval)
+		synctest.Wait()
+		if saved, want := store.saved(), time.Now(); !saved.Equal(want) {
+			t.Errorf("persisted %v a minute after the clock was synchronized; want %v", saved, want)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v; want nil once ctx ends", err)
+		}
+	})
+	if kiosk.SyncedFile("") != nil {
+		t.Error("SyncedFile(\"\") != nil; want nil: never synchronized")
+	}
+}
+
+// lockedClock is a memClock for a test that reads it while Run writes.
+type lockedClock struct {
+	mu sync.Mutex
+	memClock
+}
+
+func (l *lockedClock) SaveTrustedTime(ctx context.Context, t time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.memClock.SaveTrustedTime(ctx, t)
+}
+
+func (l *lockedClock) saved() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.t
 }

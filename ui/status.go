@@ -150,6 +150,18 @@ const (
 	DeviceUnknown      DeviceState = "unknown"      // not reported
 )
 
+// DeviceOf is a device's entry on the status from what its driver
+// reports: its condition by name (the drivers' Conditions are "ok",
+// "disconnected", "fault" and "absent") and why it is not ok. A condition
+// the status does not know reads as unknown, never as ok.
+func DeviceOf(source, condition, reason string) Device {
+	switch s := DeviceState(condition); s {
+	case DeviceOK, DeviceDisconnected, DeviceFault, DeviceAbsent:
+		return Device{Source: source, State: s, Error: reason}
+	}
+	return Device{Source: source, Error: reason}
+}
+
 // MarshalJSON writes an empty State as "unknown".
 func (d Device) MarshalJSON() ([]byte, error) {
 	type plain Device

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/adler32"
@@ -15,6 +16,17 @@ import (
 
 // serialLen is the length in bytes of a serial Issue draws at random.
 const serialLen = 8
+
+// NewSerial draws a card serial at random, as Issue does for a card
+// without one: for a card that needs its serial before it is issued (a
+// roster entry's).
+func NewSerial() (string, error) {
+	b := make([]byte, serialLen)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("serial: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
 
 // Issuer signs cards.
 type Issuer struct {

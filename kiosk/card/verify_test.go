@@ -66,6 +66,16 @@ func TestIssueSerial(t *testing.T) {
 	if a.Card.Serial == b.Card.Serial {
 		t.Errorf("two random serials are both %s", a.Card.Serial)
 	}
+	// NewSerial draws one as Issue does, which a card carries as it is.
+	s1, err1 := NewSerial()
+	s2, err2 := NewSerial()
+	if err1 != nil || err2 != nil || len(s1) != len(a.Card.Serial) || s1 == s2 {
+		t.Fatalf("NewSerial() = %q, %v and %q, %v; want two different serials of %d hex digits", s1, err1, s2, err2, len(a.Card.Serial))
+	}
+	c.Serial = s1
+	if r := (&Verifier{Trust: k.trust(t)}).Verify(issue(t, k, c), t0); r.Status != Valid || r.Card.Serial != s1 {
+		t.Errorf("Verify(a card of serial NewSerial()) = %s serial %v; want valid serial %s", r.Status, r.Card, s1)
+	}
 }
 
 func TestIssueErrors(t *testing.T) {

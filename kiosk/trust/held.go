@@ -32,15 +32,15 @@ func heldSeq(ctx context.Context, st StateStore, k Kind) (uint64, error) {
 	return n, nil
 }
 
-// checkHeldSeq refuses seq for a list of kind k to start with if it is
-// lower than the one held.
-func checkHeldSeq(ctx context.Context, st StateStore, k Kind, seq uint64) error {
+// checkHeldSeq refuses seq for a list of kind k to start with, or to
+// switch to on a reopen (as says which), if it is lower than the one held.
+func checkHeldSeq(ctx context.Context, st StateStore, k Kind, seq uint64, as string) error {
 	held, err := heldSeq(ctx, st, k)
 	if err != nil {
 		return err
 	}
 	if err := card.CheckSeq(k.Label(), held, seq); err != nil {
-		return fmt.Errorf("%w; the kiosk does not start with an older list than it has accepted: install a list of seq %d or higher", err, held)
+		return fmt.Errorf("%w; the kiosk does not %s an older list than it has accepted: install a list of seq %d or higher", err, as, held)
 	}
 	return nil
 }

@@ -5,11 +5,12 @@
 // here once; the sequence numbers held, so that a list older than one
 // accepted is never taken back (no rollback); the choice at startup between
 // a configured file and a newer downloaded one; and the verifier in use,
-// swapped whole when a newer list is accepted.
+// swapped whole when a newer list is accepted or the configured files are
+// reopened (a reload, on SIGHUP).
 //
 // Lists is safe for concurrent use once loaded: scans verify against the
-// current lists without a lock while one goroutine (the downloader's)
-// accepts new ones.
+// current lists without a lock while the downloader accepts new ones and a
+// reload reopens the files, one at a time.
 package trust
 
 import (

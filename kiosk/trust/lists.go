@@ -2,6 +2,7 @@ package trust
 
 import (
 	"context"
+	"crypto"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,12 +20,14 @@ import (
 
 // Lists are the lists a kiosk checks cards against, and the notices it
 // shows: loaded at startup from the configured files or newer downloaded
-// ones, then swapped whole each time a newer list is accepted. Verify
-// reads the current set without a lock, so a scan never waits for a swap,
-// and a swap never shows a half-built verifier.
+// ones, then swapped whole each time a newer list is accepted or the
+// configured files are reopened. Verify reads the current set without a
+// lock, so a scan never waits for a swap, and a swap never shows a
+// half-built verifier.
 //
 // Set the fields, then call Load once; after it, every method may be
-// called from any goroutine.
+// called from any goroutine. Only Reopen changes a field after Load
+// (Files, under the lock).
 type Lists struct {
 	Files Files        // the configured files
 	Dir   string       // where accepted downloads are kept (STATE/lists, DirName); "" for none
@@ -37,12 +40,15 @@ type Lists struct {
 	WriteFile func(file string, data []byte, perm os.FileMode) error
 
 	// Issued, if set, is told the issue time of each signed list put to
-	// use, at Load (an error fails Load) and at Accept (an error is
-	// logged): a signed list was issued no later than now, so its time is
-	// one to trust.
+	// use, at Load and Reopen (an error fails them) and at Accept (an
+	// error is logged): a signed list was issued no later than now, so its
+	// time is one to trust.
 	Issued func(ctx context.Context, t time.Time) error
 
-	mu      sync.Mutex // serializes Accept: its seq check, write and swap go together
+	// mu serializes Load, Reopen and Accept: the seqs checked, the seqs
+	// raised and the swap go together, so neither can swap in a set the
+	// other's seq check did not see.
+	mu      sync.Mutex
 	cur     atomic.Pointer[Set]
 	notices atomic.Pointer[card.Notices]
 }
@@ -60,33 +66,128 @@ var (
 // are then stored. Without a root key, the trust file is PEM certificates
 // or keys trusted without limit: a development mode.
 func (l *Lists) Load(ctx context.Context) error {
-	log := l.log()
-	f := l.newest(l.Files)
-	s, err := Open(f)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, err := l.open(ctx, l.Files, nil, "start with")
 	if err != nil {
 		return err
+	}
+	l.cur.Store(s)
+	return nil
+}
+
+// Reopen puts to use the lists f names while the kiosk runs (its
+// configuration read again on SIGHUP), exactly as Load does at a start:
+// each file replaced by the one downloaded into l.Dir when that is newer,
+// every list verified, none older than the seq held, the seqs raised only
+// once every list is acceptable. Then, under the lock Accept takes, the
+// set in use is swapped whole and l.Files set to f: a scan in progress
+// finishes with the set it began with. On an error, which names the file
+// and why, the lists in use and l.Files stay as they were.
+//
+// The root key is the one setting Reopen does not change: f.Root must hold
+// the key in use (the file may have moved). A new root key is a new
+// authority, and what the kiosk holds was accepted under the old one: the
+// downloaded lists Reopen would choose from, the notices in use, a
+// download Accept is verifying as Reopen runs. A restart verifies all of
+// it again under the new key; so Reopen refuses a new root key, or one
+// gained or dropped, and says a restart is needed.
+//
+// Which kinds the downloader fetches (Files.Kinds) is for its owner to
+// change: Reopen puts f.ReferencePrefix to use in the verifier only.
+func (l *Lists) Reopen(ctx context.Context, f Files) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.cur.Load()
+	if cur == nil {
+		return errors.New("reopen lists: not loaded")
+	}
+	root, err := sameRoot(cur.root, f.Root)
+	if err != nil {
+		return err
+	}
+	s, err := l.open(ctx, f, root, "switch to")
+	if err != nil {
+		return err
+	}
+	l.Files = f
+	l.cur.Store(s)
+	return nil
+}
+
+// sameRoot returns inuse, the root key of the lists in use, once file is
+// found to hold it: for Reopen, which takes no other. A kiosk without a
+// root key (nil) may not be given one, nor one with a key go without.
+func sameRoot(inuse crypto.PublicKey, file string) (crypto.PublicKey, error) {
+	switch {
+	case inuse == nil && file == "":
+		return nil, nil
+	case inuse == nil:
+		return nil, fmt.Errorf("root key %s: the kiosk started without a root key; taking one needs a restart", file)
+	case file == "":
+		return nil, errors.New("no root key: the kiosk started with one; going without needs a restart")
+	}
+	key, err := ReadPublicKey(file)
+	if err != nil {
+		return nil, err
+	}
+	if k, ok := inuse.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(key) {
+		return nil, fmt.Errorf("root key %s is not the one in use: a new root key needs a restart, "+
+			"which verifies the lists downloaded under the old one again", file)
+	}
+	return inuse, nil
+}
+
+// open opens the lists of f for Load and Reopen (as says which, in a
+// rollback's error): each file replaced by the one downloaded into l.Dir
+// when that is newer, every list verified against root (nil: the key
+// f.Root holds, if it names one), none older than the seq held. It tells
+// l.Issued their issue times, then raises the seqs held; it does not touch
+// the set in use. A failure to store one seq may leave those before it
+// raised: that makes the kiosk refuse more lists, never fewer.
+func (l *Lists) open(ctx context.Context, f Files, root crypto.PublicKey, as string) (*Set, error) {
+	log := l.log()
+	if root == nil && f.Root != "" {
+		var err error
+		if root, err = ReadPublicKey(f.Root); err != nil {
+			return nil, err
+		}
+	}
+	f = l.newest(f, root)
+	s, err := open(f, root)
+	if err != nil {
+		return nil, err
 	}
 	v := s.Verifier
 	if s.TrustList == nil {
 		log.Warn("no --root: trusting the PEM keys of the trust file without limits; for development only",
 			"file", f.Trust, "keys", v.Trust.Len())
 	} else {
-		if err := checkHeldSeq(ctx, l.State, KindTrustList, s.TrustList.Seq); err != nil {
-			return fmt.Errorf("trust file %s: %w", f.Trust, err)
+		if err := checkHeldSeq(ctx, l.State, KindTrustList, s.TrustList.Seq, as); err != nil {
+			return nil, fmt.Errorf("trust file %s: %w", f.Trust, err)
 		}
 		if v.Revocations != nil {
-			if err := checkHeldSeq(ctx, l.State, KindRevocations, v.Revocations.Seq()); err != nil {
-				return fmt.Errorf("revocation list %s: %w", f.Revocations, err)
+			if err := checkHeldSeq(ctx, l.State, KindRevocations, v.Revocations.Seq(), as); err != nil {
+				return nil, fmt.Errorf("revocation list %s: %w", f.Revocations, err)
 			}
 		}
 		if v.Roster != nil {
-			if err := checkHeldSeq(ctx, l.State, KindRoster, v.Roster.Seq()); err != nil {
-				return fmt.Errorf("roster %s: %w", f.Roster, err)
+			if err := checkHeldSeq(ctx, l.State, KindRoster, v.Roster.Seq(), as); err != nil {
+				return nil, fmt.Errorf("roster %s: %w", f.Roster, err)
 			}
 		}
-		// Every list is acceptable: only now raise the seqs held.
+	}
+	if l.Issued != nil {
+		for _, t := range s.issuedAt() {
+			if err := l.Issued(ctx, t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Every list is acceptable: only now raise the seqs held.
+	if s.TrustList != nil {
 		if err := raiseHeldSeq(ctx, l.State, KindTrustList, s.TrustList.Seq); err != nil {
-			return err
+			return nil, err
 		}
 		log.Info("trust list loaded", "file", f.Trust, "seq", s.TrustList.Seq, "issued_at", s.TrustList.IssuedAt,
 			"entries", len(s.TrustList.Entries), "keys", v.Trust.Len())
@@ -97,7 +198,7 @@ func (l *Lists) Load(ctx context.Context) error {
 	logSkipped(log, f.Trust, s.Skipped())
 	if v.Revocations != nil {
 		if err := raiseHeldSeq(ctx, l.State, KindRevocations, v.Revocations.Seq()); err != nil {
-			return err
+			return nil, err
 		}
 		log.Info("revocation list loaded", "file", f.Revocations, "seq", v.Revocations.Seq(),
 			"issued_at", v.Revocations.IssuedAt(), "entries", v.Revocations.Len())
@@ -106,33 +207,21 @@ func (l *Lists) Load(ctx context.Context) error {
 	}
 	if v.Roster != nil {
 		if err := raiseHeldSeq(ctx, l.State, KindRoster, v.Roster.Seq()); err != nil {
-			return err
+			return nil, err
 		}
 		log.Info("roster loaded", "file", f.Roster, "seq", v.Roster.Seq(), "issued_at", v.Roster.IssuedAt(),
 			"entries", v.Roster.Len())
 	}
-	if l.Issued != nil {
-		for _, t := range s.issuedAt() {
-			if err := l.Issued(ctx, t); err != nil {
-				return err
-			}
-		}
-	}
-	l.cur.Store(s)
-	return nil
+	return s, nil
 }
 
 // newest returns f with each list file replaced by the one downloaded into
-// l.Dir when that one is newer (a higher seq, both verified against the
-// root key): a kiosk that downloaded a newer list than its configured file
-// must start with it, or the file would be refused as a rollback.
-func (l *Lists) newest(f Files) Files {
-	if f.Root == "" || l.Dir == "" {
+// l.Dir when that one is newer (a higher seq, both verified against root):
+// a kiosk that downloaded a newer list than its configured file must use
+// it, or the file would be refused as a rollback.
+func (l *Lists) newest(f Files, root crypto.PublicKey) Files {
+	if root == nil || l.Dir == "" {
 		return f
-	}
-	root, err := ReadPublicKey(f.Root)
-	if err != nil {
-		return f // Open reports it
 	}
 	for _, c := range []struct {
 		kind Kind

@@ -52,7 +52,12 @@ type Set struct {
 // as it is. A key of the trust file or list that no card may be signed
 // with is skipped (Set.Skipped); a list that is malformed or not signed by
 // the root is an error.
-func Open(f Files) (*Set, error) {
+func Open(f Files) (*Set, error) { return open(f, nil) }
+
+// open is Open with root, when not nil, as the root key f.Root holds: read
+// once by the caller, who compared it with the one in use (Lists.Reopen) or
+// chose downloads with it (Lists.newest).
+func open(f Files, root crypto.PublicKey) (*Set, error) {
 	if f.Trust == "" {
 		return nil, errors.New("no trust file: set --trust to the signed trust list (or, for development without --root, a PEM file of issuer certificates)")
 	}
@@ -79,8 +84,10 @@ func Open(f Files) (*Set, error) {
 		return s, nil
 	}
 
-	if s.root, err = ReadPublicKey(f.Root); err != nil {
-		return nil, err
+	if s.root = root; s.root == nil {
+		if s.root, err = ReadPublicKey(f.Root); err != nil {
+			return nil, err
+		}
 	}
 	if bytes.Contains(trustData, []byte("-----BEGIN ")) {
 		return nil, fmt.Errorf("trust file %s is PEM: with --root, --trust must be a trust list signed by the root key", f.Trust)

@@ -7,12 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
@@ -51,8 +49,9 @@ type Downloader struct {
 	Interval time.Duration // 0: DefaultDownloadInterval
 	Log      *slog.Logger  // nil: discard
 
-	once sync.Once
-	kick chan struct{}
+	once   sync.Once
+	kick   chan struct{}
+	polled chan struct{} // closed when Run's first poll ends
 
 	mu     sync.Mutex
 	etags  map[trust.Kind]string
@@ -70,6 +69,7 @@ type DownloadStatus struct {
 func (d *Downloader) init() {
 	d.once.Do(func() {
 		d.kick = make(chan struct{}, 1)
+		d.polled = make(chan struct{})
 		d.etags = map[trust.Kind]string{}
 		d.status = map[trust.Kind]DownloadStatus{}
 	})
@@ -96,6 +96,15 @@ func (d *Downloader) Status() map[trust.Kind]DownloadStatus {
 	return m
 }
 
+// Polled returns a channel closed once Run's first poll has ended: each
+// kind fetched (or failed, which Run logs) once. A kiosk that starts with
+// its upstream at hand (the demo's, in process) waits on it to show what
+// the upstream has from the first scan on.
+func (d *Downloader) Polled() <-chan struct{} {
+	d.init()
+	return d.polled
+}
+
 // Run polls at once, then every Interval or Kick, until ctx ends; then it
 // returns nil. A failed poll is logged and kept in the status.
 func (d *Downloader) Run(ctx context.Context) error {
@@ -107,9 +116,12 @@ func (d *Downloader) Run(ctx context.Context) error {
 	if d.Client != nil {
 		defer d.Client.CloseIdleConnections()
 	}
-	for {
+	for first := true; ; first = false {
 		if err := d.Poll(ctx); err != nil && ctx.Err() == nil {
 			d.log().Warn("download failed", "err", err)
+		}
+		if first {
+			close(d.polled)
 		}
 		t := time.NewTimer(interval)
 		select {
@@ -231,12 +243,4 @@ func (d *Downloader) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return d.Log
-}
-
-// WriteFile writes a file whole or not at all, durably.
-//
-// Deprecated: the Downloader writes nothing now (kiosk/trust keeps the
-// lists); use internal/atomicfile.Write. Kept while a caller remains.
-func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return atomicfile.Write(path, data, perm)
 }

@@ -156,3 +156,35 @@ var (
 	_ upload.Acceptor = (*fakeLists)(nil)
 	_ upload.Acceptor = (*trust.Lists)(nil) // the kiosk's
 )
+
+// TestDownloaderPolled: Polled is closed once Run's first poll has ended,
+// each kind fetched, the lists it served accepted; not before.
+func TestDownloaderPolled(t *testing.T) {
+	srv := &docServer{codes: map[int]int{}}
+	srv.set([]byte("list 6"))
+	hold := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-hold
+		srv.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	lists := &fakeLists{held: map[trust.Kind]uint64{}}
+	d := &upload.Downloader{URL: ts.URL, Lists: lists, Kinds: []trust.Kind{trust.KindRevocations, trust.KindNotices}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	select {
+	case <-d.Polled():
+		t.Fatal("Polled() closed before the upstream answered")
+	default:
+	}
+	close(hold)
+	<-d.Polled()
+	if st := d.Status(); len(st) != 2 || st[trust.KindRevocations].Seq != 6 {
+		t.Errorf("Status() once Polled() = %+v; want both kinds, revocations at seq 6", st)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run() = %v", err)
+	}
+}

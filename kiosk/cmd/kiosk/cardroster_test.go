@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 )
 
@@ -18,8 +18,10 @@ import (
 func rosterRun(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
-	err = cardRosterCommand(context.Background(), env, args)
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	if code := dispatch(context.Background(), env, append([]string{"card", "roster"}, args...)); code != 0 {
+		err = exitCode(code)
+	}
 	return out.String(), errOut.String(), err
 }
 
@@ -120,12 +122,11 @@ func TestCardRosterCommand(t *testing.T) {
 		{"absent", []string{strings.Repeat("Z", 26)}, cardRosterLookupOutput{}, 1},
 	} {
 		stdout, stderr, err := rosterRun(t, append([]string{"lookup", "--root", rootPub, "--roster", roster}, tt.args...)...)
-		var ee *exitError
 		switch {
 		case tt.status == 0 && err != nil:
 			t.Errorf("roster lookup %s = %v; stderr %s", tt.name, err, stderr)
 			continue
-		case tt.status != 0 && (!errors.As(err, &ee) || ee.Code != tt.status):
+		case tt.status != 0 && err != exitCode(tt.status):
 			t.Errorf("roster lookup %s = %v; want exit status %d", tt.name, err, tt.status)
 			continue
 		}

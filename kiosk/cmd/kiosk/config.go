@@ -5,87 +5,57 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
-	"slices"
 
 	"github.com/docketkiosk/checkin-kiosk/config"
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 )
 
-func configCommand(ctx context.Context, env *Env, args []string) error {
-	return runSubcommand(ctx, env, "kiosk config", args, []command{
-		{"check", "check a configuration file; print each error with its line", configCheckCommand},
-		{"show", "print the configuration in effect, as TOML", configShowCommand},
-		{"default", "print a sample file: every key, its default and what it does", configDefaultCommand},
-	})
+// given reports whether the flag name was given on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
-// loadConfig reads the configuration file at path; named says it was
-// named on the command line. The default file may be absent (the
-// defaults then), a named one may not.
-func loadConfig(path string, named bool) (Config, error) {
-	c, err := config.Load(path)
-	if !named && errors.Is(err, fs.ErrNotExist) {
-		return config.Default(), nil
+func configCheck(*flag.FlagSet) cli.Action {
+	return func(_ context.Context, env *cli.Env, args []string) error {
+		path := config.DefaultPath
+		if len(args) == 1 {
+			path = args[0]
+		}
+		if _, err := config.Load(path); err != nil {
+			fmt.Fprintln(env.Stderr, err) // one error to a line, each naming its file and line
+			return &cli.ExitError{Code: 1}
+		}
+		fmt.Fprintf(env.Stdout, "%s: ok\n", path)
+		return nil
 	}
-	return c, err
 }
 
-func configCheckCommand(_ context.Context, env *Env, args []string) error {
-	fl := flag.NewFlagSet("kiosk config check", flag.ContinueOnError)
-	fl.SetOutput(env.Stderr)
-	fl.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: kiosk config check [FILE]\n\nChecks FILE (default %s) as kiosk run reads it.\n", config.DefaultPath)
+func configShow(fs *flag.FlagSet) cli.Action {
+	path := fs.String("config", config.DefaultPath, "TOML `file` to read; when the default is absent, the defaults")
+	return func(_ context.Context, env *cli.Env, _ []string) error {
+		c, err := config.Read(*path, given(fs, "config"))
+		if err != nil {
+			return err
+		}
+		return c.WriteTOML(env.Stdout)
 	}
-	if help, err := cardParseFlags(fl, args); help || err != nil {
-		return err
-	}
-	if fl.NArg() > 1 {
-		fmt.Fprintf(env.Stderr, "kiosk config check: unexpected argument %q\n", fl.Arg(1))
-		return errUsage
-	}
-	path := config.DefaultPath
-	if fl.NArg() == 1 {
-		path = fl.Arg(0)
-	}
-	if _, err := config.Load(path); err != nil {
-		fmt.Fprintln(env.Stderr, err) // one error to a line, each naming its line
-		return &exitError{Code: 1}
-	}
-	fmt.Fprintf(env.Stdout, "%s: ok\n", path)
-	return nil
 }
 
-func configShowCommand(_ context.Context, env *Env, args []string) error {
-	fl := flag.NewFlagSet("kiosk config show", flag.ContinueOnError)
-	fl.SetOutput(env.Stderr)
-	path := fl.String("config", config.DefaultPath, "TOML `file` to read; when the default is absent, the defaults")
-	if help, err := cardParseFlags(fl, args); help || err != nil {
-		return err
-	}
-	named := false
-	fl.Visit(func(f *flag.Flag) { named = named || f.Name == "config" })
-	c, err := loadConfig(*path, named)
-	if err != nil {
-		return err
-	}
-	return c.WriteTOML(env.Stdout)
-}
-
-func configDefaultCommand(_ context.Context, env *Env, args []string) error {
-	fl := flag.NewFlagSet("kiosk config default", flag.ContinueOnError)
-	fl.SetOutput(env.Stderr)
-	if help, err := cardParseFlags(fl, args); help || err != nil {
-		return err
-	}
-	return config.WriteDefault(env.Stdout)
+func configDefault(*flag.FlagSet) cli.Action {
+	return func(_ context.Context, env *cli.Env, _ []string) error { return config.WriteDefault(env.Stdout) }
 }
 
 // Reload puts c, the configuration read again, to use as far as a running
-// kiosk can (config.Reload): the screen timeouts from the next screen on,
-// and the log level. It logs the keys it applied, and those that changed
-// but wait for a restart. c must pass config.Check; m must be running.
+// kiosk can (config.Reload): the list files and their maximum age, the
+// lists reopened and swapped whole (trust.Lists.Reopen); the screen
+// timeouts from the next screen on; and the log level. It logs the keys it
+// applied, and those that changed but wait for a restart. A list that does
+// not open or is older than one accepted is an error naming its file, and
+// nothing of c is applied. c must pass config.Check; m must be running.
 func (m *Main) Reload(ctx context.Context, c Config) error {
 	if m.flow == nil {
 		return errors.New("reload: the kiosk is not running")
@@ -98,22 +68,22 @@ func (m *Main) Reload(ctx context.Context, c Config) error {
 	defer m.reloadMu.Unlock()
 	old := m.Config
 	apply, restart := config.Reload(old, c)
-	m.flow.SetTimeouts(kiosk.Timeouts{Confirm: c.ConfirmTimeout, Result: c.ResultTimeout, Help: c.HelpTimeout})
+	next := config.Apply(old, c, apply)
+	// The lists first: the one part that can refuse, before anything else
+	// is applied.
+	if files := listFiles(next); files != listFiles(old) {
+		if err := m.lists.Reopen(ctx, files); err != nil {
+			return fmt.Errorf("reopen lists: %w", err)
+		}
+	}
+	m.flow.SetTimeouts(kiosk.Timeouts{Confirm: next.ConfirmTimeout, Result: next.ResultTimeout, Help: next.HelpTimeout})
 	m.level.Set(level)
 	// Field by field, not the whole struct: the daemon's goroutines read
 	// the others (the devices, the storage check) as it runs.
-	m.Config.ConfirmTimeout, m.Config.ResultTimeout, m.Config.HelpTimeout = c.ConfirmTimeout, c.ResultTimeout, c.HelpTimeout
-	m.Config.LogLevel = c.LogLevel
-	// config.Reload counts the list files and their age among what a
-	// running kiosk applies, as the lists can be swapped while cards are
-	// verified. Here they are still read at the start only: until the
-	// lists can be reopened in place, they wait for a restart too.
+	m.Config.ConfirmTimeout, m.Config.ResultTimeout, m.Config.HelpTimeout = next.ConfirmTimeout, next.ResultTimeout, next.HelpTimeout
+	m.Config.LogLevel = next.LogLevel
+	m.Config.Trust, m.Config.Revocations, m.Config.Roster, m.Config.MaxListAge = next.Trust, next.Revocations, next.Roster, next.MaxListAge
 	applied := config.Diff(old, m.Config)
-	for _, key := range apply {
-		if !slices.Contains(applied, key) {
-			restart = append(restart, key)
-		}
-	}
 	switch {
 	case len(applied) == 0 && len(restart) == 0:
 		m.Log.Info("configuration reloaded: nothing changed")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/config"
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
@@ -27,9 +28,15 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // output.
 func runKiosk(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
 	code = dispatch(context.Background(), env, args)
 	return code, out.String(), errOut.String()
+}
+
+// dispatch runs the kiosk command of args, as main does, and returns its
+// exit code.
+func dispatch(ctx context.Context, env *cli.Env, args []string) int {
+	return cli.Run(ctx, env, kioskCommand(), args)
 }
 
 // writeConfig writes a configuration file into a temporary directory.
@@ -150,57 +157,6 @@ func TestConfigDefaultsAreTheParts(t *testing.T) {
 	}
 }
 
-// runFlags returns the flags of "kiosk run" and the key of the
-// configuration file each one sets.
-func runFlags(t *testing.T) map[string]string {
-	t.Helper()
-	keys := map[string]string{}
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	configFlags(new(Config), fs)
-	fs.VisitAll(func(f *flag.Flag) {
-		c := DefaultConfig()
-		one := flag.NewFlagSet("", flag.ContinueOnError)
-		configFlags(&c, one)
-		value := "x-test" // a value unlike any default, of the flag's type
-		if _, ok := f.Value.(*byteSize); ok {
-			value = "12345"
-		}
-		if g, ok := f.Value.(flag.Getter); ok {
-			switch v := g.Get().(type) {
-			case bool:
-				value = fmt.Sprint(!v)
-			case time.Duration:
-				value = "17s"
-			}
-		}
-		if err := one.Set(f.Name, value); err != nil {
-			t.Fatalf("--%s %s: %v", f.Name, value, err)
-		}
-		diff := config.Diff(DefaultConfig(), c)
-		if len(diff) != 1 {
-			t.Errorf("--%s sets the keys %q; want exactly one", f.Name, diff)
-			return
-		}
-		keys[f.Name] = diff[0]
-	})
-	return keys
-}
-
-// Every flag of "kiosk run" sets one key of the file, and README's table
-// for moving from kiosk.env says which.
-func TestRunFlagsAreKeys(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, key := range runFlags(t) {
-		row := fmt.Sprintf("| `--%s` | `%s`", name, key)
-		if !strings.Contains(string(readme), row) {
-			t.Errorf("README.md lacks the row %q", row)
-		}
-	}
-}
-
 func TestParseFlagsOverFile(t *testing.T) {
 	file := writeConfig(t, "[kiosk]\nlog_level = \"warn\"\nkiosk_id = \"from-file\"\n[screens]\nconfirm_timeout = \"10s\"\n")
 	tests := []struct {
@@ -229,8 +185,7 @@ func TestParseFlagsOverFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := NewMain()
-			var stderr bytes.Buffer
-			err := m.ParseFlags(&Env{Stderr: &stderr}, "run", tt.args)
+			err := m.ParseFlags(tt.args)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("ParseFlags(%q) = %v; want an error containing %q", tt.args, err, tt.wantErr)
@@ -238,7 +193,7 @@ func TestParseFlagsOverFile(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseFlags(%q) = %v\n%s", tt.args, err, stderr.String())
+				t.Fatalf("ParseFlags(%q) = %v", tt.args, err)
 			}
 			want := DefaultConfig()
 			tt.want(&want)
@@ -248,8 +203,8 @@ func TestParseFlagsOverFile(t *testing.T) {
 		})
 	}
 	// Without --config, the default file; when it is absent, the defaults.
-	if c, err := loadConfig(filepath.Join(t.TempDir(), "none.toml"), false); err != nil || c != DefaultConfig() {
-		t.Errorf("loadConfig(missing default file) = %v; want the defaults", err)
+	if c, err := config.Read(filepath.Join(t.TempDir(), "none.toml"), false); err != nil || c != DefaultConfig() {
+		t.Errorf("config.Read(missing default file) = %v; want the defaults", err)
 	}
 }
 
@@ -277,8 +232,8 @@ func TestReload(t *testing.T) {
 	c := m.Config
 	c.ConfirmTimeout = 7 * time.Minute
 	c.LogLevel = "info"
-	c.Listen = "127.0.0.1:9"              // needs a restart
-	c.Revocations = kit.Revocations + "x" // so do the lists, for now
+	c.Listen = "127.0.0.1:9" // needs a restart
+	c.Retention = time.Hour  // so does the storage
 	if err := m.Reload(context.Background(), c); err != nil {
 		t.Fatalf("Reload() = %v", err)
 	}
@@ -293,7 +248,7 @@ func TestReload(t *testing.T) {
 	for _, want := range []string{
 		`msg="card accepted"`, // info: the new level
 		`msg="configuration reloaded: settings applied" keys="[kiosk.log_level screens.confirm_timeout]"`,
-		`msg="configuration reloaded: settings changed that need a restart" keys="[kiosk.listen lists.revocations]"`,
+		`msg="configuration reloaded: settings changed that need a restart" keys="[kiosk.listen storage.retention]"`,
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %s:\n%s", want, log)

@@ -32,6 +32,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
@@ -274,7 +275,7 @@ func dbIDs(t *testing.T, path, query string) map[string]int {
 type kioskProcs struct {
 	t      *testing.T
 	bin    string
-	kit    *demoKit
+	kit    *demokit.Kit
 	state  string
 	up     *upstreamProc // enrolled with on the first start
 	cur    *proc
@@ -329,13 +330,13 @@ type cards struct {
 	n      int
 }
 
-func newCards(t *testing.T, kit *demoKit) *cards {
+func newCards(t *testing.T, kit *demokit.Kit) *cards {
 	t.Helper()
-	signer, cert, err := demoIssuerKey(kit.Dir)
+	signer, cert, err := demokit.IssuerKey(kit.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cards{issuer: &card.Issuer{Name: demoIssuer, Signer: signer, KID: card.KIDOfCertificate(cert)}, now: time.Now()}
+	return &cards{issuer: &card.Issuer{Name: demokit.Issuer, Signer: signer, KID: card.KIDOfCertificate(cert)}, now: time.Now()}
 }
 
 func (c *cards) next(t *testing.T) string {

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/docketkiosk/checkin-kiosk/devices"
 	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
@@ -97,30 +96,13 @@ func TestDeviceStatus(t *testing.T) {
 }
 
 // Only the simulated scanner takes text as if scanned: for any other,
-// POST /api/v1/sim/scan has no feed (a 404) and Main.Scan refuses.
+// Main.Scan refuses, naming the source. (devices tests the feed itself.)
 func TestScanFeedOnlySimulated(t *testing.T) {
-	if simFeed(fakeScanner{}) != nil {
-		t.Error("simFeed(a scanner that is not simulated) != nil; want nil, for a 404")
-	}
 	m := &Main{Config: Config{Scanner: "evdev:/dev/kiosk-scanner"}, scanner: fakeScanner{}}
 	err := m.Scan(context.Background(), "SDC1:ABC")
 	if want := `scanner source "evdev:/dev/kiosk-scanner": not simulated`; err == nil || !strings.HasPrefix(err.Error(), want) ||
-		!errors.Is(err, errNotSimulated) {
+		!errors.Is(err, devices.ErrNotSimulated) {
 		t.Errorf("Main.Scan on a real scanner = %v; want %q...", err, want)
-	}
-
-	sim := scanner.NewSim()
-	feed := simFeed(sim)
-	if feed == nil {
-		t.Fatal("simFeed(*scanner.Sim) = nil; want a feed")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := make(chan scanner.Scan)
-	go sim.Run(ctx, out)
-	go feed("SDC1:ABC")
-	if got := <-out; got.Text != "SDC1:ABC" {
-		t.Errorf("fed %q; scanned %q", "SDC1:ABC", got.Text)
 	}
 }
 
@@ -167,61 +149,5 @@ func TestPanelHelpButton(t *testing.T) {
 	eventually(t, "the help light", func() bool { return p.Light() == panel.Blue })
 	if !p.Lamp() || !slices.Equal(p.Tones(), []panel.Tone{panel.Call}) {
 		t.Errorf("help: lamp %v, tones %q; want lit, one call", p.Lamp(), p.Tones())
-	}
-}
-
-// panelSink: each screen's light, the lamp whenever the kiosk needs a
-// person, and the buzzer only as someone asks for help: never at a refused
-// card, which would tell the room about the person holding it.
-func TestPanelSink(t *testing.T) {
-	p := panel.NewSim()
-	sink := &panelSink{out: p}
-	for i, tc := range []struct {
-		screen kiosk.Screen
-		light  panel.Light
-		lamp   bool
-		tones  int
-	}{
-		{kiosk.ScreenIdle, panel.Green, false, 0},
-		{kiosk.ScreenConfirm, panel.Amber, false, 0},
-		{kiosk.ScreenSuccess, panel.Green, false, 0},
-		{kiosk.ScreenSeeStaff, panel.Red, true, 0},
-		{kiosk.ScreenHelp, panel.Blue, true, 1},
-		{kiosk.ScreenHelp, panel.Blue, true, 1}, // the same screen again (extended): no second call
-		{kiosk.ScreenIdle, panel.Green, false, 1},
-		{kiosk.ScreenHelp, panel.Blue, true, 2},
-		{kiosk.ScreenOutOfService, panel.Purple, true, 2},
-	} {
-		sink.Show(kiosk.View{Rev: uint64(i + 1), Screen: tc.screen})
-		if p.Light() != tc.light || p.Lamp() != tc.lamp || len(p.Tones()) != tc.tones {
-			t.Errorf("after %d: %s: light %s, lamp %v, %d tones; want %s, %v, %d",
-				i, tc.screen, p.Light(), p.Lamp(), len(p.Tones()), tc.light, tc.lamp, tc.tones)
-		}
-	}
-}
-
-// The enclosure's switch is no action of the flow's, but it is logged;
-// presence is neither.
-func TestActionFromPanel(t *testing.T) {
-	var buf bytes.Buffer
-	conv := actionFromPanel(slog.New(slog.NewTextHandler(&buf, nil)))
-	if a, ok := conv(panel.HelpPressed); !ok || a != (kiosk.Action{Name: kiosk.ActionHelp}) {
-		t.Errorf("help pressed = %+v, %v; want the help action", a, ok)
-	}
-	for _, tc := range []struct {
-		e    panel.Event
-		logs string
-	}{
-		{panel.EnclosureOpen, `level=WARN msg="enclosure opened"`},
-		{panel.EnclosureShut, `level=INFO msg="enclosure shut"`},
-		{panel.PresenceChange, ""},
-	} {
-		buf.Reset()
-		if a, ok := conv(tc.e); ok {
-			t.Errorf("%s = %+v; want no action", tc.e, a)
-		}
-		if got := buf.String(); !strings.Contains(got, tc.logs) || (tc.logs == "" && got != "") {
-			t.Errorf("%s logged %q; want %q", tc.e, got, tc.logs)
-		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 )
 
@@ -62,7 +63,7 @@ func TestListsSwappedAtRuntime(t *testing.T) {
 	next := card.NewRevocations(held + 1)
 	next.SetIssuedAt(time.Now())
 	for _, serial := range []string{"d0c0000000000001", "d0c0000000000003"} {
-		if err := next.Add(demoIssuer, serial); err != nil {
+		if err := next.Add(demokit.Issuer, serial); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 )
 
@@ -24,7 +25,7 @@ func TestEnrollCommand(t *testing.T) {
 	state := t.TempDir()
 	run := func(args ...string) (int, string) {
 		var out bytes.Buffer
-		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+		env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
 		return dispatch(context.Background(), env, append([]string{"enroll"}, args...)), out.String()
 	}
 	args := []string{"--upstream", up.URL, "--ca", ca, "--token", token, "--kiosk-id", "kiosk-07", "--state-dir", state}

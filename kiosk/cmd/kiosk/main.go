@@ -1,134 +1,95 @@
 // Command kiosk is the check-in kiosk: the daemon, its demo, and the tools
 // that go with it (card issuing and verification, the reference upstream).
 //
-// It is the only package that imports every other package of the module: it
-// builds the graph and nothing else does.
+// It is the only package that imports every other package of the module:
+// it builds the graph, declares the flags and prints; the packages it
+// wires do the work. Its commands are one table, kioskCommand, which
+// internal/cli dispatches with one policy for help and errors.
 package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 )
-
-// command is one subcommand. run gets the arguments after the subcommand's
-// name; it returns an *exitError to choose an exit code other than 1.
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, env *Env, args []string) error
-}
-
-// Env is what a subcommand may touch of the process: tests give their own.
-type Env struct {
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	Getenv func(string) string
-}
-
-// exitError ends the process with Code, printing nothing more.
-type exitError struct{ Code int }
-
-func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
-
-func commands() []command {
-	return []command{
-		{"run", "run the kiosk daemon", runCommand},
-		{"config", "check, show and sample the daemon's configuration file", configCommand},
-		{"demo", "run the kiosk with simulated hardware and an in-process upstream", demoCommand},
-		{"card", "issue, inspect and verify Secure Docket Cards", cardCommand},
-		{"upstream", "run the reference upstream server; make enrollment tokens", upstreamCommand},
-		{"enroll", "pair this kiosk with an upstream", enrollCommand},
-		{"version", "print the version", versionCommand},
-		{"help", "list the commands", nil},
-	}
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	code := dispatch(ctx, env, os.Args[1:])
+	env := &cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	code := cli.Run(ctx, env, kioskCommand(), os.Args[1:])
 	stop()
 	os.Exit(code)
 }
 
-// dispatch runs the subcommand named by args[0] and returns the exit code.
-func dispatch(ctx context.Context, env *Env, args []string) int {
-	if len(args) == 0 {
-		usage(env.Stderr)
-		return 2
+// kioskCommand is the command table: every command of the binary, nested
+// ones included. Each Run declares the command's flags and returns what
+// runs it; its file holds them.
+func kioskCommand() *cli.Command {
+	return &cli.Command{
+		Name: "kiosk", Summary: "the Secure Docket Card check-in kiosk", Usage: "COMMAND [ARGUMENTS]",
+		Example: "kiosk demo\nkiosk help card issue",
+		Subcommands: []*cli.Command{
+			{Name: "run", Summary: "run the kiosk daemon", Usage: "[--config FILE] [FLAGS]",
+				Description: "Serves the kiosk page and API, verifies cards, commits and uploads check-ins.\n" +
+					"The flags override the keys of the configuration file (kiosk config default prints one).",
+				Example: "kiosk run --config /etc/kiosk/kiosk.toml", Run: runCommand},
+			{Name: "config", Summary: "check, show and sample the daemon's configuration file", Usage: "COMMAND [FLAGS]",
+				Example: "kiosk config default > kiosk.toml\nkiosk config check kiosk.toml",
+				Subcommands: []*cli.Command{
+					{Name: "check", Summary: "check a configuration file; print each error with its line", Usage: "[FILE]",
+						Description: "Checks FILE (default /etc/kiosk/kiosk.toml) as kiosk run reads it.",
+						Example:     "kiosk config check /etc/kiosk/kiosk.toml", Args: "[FILE]", Run: configCheck},
+					{Name: "show", Summary: "print the configuration in effect, as TOML", Usage: "[--config FILE]",
+						Example: "kiosk config show --config /etc/kiosk/kiosk.toml", Run: configShow},
+					{Name: "default", Summary: "print a sample file: every key, its default and what it does", Usage: "",
+						Example: "kiosk config default > /etc/kiosk/kiosk.toml", Run: configDefault},
+				}},
+			{Name: "demo", Summary: "run the kiosk with simulated hardware and an in-process upstream", Usage: "[FLAGS]",
+				Description: "Makes a demo root, issuer, signed lists and sample cards in STATE/demo, enrolls with an\n" +
+					"upstream in the same process, and scans what is typed on stdin.",
+				Example: "kiosk demo --listen 127.0.0.1:8080", Run: demoCommand},
+			{Name: "card", Summary: "issue, inspect and verify Secure Docket Cards", Usage: "COMMAND [FLAGS]",
+				Example: "kiosk card keygen --alg EdDSA --key root-key.pem --pub root.pem", Subcommands: cardCommands()},
+			{Name: "upstream", Summary: "run the reference upstream server; make enrollment tokens", Usage: upstreamUsage,
+				Description: upstreamDescription, Example: "kiosk upstream --state-dir /srv/upstream --listen :8443 --host upstream.example",
+				Run: upstreamCommand,
+				Subcommands: []*cli.Command{
+					{Name: "token", Summary: "print a one-time enrollment token for a kiosk", Usage: "--kiosk-id ID [--ttl D] [--state-dir DIR]",
+						Example:  "kiosk upstream token --kiosk-id lobby-1 --state-dir /srv/upstream",
+						Required: []string{"kiosk-id"}, Run: upstreamTokenCommand},
+				}},
+			{Name: "enroll", Summary: "pair this kiosk with an upstream", Usage: "--upstream URL --ca CA.pem --token T --kiosk-id ID [--state-dir DIR]",
+				Description: "Registers the device key at the upstream and keeps the upstream's address, CA and\n" +
+					"sealing key in STATE/enrollment.json for kiosk run.",
+				Example:  "kiosk enroll --upstream https://upstream.example:8443 --ca ca.pem --token TOKEN --kiosk-id lobby-1",
+				Required: []string{"upstream", "ca", "token", "kiosk-id"}, Run: enrollCommand},
+			{Name: "version", Summary: "print the version", Usage: "", Example: "kiosk version", Run: versionCommand},
+		},
 	}
-	name := args[0]
-	if name == "help" || name == "-h" || name == "--help" {
-		usage(env.Stdout)
-		return 0
-	}
-	for _, c := range commands() {
-		if c.name != name || c.run == nil {
-			continue
-		}
-		err := c.run(ctx, env, args[1:])
-		var ee *exitError
-		switch {
-		case err == nil:
-			return 0
-		case errors.As(err, &ee):
-			return ee.Code
-		case errors.Is(err, errUsage):
-			return 2
-		}
-		fmt.Fprintf(env.Stderr, "kiosk %s: %v\n", name, err)
-		return 1
-	}
-	fmt.Fprintf(env.Stderr, "kiosk: unknown command %q\n\n", name)
-	usage(env.Stderr)
-	return 2
 }
 
-// runSubcommand runs the subcommand of subs named by args[0]. With no
-// name, an unknown one, or help, it lists subs: on stdout and successfully
-// for help, else on stderr as a usage error.
-func runSubcommand(ctx context.Context, env *Env, name string, args []string, subs []command) error {
-	if len(args) > 0 {
-		for _, s := range subs {
-			if s.name == args[0] {
-				return s.run(ctx, env, args[1:])
-			}
-		}
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
 	}
-	w := env.Stderr
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		w = env.Stdout
-	} else if len(args) > 0 {
-		fmt.Fprintf(w, "%s: unknown subcommand %q\n\n", name, args[0])
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
 	}
-	fmt.Fprintf(w, "Usage: %s SUBCOMMAND [FLAGS]\n\n", name)
-	for _, s := range subs {
-		fmt.Fprintf(w, "  %-12s %s\n", s.name, s.summary)
-	}
-	if w == env.Stdout {
+	return "devel"
+}
+
+func versionCommand(*flag.FlagSet) cli.Action {
+	return func(_ context.Context, env *cli.Env, _ []string) error {
+		fmt.Fprintf(env.Stdout, "kiosk %s\n", versionString())
 		return nil
 	}
-	return errUsage
-}
-
-// errUsage reports bad arguments that the flag package has already explained.
-var errUsage = errors.New("usage")
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "kiosk: the Secure Docket Card check-in kiosk")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: kiosk COMMAND [ARGUMENTS]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "kiosk COMMAND -h" for a command's flags.`)
 }

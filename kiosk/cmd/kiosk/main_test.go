@@ -22,8 +22,10 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
@@ -136,13 +138,13 @@ func (u *testUpstream) checkIns(t *testing.T) int64 {
 
 // startKiosk runs the daemon on a free loopback port with the simulated
 // scanner, the demo kit's trust and revocation files, and state in dir.
-func startKiosk(t *testing.T, dir string, kit *demoKit, upstreamURL string, edits ...func(*Config)) *Main {
+func startKiosk(t *testing.T, dir string, kit *demokit.Kit, upstreamURL string, edits ...func(*Config)) *Main {
 	t.Helper()
 	return startKioskLogging(t, testLog(t), dir, kit, upstreamURL, edits...)
 }
 
 // startKioskLogging is startKiosk with the daemon's log going to log.
-func startKioskLogging(t *testing.T, log *slog.Logger, dir string, kit *demoKit, upstreamURL string, edits ...func(*Config)) *Main {
+func startKioskLogging(t *testing.T, log *slog.Logger, dir string, kit *demokit.Kit, upstreamURL string, edits ...func(*Config)) *Main {
 	t.Helper()
 	m := NewMain()
 	m.Log = log
@@ -153,7 +155,7 @@ func startKioskLogging(t *testing.T, log *slog.Logger, dir string, kit *demoKit,
 	m.Config.Trust = kit.Trust
 	m.Config.Revocations = kit.Revocations
 	m.Config.Roster = kit.Roster
-	m.Config.ReferencePrefix = demoReferencePrefix
+	m.Config.ReferencePrefix = demokit.ReferencePrefix
 	m.Config.Upstream = upstreamURL
 	m.Config.UploadMinBackoff = 10 * time.Millisecond
 	m.Config.UploadMaxBackoff = 100 * time.Millisecond
@@ -179,11 +181,11 @@ func testLog(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func testKit(t *testing.T) *demoKit {
+func testKit(t *testing.T) *demokit.Kit {
 	t.Helper()
-	kit, err := prepareDemo(filepath.Join(t.TempDir(), "demo"), time.Now())
+	kit, err := demokit.Prepare(filepath.Join(t.TempDir(), "demo"), time.Now())
 	if err != nil {
-		t.Fatalf("prepareDemo() = %v", err)
+		t.Fatalf("demokit.Prepare() = %v", err)
 	}
 	return kit
 }
@@ -335,7 +337,7 @@ func TestReferenceCardEndToEnd(t *testing.T) {
 	eventually(t, "the upload", func() bool { return up.checkIns(t) == 1 })
 
 	// A reference the roster does not hold goes to staff.
-	simScan(t, m, demoReferencePrefix+"7Q2M9XD4KTA0B8ZP3WNE6RJ5HC")
+	simScan(t, m, demokit.ReferencePrefix+"7Q2M9XD4KTA0B8ZP3WNE6RJ5HC")
 	if got := p.Want(kiosk.ScreenSeeStaff); got.Reason != kiosk.ReasonCardUnknownIssuer {
 		t.Errorf("unknown reference: reason %q; want %q", got.Reason, kiosk.ReasonCardUnknownIssuer)
 	}
@@ -468,9 +470,9 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			c.Revocations = kit.Revocations
 		}, "--root"},
 		{"roster without a prefix", func(c *Config) { c.Roster = kit.Roster }, "--reference-prefix"},
-		{"prefix without a roster", func(c *Config) { c.ReferencePrefix = demoReferencePrefix }, "--roster"},
+		{"prefix without a roster", func(c *Config) { c.ReferencePrefix = demokit.ReferencePrefix }, "--roster"},
 		{"revocation list as roster", func(c *Config) {
-			c.Roster, c.ReferencePrefix = kit.Revocations, demoReferencePrefix
+			c.Roster, c.ReferencePrefix = kit.Revocations, demokit.ReferencePrefix
 		}, "roster"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -607,7 +609,7 @@ func itoa(n int) string {
 
 func TestHelpListsCommands(t *testing.T) {
 	var out bytes.Buffer
-	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard, Getenv: os.Getenv}
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard, Getenv: os.Getenv}
 	if code := dispatch(context.Background(), env, []string{"help"}); code != 0 {
 		t.Fatalf("kiosk help: exit %d", code)
 	}
@@ -627,17 +629,17 @@ func TestDemo(t *testing.T) {
 	state := t.TempDir()
 	stdinR, stdinW := io.Pipe()
 	var out syncBuffer
-	env := &Env{Stdin: stdinR, Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	env := &cli.Env{Stdin: stdinR, Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
 		done <- dispatch(ctx, env, []string{"demo", "--listen", "127.0.0.1:0", "--state-dir", state, "--log-level", "warn"})
 	}()
 	eventually(t, "the demo banner", func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
-	for _, s := range demoSamples {
+	for _, s := range demokit.SampleNames {
 		want := "SDC1:"
 		if s == "reference" {
-			want = demoReferencePrefix
+			want = demokit.ReferencePrefix
 		}
 		b, err := os.ReadFile(filepath.Join(state, "demo", s+".txt"))
 		if err != nil || !strings.HasPrefix(string(b), want) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
@@ -28,11 +29,11 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 	m := startKioskLogging(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		state, kit, up.URL)
 
-	signer, cert, err := demoIssuerKey(kit.Dir)
+	signer, cert, err := demokit.IssuerKey(kit.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := &card.Issuer{Name: demoIssuer, Signer: signer, KID: card.KIDOfCertificate(cert)}
+	issuer := &card.Issuer{Name: demokit.Issuer, Signer: signer, KID: card.KIDOfCertificate(cert)}
 	now := time.Now()
 	var secrets []string
 	p := uitest.Dial(t, "http://"+m.Addr(), nil)

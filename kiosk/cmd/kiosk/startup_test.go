@@ -9,13 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 )
 
 // startErr runs the daemon with the demo kit and edit applied, and returns
 // the error Run refused with (failing if it started).
-func startErr(t *testing.T, kit *demoKit, state string, edit func(*Config)) error {
+func startErr(t *testing.T, kit *demokit.Kit, state string, edit func(*Config)) error {
 	t.Helper()
 	m := NewMain()
 	m.Log = testLog(t)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/internal/statedir/statedirtest"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
@@ -129,7 +130,7 @@ func TestFullDiskEndToEnd(t *testing.T) {
 }
 
 // checkIn checks the valid sample in through page p and back to idle.
-func checkIn(t *testing.T, m *Main, p *uitest.Page, kit *demoKit) {
+func checkIn(t *testing.T, m *Main, p *uitest.Page, kit *demokit.Kit) {
 	t.Helper()
 	simScan(t, m, kit.Samples["valid"])
 	p.Want(kiosk.ScreenConfirm)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 )
@@ -27,14 +28,14 @@ const (
 	upstreamDocsDirName   = upstream.DocumentsDir
 )
 
-// upstreamCommand runs the reference upstream server until ctx ends, or
-// with "token" as its first argument makes an enrollment token.
-func upstreamCommand(ctx context.Context, env *Env, args []string) error {
-	if len(args) > 0 && args[0] == "token" {
-		return upstreamTokenCommand(ctx, env, args[1:])
-	}
-	fs := flag.NewFlagSet("kiosk upstream", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+const upstreamUsage = "[--listen ADDR] [--state-dir DIR] [--host NAMES] [--documents DIR] [--fault-… ]"
+
+const upstreamDescription = `Runs the reference upstream server: the upload API of sync/API.md, over HTTPS from its own CA
+(made in STATE/` + upstreamTLSDirName + ` on first start), kiosks authenticated by their device
+certificates. "token" makes a one-time enrollment token for ` + "`kiosk enroll`."
+
+// upstreamCommand runs the reference upstream server until ctx ends.
+func upstreamCommand(fs *flag.FlagSet) cli.Action {
 	listen := fs.String("listen", defaultUpstreamListen, "`address` to serve the upload API on (HTTPS)")
 	stateDir := upstreamStateDirFlag(fs)
 	hosts := fs.String("host", defaultUpstreamHosts, "comma-separated host `names` and IP addresses kiosks reach the server by (its certificate names them)")
@@ -49,91 +50,62 @@ func upstreamCommand(ctx context.Context, env *Env, args []string) error {
 	fs.Float64Var(&faults.LatencyRate, "fault-latency-rate", 0, "fraction of kiosk requests delayed by --fault-latency (testing only)")
 	fs.DurationVar(&faults.Latency, "fault-latency", 0, "delay of a slowed request")
 	fs.Uint64Var(&faults.Seed, "fault-seed", 0, "seed of the fault draws: the same seed repeats the same faults (0: random)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: kiosk upstream [--listen ADDR] [--state-dir DIR] [--host NAMES] [--documents DIR] [--fault-… ]")
-		fmt.Fprintln(fs.Output(), "       kiosk upstream token --kiosk-id ID [--ttl D] [--state-dir DIR]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Runs the reference upstream server: the upload API of sync/API.md, over HTTPS from its own CA")
-		fmt.Fprintln(fs.Output(), "(made in STATE/"+upstreamTLSDirName+" on first start), kiosks authenticated by their device")
-		fmt.Fprintln(fs.Output(), "certificates. \"token\" makes a one-time enrollment token for `kiosk enroll`.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	return func(ctx context.Context, env *cli.Env, _ []string) error {
+		if err := faults.Check(); err != nil {
+			return err
 		}
-		return errUsage
+		if faults.Seed == 0 {
+			faults.Seed = uint64(time.Now().UnixNano())
+		}
+		dir, err := upstreamDir(env, *stateDir)
+		if err != nil {
+			return err
+		}
+		log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+		up, err := upstream.OpenDir(dir, upstream.DirOptions{OpenStore: sqlite.OpenIn, Hosts: splitList(*hosts),
+			Documents: *docs, SilentAfter: *silentAfter, Log: log})
+		if err != nil {
+			return err
+		}
+		defer up.Close()
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", *listen)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "upstream listening on https://%s\n", ln.Addr())
+		fmt.Fprintf(env.Stdout, "CA certificate  %s\n", filepath.Join(dir, upstream.TLSDir, upstream.CACertFile))
+		fmt.Fprintf(env.Stdout, "CA fingerprint  %s\n", up.Authority.Fingerprint())
+		// What a kiosk not enrolled takes as --seal-key; enrollment gives it too.
+		fmt.Fprintf(env.Stdout, "seal key        %s\n", base64.StdEncoding.EncodeToString(up.Server.SealPublicKey()))
+		fmt.Fprintf(env.Stdout, "documents       %s\n", up.Documents)
+		return upstream.Serve(ctx, ln, upstream.ServeOptions{Server: up.Server, Authority: up.Authority, Faults: &faults, Log: log})
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(env.Stderr, "kiosk upstream: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return errUsage
-	}
-	if err := faults.Check(); err != nil {
-		return err
-	}
-	if faults.Seed == 0 {
-		faults.Seed = uint64(time.Now().UnixNano())
-	}
-	dir, err := upstreamDir(env, *stateDir)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
-	up, err := upstream.OpenDir(dir, upstream.DirOptions{OpenStore: sqlite.OpenIn, Hosts: splitList(*hosts),
-		Documents: *docs, SilentAfter: *silentAfter, Log: log})
-	if err != nil {
-		return err
-	}
-	defer up.Close()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", *listen)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "upstream listening on https://%s\n", ln.Addr())
-	fmt.Fprintf(env.Stdout, "CA certificate  %s\n", filepath.Join(dir, upstream.TLSDir, upstream.CACertFile))
-	fmt.Fprintf(env.Stdout, "CA fingerprint  %s\n", up.Authority.Fingerprint())
-	// What a kiosk not enrolled takes as --seal-key; enrollment gives it too.
-	fmt.Fprintf(env.Stdout, "seal key        %s\n", base64.StdEncoding.EncodeToString(up.Server.SealPublicKey()))
-	fmt.Fprintf(env.Stdout, "documents       %s\n", up.Documents)
-	return upstream.Serve(ctx, ln, upstream.ServeOptions{Server: up.Server, Authority: up.Authority, Faults: &faults, Log: log})
 }
 
 // upstreamTokenCommand prints a one-time enrollment token for a kiosk.
-func upstreamTokenCommand(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("kiosk upstream token", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+func upstreamTokenCommand(fs *flag.FlagSet) cli.Action {
 	stateDir := upstreamStateDirFlag(fs)
 	kioskID := fs.String("kiosk-id", "", "the `name` of the kiosk the token enrolls (required)")
 	ttl := fs.Duration("ttl", upstream.DefaultTokenLifetime, "how long the token can be used")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	return func(ctx context.Context, env *cli.Env, _ []string) error {
+		dir, err := upstreamDir(env, *stateDir)
+		if err != nil {
+			return err
 		}
-		return errUsage
+		// Beside a running server: neither its lock nor its CA.
+		srv, err := upstream.OpenServer(dir, upstream.DirOptions{OpenStore: sqlite.OpenIn})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		token, err := srv.NewEnrollToken(ctx, *kioskID, *ttl)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, token)
+		return nil
 	}
-	if fs.NArg() > 0 || *kioskID == "" {
-		fmt.Fprintln(env.Stderr, "Usage: kiosk upstream token --kiosk-id ID [--ttl D] [--state-dir DIR]")
-		return errUsage
-	}
-	dir, err := upstreamDir(env, *stateDir)
-	if err != nil {
-		return err
-	}
-	// Beside a running server: neither its lock nor its CA.
-	srv, err := upstream.OpenServer(dir, upstream.DirOptions{OpenStore: sqlite.OpenIn})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	token, err := srv.NewEnrollToken(ctx, *kioskID, *ttl)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(env.Stdout, token)
-	return nil
 }
 
 func upstreamStateDirFlag(fs *flag.FlagSet) *string {
@@ -142,7 +114,7 @@ func upstreamStateDirFlag(fs *flag.FlagSet) *string {
 (default $XDG_STATE_HOME/`+upstreamStateDirName+`, or ~/.local/state/`+upstreamStateDirName+`)`)
 }
 
-func upstreamDir(env *Env, flagValue string) (string, error) {
+func upstreamDir(env *cli.Env, flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}

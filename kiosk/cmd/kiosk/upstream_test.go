@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
+	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 )
 
@@ -28,7 +30,7 @@ func TestUpstreamMakesDocumentsDir(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			state := t.TempDir()
 			var out syncBuffer
-			env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+			env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan int, 1)
 			args := append([]string{"upstream", "--listen", "127.0.0.1:0", "--host", "127.0.0.1", "--state-dir", state}, tc.flags...)
@@ -64,9 +66,9 @@ func TestUpstreamMakesDocumentsDir(t *testing.T) {
 			if err := os.WriteFile(file, []byte(printed+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := readSealKey(file)
+			got, err := enroll.ReadSealKey(file)
 			if err != nil {
-				t.Fatalf("readSealKey(the printed %q) = %v", printed, err)
+				t.Fatalf("enroll.ReadSealKey(the printed %q) = %v", printed, err)
 			}
 			priv, err := upstream.LoadOrCreateSealKey(filepath.Join(state, upstream.SealKeyFile))
 			if err != nil {

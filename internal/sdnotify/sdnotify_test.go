@@ -1,0 +1,71 @@
+package sdnotify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestWatchdog runs against a real unixgram NOTIFY_SOCKET, as systemd
+// provides it for Type=notify with WatchdogSec: READY=1 is sent, and the
+// watchdog is pinged only once the daemon is healthy.
+func TestWatchdog(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "20000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	read := func() string {
+		t.Helper()
+		buf := make([]byte, 256)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("read notify socket: %v", err)
+		}
+		return string(buf[:n])
+	}
+	log := slog.New(slog.DiscardHandler)
+	Notify(log, Ready)
+	if got := read(); got != "READY=1" {
+		t.Fatalf("Notify(Ready) sent %q; want READY=1", got)
+	}
+
+	var checks atomic.Int32
+	healthy := func(context.Context) error {
+		if checks.Add(1) <= 2 {
+			return errors.New("outbox: disk I/O error")
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Watchdog(ctx, log, healthy) }()
+	if got := read(); got != "WATCHDOG=1" || checks.Load() < 3 {
+		t.Errorf("first notification %q after %d health checks; want WATCHDOG=1 only after the third, the first healthy", got, checks.Load())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Watchdog() = %v; want nil once ctx ends", err)
+	}
+}
+
+// Without systemd's watchdog, Watchdog returns at once.
+func TestNoWatchdog(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "")
+	t.Setenv("WATCHDOG_USEC", "")
+	if err := Watchdog(context.Background(), slog.New(slog.DiscardHandler), nil); err != nil {
+		t.Errorf("Watchdog() = %v; want nil", err)
+	}
+}
