@@ -119,6 +119,24 @@ func TestConnectSendsCurrentScreen(t *testing.T) {
 	}
 }
 
+// A page that connects before the flow has shown anything (rev 0) is sent
+// no empty screen: its first frame is the flow's first view.
+func TestConnectBeforeFirstView(t *testing.T) {
+	h := start(t, Config{})
+	h.views.set(kiosk.View{})
+	p := uitest.Dial(t, h.base, nil)
+	p.Send(`{"v":1,"type":"ping"}`)
+	if f := p.Next(); f.Type != "pong" {
+		t.Fatalf("first frame %s; want the pong, no screen before the flow's first view", f.Raw)
+	}
+	v := kiosk.View{Rev: 1, Screen: kiosk.ScreenIdle}
+	h.views.set(v)
+	h.srv.Show(v)
+	if f := p.Want(kiosk.ScreenIdle); f.Rev != 1 {
+		t.Errorf("first screen rev %d; want 1", f.Rev)
+	}
+}
+
 func TestScreenFrameFields(t *testing.T) {
 	at := time.Date(2025, 11, 25, 9, 41, 5, 0, time.FixedZone("EST", -5*3600))
 	tests := []struct {
@@ -365,7 +383,7 @@ func TestCrossOriginWebsocketRefused(t *testing.T) {
 }
 
 func TestServeClosesWebsockets(t *testing.T) {
-	srv := New(Config{Views: &views{}, Actions: make(chan kiosk.Action)})
+	srv := New(Config{Views: &views{v: kiosk.View{Rev: 1, Screen: kiosk.ScreenIdle}}, Actions: make(chan kiosk.Action)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -270,8 +270,12 @@ func (s *Server) register(c *client) bool {
 	}
 	s.clients[c] = struct{}{}
 	s.conns.Add(2) // reader and writer
-	v := s.cfg.Views.View()
-	c.queueScreenLocked(v.Rev, encodeScreen(v, s.cfg.Now()), false)
+	// Rev 0 is no view yet: the flow has not shown its first screen. The
+	// page stays on "connecting" until Show sends it, rather than get an
+	// empty screen.
+	if v := s.cfg.Views.View(); v.Rev != 0 {
+		c.queueScreenLocked(v.Rev, encodeScreen(v, s.cfg.Now()), false)
+	}
 	return true
 }
 
