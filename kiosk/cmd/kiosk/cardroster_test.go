@@ -12,6 +12,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/cardcmd"
 )
 
 // rosterRun runs "kiosk card roster args…" with buffers for its streams.
@@ -114,12 +115,12 @@ func TestCardRosterCommand(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		args   []string
-		want   cardRosterLookupOutput
+		want   cardcmd.RosterLookupOutput
 		status int // exit status; 0 success
 	}{
-		{"url", []string{url}, cardRosterLookupOutput{true, "SDC-TEST", "0a0b0c0d", "2026-01-31T00:00:00Z"}, 0},
-		{"lower case", []string{strings.ToLower(ref)}, cardRosterLookupOutput{true, "SDC-TEST", "0a0b0c0d", "2026-01-31T00:00:00Z"}, 0},
-		{"absent", []string{strings.Repeat("Z", 26)}, cardRosterLookupOutput{}, 1},
+		{"url", []string{url}, cardcmd.RosterLookupOutput{Found: true, Iss: "SDC-TEST", Serial: "0a0b0c0d", ExpiresAt: "2026-01-31T00:00:00Z"}, 0},
+		{"lower case", []string{strings.ToLower(ref)}, cardcmd.RosterLookupOutput{Found: true, Iss: "SDC-TEST", Serial: "0a0b0c0d", ExpiresAt: "2026-01-31T00:00:00Z"}, 0},
+		{"absent", []string{strings.Repeat("Z", 26)}, cardcmd.RosterLookupOutput{}, 1},
 	} {
 		stdout, stderr, err := rosterRun(t, append([]string{"lookup", "--root", rootPub, "--roster", roster}, tt.args...)...)
 		switch {
@@ -135,7 +136,7 @@ func TestCardRosterCommand(t *testing.T) {
 			t.Errorf("roster lookup %s printed %q; want a JSON object of 4 keys", tt.name, stdout)
 			continue
 		}
-		var got cardRosterLookupOutput
+		var got cardcmd.RosterLookupOutput
 		if err := json.Unmarshal([]byte(stdout), &got); err != nil || got != tt.want {
 			t.Errorf("roster lookup %s = %+v; want %+v", tt.name, got, tt.want)
 		}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/cardcmd"
 )
 
 func main() {
@@ -55,7 +56,7 @@ func kioskCommand() *cli.Command {
 					"upstream in the same process, and scans what is typed on stdin.",
 				Example: "kiosk demo --listen 127.0.0.1:8080", Run: demoCommand},
 			{Name: "card", Summary: "issue, inspect and verify Secure Docket Cards", Usage: "COMMAND [FLAGS]",
-				Example: "kiosk card keygen --alg EdDSA --key root-key.pem --pub root.pem", Subcommands: cardCommands()},
+				Example: "kiosk card keygen --alg EdDSA --key root-key.pem --pub root.pem", Subcommands: cardcmd.Commands()},
 			{Name: "upstream", Summary: "run the reference upstream server; make enrollment tokens", Usage: upstreamUsage,
 				Description: upstreamDescription, Example: "kiosk upstream --state-dir /srv/upstream --listen :8443 --host upstream.example",
 				Run: upstreamCommand,

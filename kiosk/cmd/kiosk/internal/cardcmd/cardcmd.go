@@ -1,4 +1,10 @@
-package main
+// Package cardcmd is "kiosk card": the tools of an issuing office and of a
+// tester (keys, cards, the signed lists). It is a command group of its own,
+// apart from package main, which builds the daemon's graph: the way the go
+// command keeps each of its groups in cmd/go/internal. The cards are made
+// by kiosk/card and the lists' editions by kiosk/trust; this package holds
+// their flags and output.
+package cardcmd
 
 import (
 	"context"
@@ -16,10 +22,8 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 )
 
-// cardCommands are "kiosk card": the issuing office's and the tester's
-// tools. The lists' editions are made by kiosk/trust, the cards by
-// kiosk/card; these are their flags and output.
-func cardCommands() []*cli.Command {
+// Commands are the subcommands of "kiosk card".
+func Commands() []*cli.Command {
 	fieldsUsage := "--iss NAME --a-number N --dob YYYY-MM-DD --office CODE [--family NAME --given NAME] [FLAGS]"
 	return []*cli.Command{
 		{Name: "keygen", Summary: "make an issuer key and its certificate, or a root key and its public key",
