@@ -65,7 +65,9 @@ func (m *Monitor) Check(ctx context.Context) {
 	m.err = err
 	m.mu.Unlock()
 	switch {
-	case err != nil && (was == nil || err.Error() != was.Error()):
+	case err != nil && Reason(err) != Reason(was):
+		// Once a condition, not once a check: the free bytes in the
+		// message change with every look.
 		m.Log.Error("outbox cannot take check-ins: out of service", "err", err)
 	case err == nil && was != nil:
 		m.Log.Info("outbox can take check-ins again: back in service")
