@@ -70,11 +70,11 @@ func (m *Main) Reload(ctx context.Context, c Config) error {
 	apply, restart := config.Reload(old, c)
 	next := config.Apply(old, c, apply)
 	// The lists first: the one part that can refuse, before anything else
-	// is applied.
-	if files := listFiles(next); files != listFiles(old) {
-		if err := m.lists.Reopen(ctx, files); err != nil {
-			return fmt.Errorf("reopen lists: %w", err)
-		}
+	// is applied. Read again on every reload, changed paths or not: an
+	// admin who puts a new revocation list in place of the old file and
+	// sends SIGHUP expects it in use.
+	if err := m.lists.Reopen(ctx, listFiles(next)); err != nil {
+		return fmt.Errorf("reopen lists: %w", err)
 	}
 	m.flow.SetTimeouts(kiosk.Timeouts{Confirm: next.ConfirmTimeout, Result: next.ResultTimeout, Help: next.HelpTimeout})
 	m.level.Set(level)

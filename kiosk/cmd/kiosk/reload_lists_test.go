@@ -109,3 +109,58 @@ func TestReloadLists(t *testing.T) {
 		t.Errorf("after a refused reload: screen %s; want see_staff/%s, the newer list kept", got.Raw, kiosk.ReasonCardRevoked)
 	}
 }
+
+// TestReloadRereadsSameFile: a new revocation list put in place of the old
+// file, under the same name, is in use after a reload that changes no
+// setting: what an admin does with /etc/kiosk/revocations.cose and SIGHUP.
+func TestReloadRereadsSameFile(t *testing.T) {
+	kit := testKit(t)
+	m := startKiosk(t, t.TempDir(), kit, "")
+	ctx := context.Background()
+	p := uitest.Dial(t, "http://"+m.Addr(), nil)
+	p.Want(kiosk.ScreenIdle)
+
+	keyPEM, err := os.ReadFile(filepath.Join(kit.Dir, "root-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := card.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(kit.Revocations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := card.OpenRevocations(data, root.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := kit.Samples["valid"]
+	r := m.lists.Verify(valid, time.Now())
+	if r.Status != card.Valid {
+		t.Fatalf("Verify(the valid sample) = %s; want valid", r.Status)
+	}
+	next := card.NewRevocations(held.Seq() + 1)
+	next.SetIssuedAt(time.Now())
+	if err := next.Add(r.Card.Issuer, r.Card.Serial); err != nil {
+		t.Fatal(err)
+	}
+	if data, err = next.Sign(root); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kit.Revocations, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := m.Reload(ctx, m.Config); err != nil {
+		t.Fatalf("Reload(the same settings) = %v", err)
+	}
+	simScan(t, m, valid)
+	if got := p.Want(kiosk.ScreenSeeStaff); got.Reason != kiosk.ReasonCardRevoked {
+		t.Errorf("after the reload, the card revoked in the rewritten list: screen %s; want see_staff/%s", got.Raw, kiosk.ReasonCardRevoked)
+	}
+	if got := m.lists.Status(time.Now()).RevocationsSeq; got != next.Seq() {
+		t.Errorf("revocation list seq in use %d; want %d", got, next.Seq())
+	}
+}
