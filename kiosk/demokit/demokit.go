@@ -291,14 +291,29 @@ func RootKey(dir string) (crypto.Signer, error) {
 	return signer, nil
 }
 
-// DefaultDir is where the demo keeps its state across runs:
-// $XDG_STATE_HOME/checkin-kiosk-demo, else ~/.local/state/checkin-kiosk-demo.
-func DefaultDir(getenv func(string) string) string {
-	if d := getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "checkin-kiosk-demo")
+// StateDir is where a tool of this module other than the installed
+// daemon (the demo, the reference upstream) keeps its state when it is
+// given no directory: $XDG_STATE_HOME/name, else ~/.local/state/name, as
+// what they keep is state (keys, records), not configuration or cache. A
+// relative XDG_STATE_HOME or HOME is ignored, as the XDG Base Directory
+// specification says. The variables are read with getenv: os.Getenv, or a
+// test's.
+func StateDir(getenv func(string) string, name string) (string, error) {
+	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, name), nil
 	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "checkin-kiosk-demo")
+	if h := getenv("HOME"); filepath.IsAbs(h) {
+		return filepath.Join(h, ".local", "state", name), nil
+	}
+	return "", errors.New("neither XDG_STATE_HOME nor HOME is an absolute path")
+}
+
+// DefaultDir is where the demo keeps its state across runs: StateDir's
+// checkin-kiosk-demo, else one in the temporary directory, so that the
+// demo runs even for a user without a home.
+func DefaultDir(getenv func(string) string) string {
+	if d, err := StateDir(getenv, "checkin-kiosk-demo"); err == nil {
+		return d
 	}
 	return filepath.Join(os.TempDir(), "checkin-kiosk-demo")
 }

@@ -70,6 +70,25 @@ func TestDefaultDir(t *testing.T) {
 	}
 }
 
+func TestStateDir(t *testing.T) {
+	for _, tt := range []struct {
+		name, xdg, home string
+		want            string // "" for an error
+	}{
+		{"XDG_STATE_HOME", "/xdg/state", "/home/u", "/xdg/state/tool"},
+		{"HOME", "", "/home/u", "/home/u/.local/state/tool"},
+		{"relative XDG_STATE_HOME", "state", "/home/u", "/home/u/.local/state/tool"},
+		{"relative HOME", "", "home/u", ""},
+		{"neither", "", "", ""},
+	} {
+		env := map[string]string{"XDG_STATE_HOME": tt.xdg, "HOME": tt.home}
+		got, err := StateDir(func(k string) string { return env[k] }, "tool")
+		if got != filepath.FromSlash(tt.want) || (err == nil) != (tt.want != "") {
+			t.Errorf("StateDir(%s) = %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+}
+
 func mustRead(t *testing.T, file string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(file)

@@ -36,6 +36,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
@@ -202,7 +203,7 @@ func startUpstreamProc(t *testing.T, bin, dir string, flags ...string) *upstream
 
 func (u *upstreamProc) url() string { return "https://" + u.addr }
 func (u *upstreamProc) caFile() string {
-	return filepath.Join(u.dir, upstreamTLSDirName, upstream.CACertFile)
+	return filepath.Join(u.dir, upstream.TLSDir, upstream.CACertFile)
 }
 
 // enroll pairs the kiosk whose state is in state with the upstream as
@@ -242,7 +243,7 @@ func (u *upstreamProc) stats(t *testing.T) upstream.StatsReport {
 // times each is held — once, or the test fails.
 func (u *upstreamProc) ids(t *testing.T) map[string]int {
 	t.Helper()
-	return dbIDs(t, filepath.Join(u.dir, upstreamDBName), "SELECT id FROM checkins")
+	return dbIDs(t, filepath.Join(u.dir, sqlite.File), "SELECT id FROM checkins")
 }
 
 func dbIDs(t *testing.T, path, query string) map[string]int {

@@ -55,8 +55,7 @@ func kioskCommand() *cli.Command {
 				Description: "Makes a demo root, issuer, signed lists and sample cards in STATE/demo, enrolls with an\n" +
 					"upstream in the same process, and scans what is typed on stdin.",
 				Example: "kiosk demo --listen 127.0.0.1:8080", Run: demoCommand},
-			{Name: "card", Summary: "issue, inspect and verify Secure Docket Cards", Usage: "COMMAND [FLAGS]",
-				Example: "kiosk card keygen --alg EdDSA --key root-key.pem --pub root.pem", Subcommands: cardcmd.Commands()},
+			cardcmd.Command(),
 			{Name: "upstream", Summary: "run the reference upstream server; make enrollment tokens", Usage: upstreamUsage,
 				Description: upstreamDescription, Example: "kiosk upstream --state-dir /srv/upstream --listen :8443 --host upstream.example",
 				Run: upstreamCommand,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -13,25 +12,24 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 )
 
-// Defaults of `kiosk upstream`, and the names of its state directory's
-// parts (defined by the packages that keep them).
+// Defaults of `kiosk upstream`. The names of its state directory's parts
+// are the packages' that keep them: sqlite.File, upstream.TLSDir and
+// upstream.DocumentsDir.
 const (
 	defaultUpstreamListen = "127.0.0.1:8443"
 	defaultUpstreamHosts  = "127.0.0.1,localhost"
 	upstreamStateDirName  = "checkin-kiosk-upstream"
-	upstreamDBName        = sqlite.File
-	upstreamTLSDirName    = upstream.TLSDir
-	upstreamDocsDirName   = upstream.DocumentsDir
 )
 
 const upstreamUsage = "[--listen ADDR] [--state-dir DIR] [--host NAMES] [--documents DIR] [--fault-… ]"
 
 const upstreamDescription = `Runs the reference upstream server: the upload API of sync/API.md, over HTTPS from its own CA
-(made in STATE/` + upstreamTLSDirName + ` on first start), kiosks authenticated by their device
+(made in STATE/` + upstream.TLSDir + ` on first start), kiosks authenticated by their device
 certificates. "token" makes a one-time enrollment token for ` + "`kiosk enroll`."
 
 // upstreamCommand runs the reference upstream server until ctx ends.
@@ -39,7 +37,7 @@ func upstreamCommand(fs *flag.FlagSet) cli.Action {
 	listen := fs.String("listen", defaultUpstreamListen, "`address` to serve the upload API on (HTTPS)")
 	stateDir := upstreamStateDirFlag(fs)
 	hosts := fs.String("host", defaultUpstreamHosts, "comma-separated host `names` and IP addresses kiosks reach the server by (its certificate names them)")
-	docs := fs.String("documents", "", "`directory` of the signed documents served to kiosks, made at start: trustlist.cose, revocations.cose, roster.cose, notices.cose (default STATE/"+upstreamDocsDirName+")")
+	docs := fs.String("documents", "", "`directory` of the signed documents served to kiosks, made at start: trustlist.cose, revocations.cose, roster.cose, notices.cose (default STATE/"+upstream.DocumentsDir+")")
 	silentAfter := fs.Duration("silent-after", upstream.DefaultSilentAfter, "how long without a heartbeat makes a kiosk silent in the stats")
 	var faults upstream.Faults
 	fs.Float64Var(&faults.ErrorRate, "fault-error-rate", 0, "fraction of kiosk requests answered 500 (testing only)")
@@ -110,7 +108,7 @@ func upstreamTokenCommand(fs *flag.FlagSet) cli.Action {
 
 func upstreamStateDirFlag(fs *flag.FlagSet) *string {
 	return fs.String("state-dir", "",
-		"directory of the server's database and CA, "+upstreamDBName+` and `+upstreamTLSDirName+`/
+		"directory of the server's database and CA, "+sqlite.File+` and `+upstream.TLSDir+`/
 (default $XDG_STATE_HOME/`+upstreamStateDirName+`, or ~/.local/state/`+upstreamStateDirName+`)`)
 }
 
@@ -118,7 +116,11 @@ func upstreamDir(env *cli.Env, flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	return defaultUpstreamStateDir(env.Getenv)
+	dir, err := demokit.StateDir(env.Getenv, upstreamStateDirName)
+	if err != nil {
+		return "", fmt.Errorf("no --state-dir: %w", err)
+	}
+	return dir, nil
 }
 
 func splitList(s string) []string {
@@ -129,19 +131,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// defaultUpstreamStateDir is where the upstream keeps its database when no
-// --state-dir is given: the XDG state directory, as the data is state (a
-// record store), not configuration.
-func defaultUpstreamStateDir(getenv func(string) string) (string, error) {
-	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, upstreamStateDirName), nil
-	}
-	if h := getenv("HOME"); filepath.IsAbs(h) {
-		return filepath.Join(h, ".local", "state", upstreamStateDirName), nil
-	}
-	return "", errors.New("no --state-dir, and neither XDG_STATE_HOME nor HOME is set")
 }
 
 // openUpstream opens the upstream kept in dir, its store in SQLite and its

@@ -24,7 +24,7 @@ func TestUpstreamMakesDocumentsDir(t *testing.T) {
 		flags []string
 		want  func(state string) string
 	}{
-		{"default", nil, func(state string) string { return filepath.Join(state, upstreamDocsDirName) }},
+		{"default", nil, func(state string) string { return filepath.Join(state, upstream.DocumentsDir) }},
 		{"flag", []string{"--documents", other}, func(string) string { return other }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

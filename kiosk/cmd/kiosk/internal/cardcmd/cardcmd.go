@@ -1,9 +1,11 @@
-// Package cardcmd is "kiosk card": the tools of an issuing office and of a
-// tester (keys, cards, the signed lists). It is a command group of its own,
-// apart from package main, which builds the daemon's graph: the way the go
-// command keeps each of its groups in cmd/go/internal. The cards are made
-// by kiosk/card and the lists' editions by kiosk/trust; this package holds
-// their flags and output.
+// Package cardcmd is "kiosk card": the tools an issuing office uses to make
+// keys, issue cards, sign the trust list, revocations and rosters, and to
+// verify a card as a kiosk would (a tester uses them too). They are a
+// command group of their own, not part of the daemon's wiring: nothing the
+// kiosk runs needs them, so they live apart from package main, the way the
+// go command keeps each of its groups in cmd/go/internal. The cards are
+// made by kiosk/card and the lists' editions by kiosk/trust; this package
+// holds only their flags and output.
 package cardcmd
 
 import (
@@ -22,8 +24,14 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 )
 
-// Commands are the subcommands of "kiosk card".
-func Commands() []*cli.Command {
+// Command is "kiosk card", for the binary's command table.
+func Command() *cli.Command {
+	return &cli.Command{Name: "card", Summary: "issue, inspect and verify Secure Docket Cards", Usage: "COMMAND [FLAGS]",
+		Example: "kiosk card keygen --alg EdDSA --key root-key.pem --pub root.pem", Subcommands: commands()}
+}
+
+// commands are the subcommands of "kiosk card".
+func commands() []*cli.Command {
 	fieldsUsage := "--iss NAME --a-number N --dob YYYY-MM-DD --office CODE [--family NAME --given NAME] [FLAGS]"
 	return []*cli.Command{
 		{Name: "keygen", Summary: "make an issuer key and its certificate, or a root key and its public key",

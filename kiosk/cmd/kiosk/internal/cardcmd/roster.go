@@ -61,10 +61,10 @@ func cardRosterAdd(fs *flag.FlagSet) cli.Action {
 	}
 }
 
-// RosterLookupOutput is what "kiosk card roster lookup" prints: whether
+// rosterLookupOutput is what "kiosk card roster lookup" prints: whether
 // the reference is in the roster and the card's handles, never its personal
 // data.
-type RosterLookupOutput struct {
+type rosterLookupOutput struct {
 	Found     bool   `json:"found"`
 	Iss       string `json:"iss"`
 	Serial    string `json:"serial"`
@@ -88,7 +88,7 @@ func cardRosterLookup(fs *flag.FlagSet) cli.Action {
 		if err != nil {
 			return err
 		}
-		out := RosterLookupOutput{Found: found}
+		out := rosterLookupOutput{Found: found}
 		if found {
 			out.Iss, out.Serial = c.Issuer, c.Serial
 			out.ExpiresAt = c.ExpiresAt.UTC().Format(time.RFC3339)

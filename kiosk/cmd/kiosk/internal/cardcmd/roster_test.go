@@ -1,8 +1,7 @@
-package main
+package cardcmd
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,20 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
-	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/cardcmd"
 )
 
 // rosterRun runs "kiosk card roster args…" with buffers for its streams.
 func rosterRun(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
-	if code := dispatch(context.Background(), env, append([]string{"card", "roster"}, args...)); code != 0 {
-		err = exitCode(code)
-	}
-	return out.String(), errOut.String(), err
+	return cardRun(t, "", append([]string{"roster"}, args...)...)
 }
 
 // writeRootKey writes a new root key pair to dir: the private key and the
@@ -115,12 +107,12 @@ func TestCardRosterCommand(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		args   []string
-		want   cardcmd.RosterLookupOutput
+		want   rosterLookupOutput
 		status int // exit status; 0 success
 	}{
-		{"url", []string{url}, cardcmd.RosterLookupOutput{Found: true, Iss: "SDC-TEST", Serial: "0a0b0c0d", ExpiresAt: "2026-01-31T00:00:00Z"}, 0},
-		{"lower case", []string{strings.ToLower(ref)}, cardcmd.RosterLookupOutput{Found: true, Iss: "SDC-TEST", Serial: "0a0b0c0d", ExpiresAt: "2026-01-31T00:00:00Z"}, 0},
-		{"absent", []string{strings.Repeat("Z", 26)}, cardcmd.RosterLookupOutput{}, 1},
+		{"url", []string{url}, rosterLookupOutput{true, "SDC-TEST", "0a0b0c0d", "2026-01-31T00:00:00Z"}, 0},
+		{"lower case", []string{strings.ToLower(ref)}, rosterLookupOutput{true, "SDC-TEST", "0a0b0c0d", "2026-01-31T00:00:00Z"}, 0},
+		{"absent", []string{strings.Repeat("Z", 26)}, rosterLookupOutput{}, 1},
 	} {
 		stdout, stderr, err := rosterRun(t, append([]string{"lookup", "--root", rootPub, "--roster", roster}, tt.args...)...)
 		switch {
@@ -136,7 +128,7 @@ func TestCardRosterCommand(t *testing.T) {
 			t.Errorf("roster lookup %s printed %q; want a JSON object of 4 keys", tt.name, stdout)
 			continue
 		}
-		var got cardcmd.RosterLookupOutput
+		var got rosterLookupOutput
 		if err := json.Unmarshal([]byte(stdout), &got); err != nil || got != tt.want {
 			t.Errorf("roster lookup %s = %+v; want %+v", tt.name, got, tt.want)
 		}

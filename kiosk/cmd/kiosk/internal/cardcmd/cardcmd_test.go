@@ -1,4 +1,4 @@
-package main
+package cardcmd
 
 import (
 	"bytes"
@@ -18,8 +18,10 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 )
 
-// cardRun runs "kiosk card args…" with buffers for its streams. err is
-// nil when it exits 0, else its exit status.
+// cardRun runs "kiosk card args…" with buffers for its streams, through
+// internal/cli's dispatcher as the binary does, so the paths in errors and
+// the exit codes are the binary's. err is nil when it exits 0, else its
+// exit status.
 func cardRun(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
@@ -29,7 +31,8 @@ func cardRun(t *testing.T, stdin string, args ...string) (stdout, stderr string,
 		Stderr: &errOut,
 		Getenv: func(string) string { return "" },
 	}
-	if code := dispatch(context.Background(), env, append([]string{"card"}, args...)); code != 0 {
+	kiosk := &cli.Command{Name: "kiosk", Subcommands: []*cli.Command{Command()}}
+	if code := cli.Run(context.Background(), env, kiosk, append([]string{"card"}, args...)); code != 0 {
 		err = exitCode(code)
 	}
 	return out.String(), errOut.String(), err

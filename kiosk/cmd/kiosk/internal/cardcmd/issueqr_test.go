@@ -1,4 +1,4 @@
-package main
+package cardcmd
 
 import (
 	"path/filepath"

@@ -1,0 +1,39 @@
+// Package cardcmdtest holds what the tests of "kiosk card" and of the
+// daemon both need and the card commands cannot make: an issuer
+// certificate of a key no card may be signed with, which a trust list may
+// still carry. One home, so that the two tests skip the same key.
+package cardcmdtest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"testing"
+	"time"
+)
+
+// P384Certificate is a self-signed certificate of an ECDSA P-384 key, as
+// some countries' EU DCC test cases carry: a key no card may be signed
+// with. "kiosk card keygen" makes none, so the test does.
+func P384Certificate(t testing.TB) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(384), Subject: pkix.Name{CommonName: "P-384 issuer"},
+		NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(5, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
