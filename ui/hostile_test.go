@@ -41,26 +41,6 @@ func (b *logBuffer) String() string {
 
 func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
-// request sends r (its Host set to host) and returns the status and body.
-func request(t *testing.T, method, u, host, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
-
 // A web page that rebinds its own name to 127.0.0.1 reaches the kiosk
 // listener with its name in Host: refused, websocket included.
 func TestHostMustNameListener(t *testing.T) {
@@ -74,7 +54,7 @@ func TestHostMustNameListener(t *testing.T) {
 		for _, r := range []struct{ method, path string }{
 			{"GET", "/"}, {"GET", "/app.js"}, {"GET", "/healthz"}, {"GET", "/api/v1/status"}, {"POST", "/api/v1/sim/scan"},
 		} {
-			code, body := request(t, r.method, h.base+r.path, host, "SDC1:ABC")
+			code, body := uitest.Request(t, r.method, h.base+r.path, host, "SDC1:ABC")
 			var e errorBody
 			if code != http.StatusMisdirectedRequest || json.Unmarshal([]byte(body), &e) != nil || e.Status != "misdirected" {
 				t.Errorf("%s %s, Host %s = %d %s; want 421 with JSON status misdirected", r.method, r.path, host, code, body)
@@ -91,7 +71,7 @@ func TestHostMustNameListener(t *testing.T) {
 		t.Errorf("log:\n%s\nwant the refusals logged", log.String())
 	}
 	for _, host := range []string{"127.0.0.1:" + port, "127.0.0.1", "localhost:" + port, "localhost", "LocalHost:1", "[::ffff:127.0.0.1]:" + port} {
-		if code, body := request(t, "GET", h.base+"/api/v1/status", host, ""); code != http.StatusOK {
+		if code, body := uitest.Request(t, "GET", h.base+"/api/v1/status", host, ""); code != http.StatusOK {
 			t.Errorf("GET /api/v1/status, Host %s = %d %s; want 200", host, code, body)
 		}
 		p := uitest.Dial(t, h.base, http.Header{"Host": {host}})
@@ -118,7 +98,7 @@ func TestHostMustNameListenerIPv6(t *testing.T) {
 		"127.0.0.1:" + port: http.StatusMisdirectedRequest,
 		"[::2]:" + port:     http.StatusMisdirectedRequest,
 	} {
-		if code, body := request(t, "GET", base+"/healthz", host, ""); code != want {
+		if code, body := uitest.Request(t, "GET", base+"/healthz", host, ""); code != want {
 			t.Errorf("GET /healthz, Host %s = %d %s; want %d", host, code, body, want)
 		}
 	}
@@ -177,14 +157,14 @@ func TestSimScanTrimsWhiteSpace(t *testing.T) {
 		"SDC1:A B\n":          "SDC1:A B", // inside, kept: the verifier decides
 		"https://x/c/7Q2M \n": "https://x/c/7Q2M",
 	} {
-		if code, b := request(t, "POST", h.base+"/api/v1/sim/scan", "", body); code != http.StatusAccepted {
+		if code, b := uitest.Request(t, "POST", h.base+"/api/v1/sim/scan", "", body); code != http.StatusAccepted {
 			t.Fatalf("POST %q = %d %s; want 202", body, code, b)
 		}
 		if got := <-scans; got != want {
 			t.Errorf("POST %q: scanned %q; want %q", body, got, want)
 		}
 	}
-	if code, _ := request(t, "POST", h.base+"/api/v1/sim/scan", "", " \t\r\n "); code != http.StatusBadRequest {
+	if code, _ := uitest.Request(t, "POST", h.base+"/api/v1/sim/scan", "", " \t\r\n "); code != http.StatusBadRequest {
 		t.Errorf("POST white space = %d; want 400", code)
 	}
 }

@@ -3,11 +3,8 @@ package sdnotify
 import (
 	"context"
 	"errors"
+	"github.com/docketkiosk/checkin-kiosk/internal/sdnotify/sdnotifytest"
 	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,25 +14,7 @@ import (
 // provides it for Type=notify with WatchdogSec: READY=1 is sent, and the
 // watchdog is pinged only once the daemon is healthy.
 func TestWatchdog(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
-	t.Setenv("WATCHDOG_USEC", "20000")
-	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
-	read := func() string {
-		t.Helper()
-		buf := make([]byte, 256)
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		n, err := conn.Read(buf)
-		if err != nil {
-			t.Fatalf("read notify socket: %v", err)
-		}
-		return string(buf[:n])
-	}
+	read := sdnotifytest.Listen(t, 20*time.Millisecond)
 	log := slog.New(slog.DiscardHandler)
 	Notify(log, Ready)
 	if got := read(); got != "READY=1" {

@@ -3,6 +3,7 @@ package card
 import (
 	"encoding/hex"
 	"encoding/json"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card/cardtest"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func TestResultJSON(t *testing.T) {
 func TestTrustListJSON(t *testing.T) {
 	k := keyFor(t, AlgES256, "NYC")
 	bare := keyFor(t, AlgEdDSA, "SFO")
-	p384 := p384Certificate(t)
+	p384 := cardtest.P384Certificate(t)
 	window := func(e TrustEntry) TrustEntry {
 		e.NotBefore, e.NotAfter = t0, t0.AddDate(1, 0, 0)
 		return e

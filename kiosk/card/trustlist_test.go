@@ -7,9 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card/cardtest"
 	"slices"
 	"strings"
 	"testing"
@@ -305,34 +304,13 @@ func TestVerifySharedKID(t *testing.T) {
 	}
 }
 
-// p384Certificate is a self-signed certificate of an ECDSA P-384 key: a key
-// no card may be signed with, as some countries' EU DCC certificates are.
-func p384Certificate(t testing.TB) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(384), Subject: pkix.Name{CommonName: "P-384 issuer"},
-		NotBefore: t0.AddDate(-1, 0, 0), NotAfter: t0.AddDate(5, 0, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
 // TestTrustSkipsUnsupportedKeys: a key no card may be signed with, in a PEM
 // trust file or a signed trust list, is skipped and counted; the other keys
 // still verify their cards, and a card carrying the skipped key's kid is an
 // unknown issuer that says why.
 func TestTrustSkipsUnsupportedKeys(t *testing.T) {
 	good := keyFor(t, AlgES256, "issuer")
-	p384 := p384Certificate(t)
+	p384 := cardtest.P384Certificate(t)
 	p384Key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

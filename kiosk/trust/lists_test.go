@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +17,7 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card/cardtest"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
 )
 
@@ -468,36 +464,13 @@ func TestAcceptWithoutRoot(t *testing.T) {
 	}
 }
 
-// p384Certificate is a self-signed certificate of an ECDSA P-384 key, as
-// some countries' EU DCC test cases carry: a key no card may be signed
-// with.
-func p384Certificate(t *testing.T) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(384), Subject: pkix.Name{CommonName: "P-384 issuer"},
-		NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(5, 0, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
 // TestSkippedKeys: a P-384 certificate beside a good P-256 one, in a PEM
 // trust file or a signed trust list (configured or downloaded), is skipped,
 // logged with its kid and counted; the good key's cards verify. A list
 // badly signed is still refused whole.
 func TestSkippedKeys(t *testing.T) {
 	good := newIssuer(t, card.AlgES256)
-	p384 := p384Certificate(t)
+	p384 := cardtest.P384Certificate(t)
 	kid := hex.EncodeToString(card.KIDOfCertificate(p384))
 	valid := good.issue(t, "0a0b0c0d")
 

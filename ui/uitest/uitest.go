@@ -235,3 +235,25 @@ func actionFrame(action string, rev uint64) []byte {
 	}{1, "action", action, rev}) // cannot fail: strings and numbers
 	return b
 }
+
+// Request sends a request to the kiosk listener at u with its Host header
+// set to host (a DNS-rebinding page's, say), and returns the status and
+// body.
+func Request(t testing.TB, method, u, host, body string) (status int, respBody string) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}

@@ -28,21 +28,7 @@ import (
 // the status and body.
 func hostileGet(t *testing.T, m *Main, method, path, host, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+m.Addr()+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return uitest.Request(t, method, "http://"+m.Addr()+path, host, body)
 }
 
 // untilScreen reads p's frames until screen s, allowing only screens in

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
-	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/cardcmd/cardcmdtest"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card/cardtest"
 )
 
 // TestStatusSkippedKeys: the daemon loads a trust list holding a P-384
@@ -24,7 +24,7 @@ func TestStatusSkippedKeys(t *testing.T) {
 	}
 	now := time.Now()
 	l.Seq++
-	l.Entries = append([]card.TrustEntry{{Issuer: "SDC-FAR", Certificate: cardcmdtest.P384Certificate(t),
+	l.Entries = append([]card.TrustEntry{{Issuer: "SDC-FAR", Certificate: cardtest.P384Certificate(t),
 		NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(1, 0, 0), Offices: []string{"*"}}}, l.Entries...)
 	data, err := l.Sign(root)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
+	"github.com/docketkiosk/checkin-kiosk/internal/sdnotify/sdnotifytest"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
@@ -507,25 +508,11 @@ func TestRunRefusesRolledBackList(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	keyPEM, err := os.ReadFile(filepath.Join(kit.Dir, "root-key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := card.ParsePrivateKeyPEM(keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(kit.Revocations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	held, err := card.OpenRevocations(data, root.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, held := kitRevocations(t, kit)
 	old := card.NewRevocations(held.Seq() - 1)
 	old.SetIssuedAt(time.Now())
-	if data, err = old.Sign(root); err != nil {
+	data, err := old.Sign(root)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(kit.Revocations, data, 0o644); err != nil {
@@ -552,28 +539,9 @@ func TestRunRefusesRolledBackList(t *testing.T) {
 // TestSystemdNotify runs the daemon against a real unixgram NOTIFY_SOCKET,
 // as systemd provides it for Type=notify with WatchdogSec.
 func TestSystemdNotify(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
-	t.Setenv("WATCHDOG_USEC", "100000")
-	t.Setenv("WATCHDOG_PID", itoa(os.Getpid()))
-
+	read := sdnotifytest.Listen(t, 100*time.Millisecond)
 	kit := testKit(t)
 	m := startKiosk(t, t.TempDir(), kit, "")
-	read := func() string {
-		t.Helper()
-		buf := make([]byte, 256)
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		n, err := conn.Read(buf)
-		if err != nil {
-			t.Fatalf("read notify socket: %v", err)
-		}
-		return string(buf[:n])
-	}
 	if got := read(); got != "READY=1" {
 		t.Fatalf("first notification = %q; want READY=1", got)
 	}
@@ -600,11 +568,6 @@ func TestSystemdNotify(t *testing.T) {
 			t.Fatalf("notification = %q; want STOPPING=1", got)
 		}
 	}
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 func TestHelpListsCommands(t *testing.T) {

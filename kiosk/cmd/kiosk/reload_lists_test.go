@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
 )
 
@@ -37,38 +39,8 @@ func TestReloadLists(t *testing.T) {
 	p.Want(kiosk.ScreenIdle)
 
 	// The next revocation list revokes that card.
-	keyPEM, err := os.ReadFile(filepath.Join(kit.Dir, "root-key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := card.ParsePrivateKeyPEM(keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(kit.Revocations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	held, err := card.OpenRevocations(data, root.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := m.lists.Verify(valid, time.Now())
-	if r.Status != card.Valid {
-		t.Fatalf("Verify(the valid sample) = %s; want valid", r.Status)
-	}
-	next := card.NewRevocations(held.Seq() + 1)
-	next.SetIssuedAt(time.Now())
-	if err := next.Add(r.Card.Issuer, r.Card.Serial); err != nil {
-		t.Fatal(err)
-	}
-	if data, err = next.Sign(root); err != nil {
-		t.Fatal(err)
-	}
 	file := filepath.Join(t.TempDir(), "revocations-next.cose")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	next := writeNextRevoking(t, kit, m, valid, file)
 
 	c := m.Config
 	c.Revocations = file
@@ -96,7 +68,7 @@ func TestReloadLists(t *testing.T) {
 	c = m.Config
 	c.Revocations = kit.Revocations
 	c.ConfirmTimeout = 9 * time.Minute
-	err = m.Reload(ctx, c)
+	err := m.Reload(ctx, c)
 	if !errors.Is(err, card.ErrRollback) || !strings.Contains(err.Error(), kit.Revocations) {
 		t.Errorf("Reload(the older revocation list) = %v; want a rollback naming %s", err, kit.Revocations)
 	}
@@ -120,7 +92,26 @@ func TestReloadRereadsSameFile(t *testing.T) {
 	p := uitest.Dial(t, "http://"+m.Addr(), nil)
 	p.Want(kiosk.ScreenIdle)
 
-	keyPEM, err := os.ReadFile(filepath.Join(kit.Dir, "root-key.pem"))
+	valid := kit.Samples["valid"]
+	next := writeNextRevoking(t, kit, m, valid, kit.Revocations)
+
+	if err := m.Reload(ctx, m.Config); err != nil {
+		t.Fatalf("Reload(the same settings) = %v", err)
+	}
+	simScan(t, m, valid)
+	if got := p.Want(kiosk.ScreenSeeStaff); got.Reason != kiosk.ReasonCardRevoked {
+		t.Errorf("after the reload, the card revoked in the rewritten list: screen %s; want see_staff/%s", got.Raw, kiosk.ReasonCardRevoked)
+	}
+	if got := m.lists.Status(time.Now()).RevocationsSeq; got != next.Seq() {
+		t.Errorf("revocation list seq in use %d; want %d", got, next.Seq())
+	}
+}
+
+// kitRevocations returns the demo kit's root key and the revocation list
+// it signed.
+func kitRevocations(t *testing.T, kit *demokit.Kit) (crypto.Signer, *card.Revocations) {
+	t.Helper()
+	keyPEM, err := os.ReadFile(filepath.Join(kit.Dir, demokit.RootKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,31 +127,30 @@ func TestReloadRereadsSameFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	valid := kit.Samples["valid"]
-	r := m.lists.Verify(valid, time.Now())
+	return root, held
+}
+
+// writeNextRevoking writes to file the revocation list after the kit's,
+// signed by its root, revoking the card of payload (valid on m until then),
+// and returns it.
+func writeNextRevoking(t *testing.T, kit *demokit.Kit, m *Main, payload, file string) *card.Revocations {
+	t.Helper()
+	root, held := kitRevocations(t, kit)
+	r := m.lists.Verify(payload, time.Now())
 	if r.Status != card.Valid {
-		t.Fatalf("Verify(the valid sample) = %s; want valid", r.Status)
+		t.Fatalf("Verify(the card to revoke) = %s; want valid", r.Status)
 	}
 	next := card.NewRevocations(held.Seq() + 1)
 	next.SetIssuedAt(time.Now())
 	if err := next.Add(r.Card.Issuer, r.Card.Serial); err != nil {
 		t.Fatal(err)
 	}
-	if data, err = next.Sign(root); err != nil {
+	data, err := next.Sign(root)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(kit.Revocations, data, 0o644); err != nil {
+	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	if err := m.Reload(ctx, m.Config); err != nil {
-		t.Fatalf("Reload(the same settings) = %v", err)
-	}
-	simScan(t, m, valid)
-	if got := p.Want(kiosk.ScreenSeeStaff); got.Reason != kiosk.ReasonCardRevoked {
-		t.Errorf("after the reload, the card revoked in the rewritten list: screen %s; want see_staff/%s", got.Raw, kiosk.ReasonCardRevoked)
-	}
-	if got := m.lists.Status(time.Now()).RevocationsSeq; got != next.Seq() {
-		t.Errorf("revocation list seq in use %d; want %d", got, next.Seq())
-	}
+	return next
 }

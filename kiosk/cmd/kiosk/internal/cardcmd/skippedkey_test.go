@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/docketkiosk/checkin-kiosk/kiosk/card"
-	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/cardcmd/cardcmdtest"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/card/cardtest"
 )
 
 // TestCardVerifySkipsUnusableKey: a PEM trust file and a signed trust list
@@ -31,7 +31,7 @@ func TestCardVerifySkipsUnusableKey(t *testing.T) {
 			t.Fatalf("card keygen %q = %v; stderr %s", args, err, stderr)
 		}
 	}
-	p384 := cardcmdtest.P384Certificate(t)
+	p384 := cardtest.P384Certificate(t)
 	p384File := filepath.Join(dir, "p384.pem")
 	if err := os.WriteFile(p384File, card.MarshalCertificatePEM(p384), 0o644); err != nil {
 		t.Fatal(err)

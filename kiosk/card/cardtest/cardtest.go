@@ -1,8 +1,9 @@
-// Package cardcmdtest holds what the tests of "kiosk card" and of the
-// daemon both need and the card commands cannot make: an issuer
+// Package cardtest holds what tests of the card, the lists, the card
+// commands and the daemon need and the card package cannot make: an issuer
 // certificate of a key no card may be signed with, which a trust list may
-// still carry. One home, so that the two tests skip the same key.
-package cardcmdtest
+// still carry. It imports nothing of ours, so that package card's own
+// tests can use it too.
+package cardtest
 
 import (
 	"crypto/ecdsa"
@@ -17,7 +18,7 @@ import (
 
 // P384Certificate is a self-signed certificate of an ECDSA P-384 key, as
 // some countries' EU DCC test cases carry: a key no card may be signed
-// with. "kiosk card keygen" makes none, so the test does.
+// with. card.GenerateKey and "kiosk card keygen" make none.
 func P384Certificate(t testing.TB) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
