@@ -37,16 +37,20 @@ const (
 // one in front of the screen. The earlier card is dropped unrecorded (its
 // holder had not confirmed), and a tap made on its screen is ignored.
 //
-// Out of service (SetOutOfService, or a commit that failed): the kiosk
-// takes no card. A screen in progress runs its course (a confirm may still
-// commit: the disk is low, not yet full), and then the flow shows
-// out_of_service instead of idle, until it is told it is back in service.
-// Help is offered throughout.
+// Out of service (SetOutOfService, a commit that failed, or the enclosure
+// open: SetEnclosureOpen): the kiosk takes no card. A screen in progress
+// runs its course (a confirm may still commit: the disk is low, not yet
+// full), and then the flow shows out_of_service instead of idle, until it
+// is told it is back in service. Help is offered throughout.
+//
+// Without a working scanner (SetScannerReady) the idle screen asks the
+// person to see staff instead of to scan, with ReasonScannerUnavailable.
 type Flow struct {
 	Verifier CardVerifier
 	Store    Store
 	Prior    PriorLookup      // nil: no same-day duplicate check
 	Notices  NoticeSource     // nil: no notices
+	Printer  ReceiptPrinter   // nil: no receipts
 	Sinks    []ViewSink       // told of every view, in order
 	Log      *slog.Logger     // nil: discard
 	Now      func() time.Time // screen timeouts; nil: time.Now
@@ -67,13 +71,30 @@ type Flow struct {
 	timeouts atomic.Pointer[Timeouts]
 
 	outageMu   sync.Mutex
-	outageSet  Reason        // the latest SetOutOfService
-	outageKick chan struct{} // tells Run of it; capacity 1
+	outageSet  conditions    // the latest SetOutOfService, SetEnclosureOpen, SetScannerReady
+	outageKick chan struct{} // tells Run of them; capacity 1
 
 	// Owned by Run's goroutine.
-	pending *card.Card   // the verified card on the confirm screen
-	notice  *card.Notice // the person's notice, while the success screen shows it
-	outage  Reason       // why the kiosk is out of service; "" when in service
+	pending  *card.Card   // the verified card on the confirm screen
+	notice   *card.Notice // the person's notice, while the success screen shows it
+	cond     conditions   // what Run last applied
+	storage  Reason       // why the outbox cannot record; "" when it can
+	receipts chan receiptDone
+}
+
+// conditions are what the flow is told of the world outside it, which
+// decide between idle and out_of_service.
+type conditions struct {
+	storage       Reason // the latest SetOutOfService
+	storageCalls  uint64 // SetOutOfService calls: each one clears a failed commit's outage
+	enclosureOpen bool
+	scannerDown   bool
+}
+
+// receiptDone is a printer's answer for the success screen showing code.
+type receiptDone struct {
+	code    string
+	printed bool
 }
 
 // Timeouts are how long the Flow's screens stay up; 0 is the default.
@@ -96,12 +117,34 @@ func (f *Flow) SetTimeouts(t Timeouts) { f.timeouts.Store(&t) }
 // known, even if unchanged: a commit that fails puts the flow out of
 // service by itself, and only this call brings it back.
 func (f *Flow) SetOutOfService(r Reason) {
+	f.setConditions(func(c *conditions) { c.storage, c.storageCalls = r, c.storageCalls+1 })
+}
+
+// SetEnclosureOpen tells the flow whether the enclosure is open (the
+// panel's tamper switch). While it is, the kiosk is out of service
+// (ReasonEnclosureOpen): someone may be at its insides, and a person must
+// not be asked to trust it. It is back in service once the enclosure is
+// shut, if nothing else keeps it out. Like SetOutOfService, it never
+// blocks and the latest call wins.
+func (f *Flow) SetEnclosureOpen(open bool) {
+	f.setConditions(func(c *conditions) { c.enclosureOpen = open })
+}
+
+// SetScannerReady tells the flow whether the scanner can read a card.
+// Without one the idle screen says so and offers staff
+// (ReasonScannerUnavailable) instead of asking for a card that cannot be
+// read. Like SetOutOfService, it never blocks and the latest call wins.
+func (f *Flow) SetScannerReady(ready bool) {
+	f.setConditions(func(c *conditions) { c.scannerDown = !ready })
+}
+
+func (f *Flow) setConditions(set func(*conditions)) {
 	f.outageMu.Lock()
 	defer f.outageMu.Unlock()
-	f.outageSet = r
+	set(&f.outageSet)
 	select {
 	case f.kick() <- struct{}{}:
-	default: // Run has a kick waiting; it reads the latest reason
+	default: // Run has a kick waiting; it reads the latest conditions
 	}
 }
 
@@ -113,9 +156,9 @@ func (f *Flow) kick() chan struct{} {
 	return f.outageKick
 }
 
-// latestOutage returns the reason of the latest SetOutOfService and the
+// latestOutage returns the conditions of the latest Set calls and the
 // channel that signals the next one.
-func (f *Flow) latestOutage() (Reason, <-chan struct{}) {
+func (f *Flow) latestOutage() (conditions, <-chan struct{}) {
 	f.outageMu.Lock()
 	defer f.outageMu.Unlock()
 	return f.outageSet, f.kick()
@@ -133,7 +176,9 @@ func (f *Flow) View() View {
 // longer read.
 func (f *Flow) Run(ctx context.Context, scans <-chan Scan, actions <-chan Action) error {
 	var outages <-chan struct{}
-	f.outage, outages = f.latestOutage()
+	f.cond, outages = f.latestOutage()
+	f.storage = f.cond.storage
+	f.receipts = make(chan receiptDone)
 	f.idle()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -162,38 +207,79 @@ func (f *Flow) Run(ctx context.Context, scans <-chan Scan, actions <-chan Action
 		case <-timeout:
 			f.expire()
 		case <-outages:
-			r, _ := f.latestOutage()
-			f.setOutage(r)
+			c, _ := f.latestOutage()
+			f.setConditions1(c)
+		case r := <-f.receipts:
+			f.receiptDone(r)
 		}
 		timer.Stop()
 	}
 }
 
-// setOutage puts the flow out of service (r != "") or back in. An idle or
+// setConditions1 applies what the Set calls said. An idle or
 // out-of-service screen changes at once; any other runs its course.
-func (f *Flow) setOutage(r Reason) {
-	if r == f.outage {
+func (f *Flow) setConditions1(c conditions) {
+	was, wasDown := f.outage(), f.cond.scannerDown
+	if c.enclosureOpen != f.cond.enclosureOpen {
+		if c.enclosureOpen {
+			f.log().Warn("enclosure opened")
+		} else {
+			f.log().Info("enclosure shut")
+		}
+	}
+	if c.scannerDown != wasDown {
+		if c.scannerDown {
+			f.log().Warn("scanner unavailable")
+		} else {
+			f.log().Info("scanner ready")
+		}
+	}
+	if c.storageCalls != f.cond.storageCalls {
+		f.storage = c.storage // a failed commit's outage stays until told otherwise
+	}
+	f.cond = c
+	now := f.outage()
+	if now == was && c.scannerDown == wasDown {
 		return
 	}
-	if r == "" {
-		f.log().Info("back in service", "was", f.outage)
-	} else {
-		f.log().Warn("out of service", "reason", r)
+	if now != was {
+		if now == "" {
+			f.log().Info("back in service", "was", was)
+		} else {
+			f.log().Warn("out of service", "reason", now)
+		}
 	}
-	f.outage = r
 	switch f.View().Screen {
 	case ScreenIdle, ScreenOutOfService:
 		f.idle()
 	}
 }
 
+// outage is why the kiosk is out of service; "" when it is in service.
+// An open enclosure comes first: it needs staff at the kiosk, whatever
+// else is wrong.
+func (f *Flow) outage() Reason {
+	if f.cond.enclosureOpen {
+		return ReasonEnclosureOpen
+	}
+	return f.storage
+}
+
 func (f *Flow) scan(ctx context.Context, s Scan) {
 	cur := f.View()
-	if f.outage != "" {
+	if r := f.outage(); r != "" {
 		// A card it cannot record is not taken: the person at the
 		// scanner sees out_of_service (and the help button) at once.
-		f.log().Info("scan while out of service", "reason", f.outage)
+		f.log().Info("scan while out of service", "reason", r)
 		f.idle()
+		return
+	}
+	if s.Rejected != "" {
+		// Something was scanned that cannot be a card (too long, control
+		// bytes): the person is told it could not be read.
+		f.log().Info("scan rejected by the scanner", "why", s.Rejected)
+		f.pending = nil
+		f.showFor(View{Screen: ScreenSeeStaff, Reason: ReasonCardUnreadable}, f.resultTimeout())
 		return
 	}
 	at, _ := f.clock()
@@ -274,6 +360,11 @@ func (f *Flow) act(ctx context.Context, a Action) {
 		}
 		f.show(v)
 		return
+	case ActionPresence:
+		if cur.Screen == ScreenIdle {
+			f.idle()
+		}
+		return
 	case ActionDone, ActionAnother:
 		switch cur.Screen {
 		case ScreenSuccess, ScreenAlready, ScreenSeeStaff, ScreenHelp:
@@ -317,9 +408,11 @@ func (f *Flow) commit(ctx context.Context) {
 		// The person is told, and sent to staff; the next person is not
 		// offered a check-in that would fail the same way. The kiosk is
 		// back in service when SetOutOfService says so.
-		if f.outage == "" {
-			f.log().Warn("out of service", "reason", ReasonRecordFailed)
-			f.outage = ReasonRecordFailed
+		if f.storage == "" {
+			if f.outage() == "" {
+				f.log().Warn("out of service", "reason", ReasonRecordFailed)
+			}
+			f.storage = ReasonRecordFailed
 		}
 		f.showFor(View{Screen: ScreenSeeStaff, Reason: ReasonRecordFailed}, f.resultTimeout())
 		return
@@ -333,8 +426,42 @@ func (f *Flow) commit(ctx context.Context) {
 			v.Notice, v.Appointment = n.In(f.View().Lang), n.Appointment
 		}
 	}
+	if f.Printer != nil {
+		v.Receipt = ReceiptPrinting
+	}
 	f.showFor(v, f.resultTimeout())
 	f.notice = notice // nil without one: no earlier person's notice stays
+	if f.Printer != nil {
+		f.print(ctx, Receipt{Code: v.Code, At: at, Clock: state, Seq: got.Seq, ID: got.ID, Lang: f.View().Lang})
+	}
+}
+
+// print hands r to the printer; its answer comes back to Run.
+func (f *Flow) print(ctx context.Context, r Receipt) {
+	done := f.receipts
+	f.Printer.Print(r, func(printed bool) {
+		select {
+		case done <- receiptDone{code: r.Code, printed: printed}:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// receiptDone shows what became of a receipt, if its success screen is
+// still up.
+func (f *Flow) receiptDone(r receiptDone) {
+	cur := f.View()
+	if !r.printed {
+		f.log().Warn("receipt not printed")
+	}
+	if cur.Screen != ScreenSuccess || cur.Code != r.code {
+		return
+	}
+	cur.Receipt = ReceiptPrinted
+	if !r.printed {
+		cur.Receipt = ReceiptFailed
+	}
+	f.show(cur)
 }
 
 func (f *Flow) expire() {
@@ -346,11 +473,15 @@ func (f *Flow) expire() {
 // cannot take check-ins.
 func (f *Flow) idle() {
 	f.pending = nil
-	if f.outage != "" {
-		f.show(View{Screen: ScreenOutOfService, Reason: f.outage})
+	if r := f.outage(); r != "" {
+		f.show(View{Screen: ScreenOutOfService, Reason: r})
 		return
 	}
-	f.show(View{Screen: ScreenIdle})
+	v := View{Screen: ScreenIdle}
+	if f.cond.scannerDown {
+		v.Reason = ReasonScannerUnavailable
+	}
+	f.show(v)
 }
 
 // showFor shows v until d from now, keeping the person's language.

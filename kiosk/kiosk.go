@@ -20,6 +20,10 @@ import (
 type Scan struct {
 	Text string
 	At   time.Time
+	// Rejected says why the scanner could not read a code from what was
+	// scanned (too long, control bytes); Text is then empty, and the person
+	// is told the card could not be read.
+	Rejected string
 }
 
 // Screen names what the kiosk page shows. The names are part of the
@@ -56,7 +60,12 @@ const (
 	ReasonRecordFailed      Reason = "record_failed" // the check-in could not be stored
 
 	// Why the kiosk is out of service (with ScreenOutOfService).
-	ReasonStorageLow Reason = "storage_low" // too little free space to record check-ins safely
+	ReasonStorageLow    Reason = "storage_low"    // too little free space to record check-ins safely
+	ReasonEnclosureOpen Reason = "enclosure_open" // the tamper switch says the enclosure is open
+
+	// Why the idle screen asks the person to see staff rather than scan
+	// (with ScreenIdle).
+	ReasonScannerUnavailable Reason = "scanner_unavailable" // the scanner is unplugged or failing
 )
 
 // ReasonFor maps a card verification status to the reason shown to the
@@ -118,6 +127,12 @@ const (
 	ActionLanguage = "language" // chose a language
 	ActionAnother  = "another"  // check in another family member
 	ActionDone     = "done"     // finished; back to idle now
+
+	// ActionPresence is the panel's presence sensor: someone stepped up
+	// to the kiosk. On the idle screen it shows idle afresh (a new Rev),
+	// which wakes the page from its screensaver; elsewhere it does
+	// nothing.
+	ActionPresence = "presence"
 )
 
 // View is the state of the screen: what the page shows now. Rev grows by one
@@ -140,6 +155,40 @@ type View struct {
 	// this one. Zero: at once.
 	Armed time.Time
 	Lang  string // the language the person chose; "" for the default
+	// Receipt is, on success, what became of the person's printed
+	// receipt; "" when the kiosk has no printer.
+	Receipt ReceiptState
+}
+
+// ReceiptState is what became of a printed receipt.
+type ReceiptState string
+
+// The receipt states. A receipt that failed changes nothing of the
+// check-in, which is recorded: the success screen says the receipt could
+// not print and shows the code larger, for the person to note.
+const (
+	ReceiptPrinting ReceiptState = "printing"
+	ReceiptPrinted  ReceiptState = "printed"
+	ReceiptFailed   ReceiptState = "failed"
+)
+
+// Receipt is what a printed receipt says: the person's proof of
+// attendance. It names no one.
+type Receipt struct {
+	Code  string     // the confirmation code
+	At    time.Time  // when the check-in was recorded
+	Clock ClockState // whether At came from a synchronized clock
+	Seq   uint64     // the record's sequence number on this kiosk
+	ID    string     // the record's id (a UUIDv7)
+	Lang  string     // the person's language; "" for the default
+}
+
+// ReceiptPrinter prints receipts. Print must return at once (the flow's
+// goroutine never waits for a printer): it prints on a goroutine of its
+// own and calls done once, from any goroutine, with whether the receipt
+// printed.
+type ReceiptPrinter interface {
+	Print(r Receipt, done func(printed bool))
 }
 
 // ViewSink receives every view the flow shows. Show is called on the flow's

@@ -1,0 +1,210 @@
+package kiosk_test
+
+import (
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/kiosktest"
+)
+
+// What the hardware tells the flow: the enclosure's tamper switch, the
+// scanner's state, the presence sensor, a scan the scanner rejected and
+// the receipt printer's answer.
+
+func TestFlowEnclosureOpenTakesOutOfService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.flow.SetEnclosureOpen(true)
+		if v := h.want(kiosk.ScreenOutOfService); v.Reason != kiosk.ReasonEnclosureOpen {
+			t.Errorf("reason = %q; want %q", v.Reason, kiosk.ReasonEnclosureOpen)
+		}
+		h.scan("valid")
+		h.want(kiosk.ScreenOutOfService) // no card taken
+		// Low storage too: the open enclosure is what staff must see first.
+		h.flow.SetOutOfService(kiosk.ReasonStorageLow)
+		h.none()
+		h.flow.SetEnclosureOpen(false)
+		if v := h.want(kiosk.ScreenOutOfService); v.Reason != kiosk.ReasonStorageLow {
+			t.Errorf("shut, storage low: reason = %q; want %q", v.Reason, kiosk.ReasonStorageLow)
+		}
+		h.flow.SetOutOfService("")
+		h.want(kiosk.ScreenIdle)
+		if h.store.Len() != 0 {
+			t.Errorf("check-ins = %d; want 0", h.store.Len())
+		}
+	})
+}
+
+// The enclosure opened mid-session: the person finishes, and the next
+// screen is out_of_service.
+func TestFlowEnclosureOpenLetsSessionFinish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.flow.SetEnclosureOpen(true)
+		h.none()
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		h.act(kiosk.ActionDone)
+		h.want(kiosk.ScreenOutOfService)
+	})
+}
+
+func TestFlowScannerUnavailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := run(t, &kiosktest.Store{}, func(f *kiosk.Flow) { f.SetScannerReady(false) })
+		if v := h.want(kiosk.ScreenIdle); v.Reason != kiosk.ReasonScannerUnavailable {
+			t.Errorf("idle without a scanner: reason = %q; want %q", v.Reason, kiosk.ReasonScannerUnavailable)
+		}
+		h.flow.SetScannerReady(true)
+		if v := h.want(kiosk.ScreenIdle); v.Reason != "" {
+			t.Errorf("scanner back: reason = %q; want none", v.Reason)
+		}
+		// Unplugged mid-session: the screen runs its course.
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.flow.SetScannerReady(false)
+		h.none()
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		h.act(kiosk.ActionDone)
+		if v := h.want(kiosk.ScreenIdle); v.Reason != kiosk.ReasonScannerUnavailable {
+			t.Errorf("after the session: reason = %q; want %q", v.Reason, kiosk.ReasonScannerUnavailable)
+		}
+		// Out of service wins over the scanner.
+		h.flow.SetEnclosureOpen(true)
+		h.want(kiosk.ScreenOutOfService)
+	})
+}
+
+func TestFlowRejectedScan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scans <- kiosk.Scan{Rejected: "too long", At: time.Now()}
+		if v := h.want(kiosk.ScreenSeeStaff); v.Reason != kiosk.ReasonCardUnreadable {
+			t.Errorf("reason = %q; want %q", v.Reason, kiosk.ReasonCardUnreadable)
+		}
+		// It replaces a confirm screen, as any scan does, and drops its card.
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.scans <- kiosk.Scan{Rejected: "control byte", At: time.Now()}
+		h.want(kiosk.ScreenSeeStaff)
+		h.actAt(kiosk.ActionConfirm, h.last.Rev)
+		h.none()
+		if h.store.Len() != 0 {
+			t.Errorf("check-ins = %d; want 0", h.store.Len())
+		}
+	})
+}
+
+func TestFlowPresenceWakesIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		before := h.last.Rev
+		h.actions <- kiosk.Action{Name: kiosk.ActionPresence}
+		if v := h.want(kiosk.ScreenIdle); v.Rev <= before {
+			t.Errorf("rev %d after presence; want above %d", v.Rev, before)
+		}
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.actions <- kiosk.Action{Name: kiosk.ActionPresence}
+		h.none() // someone else walking by changes no one's screen
+	})
+}
+
+// printer is a ReceiptPrinter whose answers the test gives.
+type printer struct {
+	mu   sync.Mutex
+	jobs []kiosk.Receipt
+	done []func(bool)
+}
+
+func (p *printer) Print(r kiosk.Receipt, done func(bool)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.jobs, p.done = append(p.jobs, r), append(p.done, done)
+}
+
+// answer answers job i from a goroutine of its own, as a printer does.
+func (p *printer) answer(i int, printed bool) {
+	p.mu.Lock()
+	done := p.done[i]
+	p.mu.Unlock()
+	go done(printed)
+}
+
+func TestFlowReceipt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &printer{}
+		store := &kiosktest.Store{}
+		h := start(t, store, func(f *kiosk.Flow) { f.Printer = p })
+		h.actions <- kiosk.Action{Name: kiosk.ActionLanguage, Lang: "es"}
+		h.want(kiosk.ScreenIdle)
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		v := h.want(kiosk.ScreenSuccess)
+		if v.Receipt != kiosk.ReceiptPrinting {
+			t.Errorf("receipt = %q; want printing", v.Receipt)
+		}
+		if len(p.jobs) != 1 {
+			t.Fatalf("print jobs = %d; want 1", len(p.jobs))
+		}
+		j := p.jobs[0]
+		if j.Code != v.Code || !j.At.Equal(v.At) || j.Lang != "es" || j.Seq != 1 || j.ID == "" {
+			t.Errorf("receipt %+v; want code %s at %v in es, seq 1, an id", j, v.Code, v.At)
+		}
+		p.answer(0, false)
+		got := h.want(kiosk.ScreenSuccess)
+		if got.Receipt != kiosk.ReceiptFailed || got.Code != v.Code || got.Rev <= v.Rev {
+			t.Errorf("after a failed print: %+v; want the same code, receipt failed, a later rev", got)
+		}
+		h.act(kiosk.ActionDone) // a tap on the updated screen counts
+		h.want(kiosk.ScreenIdle)
+
+		// A receipt that prints after its screen is gone changes nothing.
+		h.scan("other")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		h.act(kiosk.ActionDone)
+		h.want(kiosk.ScreenIdle)
+		p.answer(1, true)
+		h.none()
+		if store.Len() != 2 {
+			t.Errorf("check-ins = %d; want 2", store.Len())
+		}
+	})
+}
+
+func TestFlowReceiptPrinted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &printer{}
+		h := start(t, &kiosktest.Store{}, func(f *kiosk.Flow) { f.Printer = p })
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		p.answer(0, true)
+		if v := h.want(kiosk.ScreenSuccess); v.Receipt != kiosk.ReceiptPrinted {
+			t.Errorf("receipt = %q; want printed", v.Receipt)
+		}
+	})
+}
+
+// Without a printer, the success screen says nothing of a receipt.
+func TestFlowNoPrinter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		if v := h.want(kiosk.ScreenSuccess); v.Receipt != "" {
+			t.Errorf("receipt = %q; want none", v.Receipt)
+		}
+	})
+}
