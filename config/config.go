@@ -32,8 +32,18 @@ type Config struct {
 	StateDir string // the SQLite outbox and other state
 	Scanner  string // scanner source: "sim", "serial:PATH", "evdev:PATH?OPTIONS" (scanner.ParseSource)
 	Panel    string // panel source: "sim", "gpio:CHIP" (panel.ParseSource)
-	Root     string // PEM public key file: the pinned root key the lists are signed with
-	Roster   string // signed roster file for reference cards; "" for none
+	// Pins are the panel's GPIO lines, by role, with "gpio:CHIP".
+	Pins Pins
+	// Display is the service display's source: "" for none, "sim",
+	// "i2c:BUS?addr=0x3c" (display.Open).
+	Display string
+	// Printer is the receipt printer's source: "" for none, "sim",
+	// "lp:/dev/usb/lp0", "serial:PATH?baud=19200" (printer.Open).
+	Printer string
+	// Office is the office's name, printed on receipts; "" for none.
+	Office string
+	Root   string // PEM public key file: the pinned root key the lists are signed with
+	Roster string // signed roster file for reference cards; "" for none
 	// ReferencePrefix is the URL prefix of reference cards' QR codes, e.g.
 	// "https://docket.example.gov/c/"; "" when the kiosk takes none.
 	ReferencePrefix string
@@ -77,6 +87,25 @@ type Config struct {
 	StorageCheck time.Duration
 }
 
+// Pins name the panel's GPIO lines by role: a line's name on the chip
+// ("GPIO17"), with ":active-low" for one that is on when low (a button
+// wired to ground); "" for a part not fitted (panel.ParsePin).
+type Pins struct {
+	Green, Amber, Red string // the status light; without amber, red and green together
+	Buzzer, Lamp      string
+	Help              string // the help button
+	Tamper            string // the enclosure's switch: active when open
+	Presence          string // the presence sensor: active when someone is near
+}
+
+// DefaultPins is the wiring docs/HARDWARE.md describes, on a Raspberry
+// Pi's header.
+var DefaultPins = Pins{
+	Green: "GPIO17", Amber: "GPIO27", Red: "GPIO22",
+	Buzzer: "GPIO23", Lamp: "GPIO24",
+	Help: "GPIO5:active-low", Tamper: "GPIO6", Presence: "GPIO13",
+}
+
 // Default returns the configuration the daemon starts from. The timeouts,
 // the list age and the disk reserve are also the defaults of the parts
 // that use them (kiosk.Flow, the lists, sync/outbox); this package may not
@@ -87,6 +116,7 @@ func Default() Config {
 		StateDir:         "/var/lib/kiosk",
 		Scanner:          "sim",
 		Panel:            "sim",
+		Pins:             DefaultPins,
 		KioskID:          hostname(),
 		LogLevel:         "info",
 		ClockSyncedFile:  "/run/systemd/timesync/synchronized",

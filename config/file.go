@@ -32,6 +32,7 @@ type file struct {
 		StateDir *string `toml:"state_dir" comment:"Directory of the outbox (the check-ins not yet uploaded), the device key and\nother state."`
 		KioskID  *string `toml:"kiosk_id" comment:"This kiosk's name at the upstream; empty: the host name. Enrollment (kiosk\nenroll) overrides it."`
 		LogLevel *string `toml:"log_level" reload:"yes" comment:"debug, info, warn or error."`
+		Office   *string `toml:"office" comment:"The office's name, printed at the top of receipts; empty for none."`
 	} `toml:"kiosk"`
 	Lists struct {
 		Root            *string   `toml:"root" comment:"PEM file of the pinned root public key the lists are signed with."`
@@ -54,9 +55,21 @@ type file struct {
 		HelpTimeout    *duration `toml:"help_timeout" reload:"yes" comment:"How long the help screen stays up."`
 	} `toml:"screens"`
 	Devices struct {
-		Scanner *string `toml:"scanner" comment:"Scanner source: sim, serial:PATH[?idle=DURATION], or evdev:PATH with options\nlayout (us, uk, de, fr), idle, grab, record as a query string, e.g.\nevdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16"`
-		Panel   *string `toml:"panel" comment:"Panel source (status light, help button): sim, or gpio:CHIP\n(gpio:/dev/gpiochip0)."`
+		Scanner *string `toml:"scanner" comment:"Scanner source: sim; serial:PATH with options idle, term (cr, lf, crlf, tab,\nnone), dedup, baud; or evdev:PATH with options layout (us, uk, de, fr), idle,\ngrab, record (16, 24), dedup; options as a query string, e.g.\nevdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16"`
+		Panel   *string `toml:"panel" comment:"Panel source (status light, buzzer, lamp, help button, tamper switch,\npresence sensor): sim, or gpio:CHIP (gpio:/dev/gpiochip0) with the pins\nbelow."`
+		Display *string `toml:"display" comment:"Service display for the technician: empty for none, sim, or an SSD1306 on\nI2C: i2c:/dev/i2c-1?addr=0x3c."`
+		Printer *string `toml:"printer" comment:"Receipt printer (ESC/POS): empty for none, sim, lp:/dev/usb/lp0, or\nserial:/dev/ttyUSB0?baud=19200."`
 	} `toml:"devices"`
+	Pins struct {
+		Green    *string `toml:"green" comment:"The status light's green."`
+		Amber    *string `toml:"amber" comment:"Empty for a two-colour light: amber is red and green together."`
+		Red      *string `toml:"red" comment:"The status light's red."`
+		Buzzer   *string `toml:"buzzer" comment:"An active buzzer (it sounds while its line is on)."`
+		Lamp     *string `toml:"lamp" comment:"The \"staff called\" lamp or relay; empty if none."`
+		Help     *string `toml:"help" comment:"The help button, to ground: active low."`
+		Tamper   *string `toml:"tamper" comment:"The enclosure's switch: active (high) when the enclosure is open."`
+		Presence *string `toml:"presence" comment:"The presence sensor: active when someone is near; empty if none."`
+	} `toml:"pins" comment:"The panel's GPIO lines (gpio:CHIP), by their names on the chip; add\n\":active-low\" to a line that is on when low; empty for a part not\nfitted. The defaults are the wiring of docs/HARDWARE.md."`
 	Storage struct {
 		DiskReserve    *size     `toml:"disk_reserve" comment:"Free space the state directory must keep, or the kiosk goes out of service:\n\"64MiB\", or bytes."`
 		StorageCheck   *duration `toml:"storage_check" comment:"How often free space is checked."`
@@ -91,6 +104,17 @@ func bind(c *Config) *file {
 	f.Screens.HelpTimeout = (*duration)(&c.HelpTimeout)
 	f.Devices.Scanner = &c.Scanner
 	f.Devices.Panel = &c.Panel
+	f.Devices.Display = &c.Display
+	f.Devices.Printer = &c.Printer
+	f.Pins.Green = &c.Pins.Green
+	f.Pins.Amber = &c.Pins.Amber
+	f.Pins.Red = &c.Pins.Red
+	f.Pins.Buzzer = &c.Pins.Buzzer
+	f.Pins.Lamp = &c.Pins.Lamp
+	f.Pins.Help = &c.Pins.Help
+	f.Pins.Tamper = &c.Pins.Tamper
+	f.Pins.Presence = &c.Pins.Presence
+	f.Kiosk.Office = &c.Office
 	f.Storage.DiskReserve = (*size)(&c.DiskReserve)
 	f.Storage.StorageCheck = (*duration)(&c.StorageCheck)
 	f.Storage.Retention = (*duration)(&c.Retention)

@@ -63,7 +63,10 @@ func declare(c *Config, fs *flag.FlagSet) {
 	fs.StringVar(&c.Scanner, "scanner", c.Scanner, "scanner `source`: sim, serial:PATH[?idle=DURATION], or evdev:PATH with options "+
 		"layout (us, uk, de, fr), idle (a duration), grab (true, false), record (16, 24) as a query string: "+
 		"evdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16")
-	fs.StringVar(&c.Panel, "panel", c.Panel, "panel `source`: sim, or gpio:CHIP (gpio:/dev/gpiochip0)")
+	fs.StringVar(&c.Panel, "panel", c.Panel, "panel `source`: sim, or gpio:CHIP (gpio:/dev/gpiochip0); its pins are set in the file")
+	fs.StringVar(&c.Display, "display", c.Display, "service display `source`: empty for none, sim, or i2c:/dev/i2c-1?addr=0x3c")
+	fs.StringVar(&c.Printer, "printer", c.Printer, "receipt printer `source`: empty for none, sim, lp:/dev/usb/lp0, or serial:PATH?baud=19200")
+	fs.StringVar(&c.Office, "office", c.Office, "the office's `name`, printed on receipts")
 	fs.StringVar(&c.Root, "root", c.Root, "PEM `file` of the root public key the trust and revocation lists are signed with")
 	fs.StringVar(&c.Trust, "trust", c.Trust, "signed trust list `file` (required); without --root, PEM issuer certificates or keys trusted without limits (development only)")
 	fs.StringVar(&c.Revocations, "revocations", c.Revocations, "signed revocation list `file` (needs --root; none if empty)")

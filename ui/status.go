@@ -14,6 +14,8 @@ import (
 //	  "service": {"state": "in_service"},
 //	  "scanner": {"source": "sim", "state": "ok"},
 //	  "panel": {"source": "sim", "state": "ok"},
+//	  "display": {"source": "", "state": "none"},
+//	  "printer": {"source": "lp:/dev/usb/lp0", "state": "fault", "error": "paper out"},
 //	  "outbox": {"pending": 0, "uploaded_total": 0, "last_upload": null},
 //	  "upload": {"last_attempt": "2025-11-25T19:43:00Z", "last_error": ""},
 //	  "clock": {"state": "synced", "trusted": "2025-11-25T19:40:00Z"},
@@ -26,6 +28,8 @@ type Status struct {
 	Service Service      `json:"service"` // whether check-ins can be taken: /healthz is 503 when not
 	Scanner Device       `json:"scanner"` // the barcode scanner
 	Panel   Device       `json:"panel"`   // lights, buzzer, help button, tamper switch
+	Display Device       `json:"display"` // the service display; source "" when none
+	Printer Device       `json:"printer"` // the receipt printer; source "" when none
 	Outbox  Outbox       `json:"outbox"`
 	Upload  Upload       `json:"upload"`
 	Clock   Clock        `json:"clock"`
@@ -37,7 +41,7 @@ type Status struct {
 // GET /healthz answers 503 with the reason.
 type Service struct {
 	State  ServiceState `json:"state"`            // "" reads as "in_service"
-	Reason kiosk.Reason `json:"reason,omitempty"` // out of service: storage_low, record_failed
+	Reason kiosk.Reason `json:"reason,omitempty"` // out of service: enclosure_open, storage_low, record_failed, scanner_unavailable
 	Error  string       `json:"error,omitempty"`  // out of service: what failed, for the operator
 }
 
@@ -148,6 +152,7 @@ const (
 	DeviceFault        DeviceState = "fault"        // there but failing; Error says why
 	DeviceAbsent       DeviceState = "absent"       // not found since the driver started
 	DeviceUnknown      DeviceState = "unknown"      // not reported
+	DeviceNone         DeviceState = "none"         // not configured: the kiosk has none (a display, a printer)
 )
 
 // DeviceOf is a device's entry on the status from what its driver

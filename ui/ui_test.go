@@ -149,6 +149,10 @@ func TestScreenFrameFields(t *testing.T) {
 			`{"v":1,"type":"screen","screen":"success","rev":2,"code":"7KQ2-M9XD","at":"2025-11-25T09:41:05-05:00","expires_in_ms":20000}`},
 		{kiosk.View{Rev: 3, Screen: kiosk.ScreenSeeStaff, Reason: kiosk.ReasonCardExpired, Expires: clock.Add(-time.Second), Lang: "es"},
 			`{"v":1,"type":"screen","screen":"see_staff","rev":3,"reason":"card_expired","expires_in_ms":0,"lang":"es"}`},
+		{kiosk.View{Rev: 4, Screen: kiosk.ScreenSuccess, Code: "7KQ2-M9XD", Receipt: kiosk.ReceiptFailed},
+			`{"v":1,"type":"screen","screen":"success","rev":4,"code":"7KQ2-M9XD","receipt":"failed"}`},
+		{kiosk.View{Rev: 5, Screen: kiosk.ScreenIdle, Reason: kiosk.ReasonScannerUnavailable},
+			`{"v":1,"type":"screen","screen":"idle","rev":5,"reason":"scanner_unavailable"}`},
 	}
 	for _, tt := range tests {
 		if got := string(encodeScreen(tt.v, clock)); got != tt.want {
@@ -431,6 +435,8 @@ func TestStatus(t *testing.T) {
 		return Status{
 			Scanner: Device{Source: "sim", State: DeviceOK},
 			Panel:   Device{Source: "gpio:/dev/gpiochip0", State: DeviceFault, Error: "open /dev/gpiochip0: permission denied"},
+			Display: Device{State: DeviceNone},
+			Printer: Device{Source: "lp:/dev/usb/lp0", State: DeviceFault, Error: "paper out"},
 			Outbox:  Outbox{Pending: 3, UploadedTotal: 12, LastUpload: last, Quarantined: 1, LastError: "disk full"},
 			Upload: Upload{LastAttempt: last.Add(time.Minute), LastError: "upstream: 503",
 				LastHeartbeat: last.Add(-time.Minute), HeadState: "behind"},
@@ -448,6 +454,7 @@ func TestStatus(t *testing.T) {
 	}
 	want := `{"screen":"confirm","service":{"state":"in_service"},"scanner":{"source":"sim","state":"ok"},` +
 		`"panel":{"source":"gpio:/dev/gpiochip0","state":"fault","error":"open /dev/gpiochip0: permission denied"},` +
+		`"display":{"source":"","state":"none"},"printer":{"source":"lp:/dev/usb/lp0","state":"fault","error":"paper out"},` +
 		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z","quarantined":1,"last_error":"disk full"},` +
 		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503","last_heartbeat":"2025-11-25T13:59:00Z","head_state":"behind"},` +
 		`"clock":{"state":"implausible","trusted":"2025-11-25T13:00:00Z"},` +
@@ -497,6 +504,7 @@ func TestStatusDefaults(t *testing.T) {
 	h := start(t, Config{}) // no Status callback
 	_, b := get(t, h.base+"/api/v1/status")
 	want := `{"screen":"idle","service":{"state":"in_service"},"scanner":{"source":"","state":"unknown"},"panel":{"source":"","state":"unknown"},` +
+		`"display":{"source":"","state":"unknown"},"printer":{"source":"","state":"unknown"},` +
 		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null,"quarantined":0,"last_error":""},` +
 		`"upload":{"last_attempt":null,"last_error":"","last_heartbeat":null,"head_state":""},` +
 		`"clock":{"state":"unknown","trusted":null},` +

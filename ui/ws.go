@@ -53,21 +53,25 @@ type screenFrame struct {
 	ExpiresInMS *int64       `json:"expires_in_ms,omitempty"`
 	ArmedInMS   int64        `json:"armed_in_ms,omitempty"`
 	Lang        string       `json:"lang,omitempty"`
+	// Receipt is, on success, the printed receipt's state: printing,
+	// printed or failed; absent without a printer.
+	Receipt kiosk.ReceiptState `json:"receipt,omitempty"`
 }
 
 // encodeScreen is the frame for v, with its expiry and arming made relative
 // to now: the page's clock need not agree with the kiosk's.
 func encodeScreen(v kiosk.View, now time.Time) []byte {
 	f := screenFrame{
-		V:      protocolVersion,
-		Type:   typeScreen,
-		Screen: v.Screen,
-		Rev:    v.Rev,
-		Reason: v.Reason,
-		Name:   v.Name,
-		Code:   v.Code,
-		Notice: v.Notice,
-		Lang:   v.Lang,
+		V:       protocolVersion,
+		Type:    typeScreen,
+		Screen:  v.Screen,
+		Rev:     v.Rev,
+		Reason:  v.Reason,
+		Name:    v.Name,
+		Code:    v.Code,
+		Notice:  v.Notice,
+		Lang:    v.Lang,
+		Receipt: v.Receipt,
 	}
 	if !v.At.IsZero() {
 		f.At = v.At.Format(time.RFC3339)

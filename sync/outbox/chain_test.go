@@ -485,7 +485,9 @@ func TestQuarantine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (outbox.Stats{Pending: 1, Uploaded: 2, Quarantined: 1, LastUpload: t0}); st != want {
+	// The one pending record (4) is the oldest pending: the quarantined
+	// one is not pending.
+	if want := (outbox.Stats{Pending: 1, Uploaded: 2, Quarantined: 1, LastUpload: t0, OldestPending: t0}); st != want {
 		t.Errorf("Stats = %+v; want %+v", st, want)
 	}
 	if n, err := s.Purge(ctx); err != nil || n != 2 {

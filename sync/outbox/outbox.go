@@ -1014,6 +1014,9 @@ type Stats struct {
 	Uploaded    int64     // records ever acknowledged (purged ones included)
 	Quarantined int64     // records the upstream rejected, set aside (see Quarantine)
 	LastUpload  time.Time // the latest acknowledgement; zero if none
+	// OldestPending is when the oldest record not yet acknowledged was
+	// recorded; zero if none. Its age is how far behind the upstream is.
+	OldestPending time.Time
 }
 
 // Stats returns a consistent summary of the outbox.
@@ -1021,15 +1024,17 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	var total int64
 	var last, quarantined sql.NullString
+	var oldest sql.NullInt64
 	// Seqs run from 1 without gaps, and only acknowledged records are
 	// purged: every seq up to the newest is pending, quarantined or was
-	// acknowledged.
+	// acknowledged. The oldest pending record is the one of lowest seq.
 	err := s.r.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM checkins WHERE seq >= ? AND uploaded_at IS NULL AND quarantine IS NULL),
+		(SELECT COUNT(*) FROM checkins WHERE seq >= ?1 AND uploaded_at IS NULL AND quarantine IS NULL),
 		(SELECT COALESCE(MAX(seq), 0) FROM checkins),
-		(SELECT value FROM kiosk_state WHERE key = ?),
-		(SELECT value FROM kiosk_state WHERE key = ?)`,
-		s.lowWaterMark(), stateLastAck, stateQuarantined).Scan(&st.Pending, &total, &last, &quarantined)
+		(SELECT value FROM kiosk_state WHERE key = ?2),
+		(SELECT value FROM kiosk_state WHERE key = ?3),
+		(SELECT at FROM checkins WHERE seq >= ?1 AND uploaded_at IS NULL AND quarantine IS NULL ORDER BY seq LIMIT 1)`,
+		s.lowWaterMark(), stateLastAck, stateQuarantined).Scan(&st.Pending, &total, &last, &quarantined, &oldest)
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}
@@ -1037,6 +1042,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	st.Uploaded = total - st.Pending - st.Quarantined
 	if n, err := strconv.ParseInt(last.String, 10, 64); last.Valid && err == nil {
 		st.LastUpload = time.Unix(0, n).UTC()
+	}
+	if oldest.Valid {
+		st.OldestPending = time.Unix(0, oldest.Int64).UTC()
 	}
 	return st, nil
 }

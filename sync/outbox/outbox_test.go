@@ -185,8 +185,11 @@ func TestPendingAckStats(t *testing.T) {
 	}
 
 	var ids []string
-	for range 5 {
-		ids = append(ids, commit(t, s, time.Now()).ID)
+	var ats []time.Time
+	base := time.Date(2026, 5, 6, 1, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		at := base.Add(time.Duration(i) * time.Minute)
+		ids, ats = append(ids, commit(t, s, at).ID), append(ats, at)
 	}
 	recs, err := s.Pending(ctx, 3)
 	if err != nil {
@@ -219,7 +222,8 @@ func TestPendingAckStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (outbox.Stats{Pending: 3, Uploaded: 2, LastUpload: ackAt}); st != want {
+	// The oldest pending record is the second: the first was acknowledged.
+	if want := (outbox.Stats{Pending: 3, Uploaded: 2, LastUpload: ackAt, OldestPending: ats[1]}); st != want {
 		t.Errorf("Stats = %+v; want %+v", st, want)
 	}
 }

@@ -52,6 +52,10 @@ const STRINGS = {
       close: "Close",
       timeout_warning: "This screen will close soon",
       more_time: "I need more time",
+      no_scanner_title: "The card scanner is not working right now",
+      receipt_printing: "Printing your receipt…",
+      receipt_printed: "Take your receipt.",
+      receipt_failed: "Your receipt could not print. Please write down your code.",
     },
   },
   es: {
@@ -94,6 +98,10 @@ const STRINGS = {
       close: "Cerrar",
       timeout_warning: "Esta pantalla se cerrará pronto",
       more_time: "Necesito más tiempo",
+      no_scanner_title: "El lector de tarjetas no funciona ahora",
+      receipt_printing: "Imprimiendo su recibo…",
+      receipt_printed: "Tome su recibo.",
+      receipt_failed: "No se pudo imprimir su recibo. Por favor, anote su código.",
     },
   },
 };
@@ -105,10 +113,11 @@ const PING_MS = 15000;        // heartbeat to the server
 const SILENCE_MS = 40000;     // no frame for this long: the connection is dead
 const BACKOFF_MIN_MS = 500;   // reconnect delays double from here…
 const BACKOFF_MAX_MS = 8000;  // …up to here
+const SAVER_MS = 120000;      // idle this long without a touch or a frame: the screensaver
 
 // The screens this page can show; any other name from a newer server
 // shows the neutral "One moment…".
-const SCREENS = ["connecting", "idle", "confirm", "success", "already", "see_staff", "help", "out_of_service"];
+const SCREENS = ["connecting", "idle", "no_scanner", "confirm", "success", "already", "see_staff", "help", "out_of_service"];
 
 // The actions that answer the screen they were tapped on (kiosk.AnswersScreen):
 // a tap begun on an earlier screen is not sent. Help and language apply to
@@ -152,18 +161,24 @@ function setLang(lang) {
 function show(screen, msg) {
   // A screen this page does not know shows the neutral "One moment…".
   if (!SCREENS.includes(screen)) screen = "connecting";
+  // Idle without a scanner asks for staff instead of a card: its own
+  // section, the protocol's idle screen.
+  const section = screen === "idle" && msg.reason === "scanner_unavailable" ? "no_scanner" : screen;
+  wake();
   page.screen = screen;
   page.rev = screen !== "connecting" && typeof msg.rev === "number" ? msg.rev : 0;
   page.seq++;
   page.shownAt = performance.now();
   document.body.dataset.screen = screen;
   for (const sec of document.querySelectorAll("section[data-for]")) {
-    sec.hidden = sec.dataset.for !== screen;
+    sec.hidden = sec.dataset.for !== section;
   }
   for (const id of ["confirm-name", "success-code", "success-time", "success-notice", "success-appointment-time", "already-code", "already-time"]) {
     $(id).textContent = "";
   }
   $("success-notice").hidden = true;
+  $("success-receipt").hidden = true;
+  $("success-code").classList.remove("code-large");
   for (const el of document.querySelectorAll("[data-appointment]")) el.hidden = true;
   $("already-receipt").hidden = true;
   closePicker();
@@ -182,6 +197,13 @@ function show(screen, msg) {
       if (msg.appointment) {
         $("success-appointment-time").textContent = formatTime(msg.appointment);
         for (const el of document.querySelectorAll("[data-appointment]")) el.hidden = false;
+      }
+      if (["printing", "printed", "failed"].includes(msg.receipt)) {
+        // A receipt that failed: the code is the person's only proof now.
+        $("success-receipt").dataset.t = "receipt_" + msg.receipt;
+        $("success-receipt").textContent = t("receipt_" + msg.receipt);
+        $("success-receipt").hidden = false;
+        $("success-code").classList.toggle("code-large", msg.receipt === "failed");
       }
       break;
     case "already":
@@ -206,6 +228,17 @@ function show(screen, msg) {
   $("lang-button").hidden = !online;
   page.deadline = online && typeof msg.expires_in_ms === "number" ? performance.now() + msg.expires_in_ms : 0;
   tick();
+}
+
+// wake ends the screensaver and starts its wait again. A touch wakes the
+// page, and so does every screen frame: the presence sensor wakes it by
+// making the server send the idle screen afresh.
+function wake() {
+  document.body.classList.remove("saver");
+  clearTimeout(page.saverTimer);
+  page.saverTimer = setTimeout(() => {
+    if (page.screen === "idle") document.body.classList.add("saver");
+  }, SAVER_MS);
 }
 
 // arm holds the confirm screen's Yes and No for ms milliseconds: a confirm
@@ -346,6 +379,17 @@ function init() {
   // sees it.
   document.addEventListener("pointerdown", (ev) => {
     page.down = { seq: page.seq, at: ev.timeStamp };
+    // The first touch on the screensaver only wakes the page: it must
+    // not land on a button the person could not see.
+    page.swallow = document.body.classList.contains("saver");
+    wake();
+  }, true);
+  document.addEventListener("click", (ev) => {
+    if (page.swallow) {
+      page.swallow = false;
+      ev.stopPropagation();
+      ev.preventDefault();
+    }
   }, true);
   document.addEventListener("click", tap);
   $("lang-button").addEventListener("click", openPicker);
