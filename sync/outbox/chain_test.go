@@ -182,7 +182,7 @@ func TestRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (outbox.Stats{Pending: 2, Uploaded: 4, LastUpload: t0.Add(20 * time.Hour)}); st != want {
+		if want := (outbox.Stats{Pending: 2, Uploaded: 4, LastUpload: t0.Add(20 * time.Hour), OldestPending: t0}); st != want {
 			t.Errorf("Stats at +%v = %+v; want %+v (purging changes no count)", tt.after, st, want)
 		}
 	}
@@ -339,7 +339,9 @@ func TestMigrateFromSchema2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (outbox.Stats{Pending: 2, Uploaded: 1, LastUpload: time.Unix(0, 1_772_600_000_000_000_000).UTC()}); st != want {
+	// Row 2 (at +1 s) is the oldest pending.
+	if want := (outbox.Stats{Pending: 2, Uploaded: 1, LastUpload: time.Unix(0, 1_772_600_000_000_000_000).UTC(),
+		OldestPending: time.Unix(0, 1_772_600_001_000_000_000).UTC()}); st != want {
 		t.Errorf("Stats after migration = %+v; want %+v", st, want)
 	}
 	recs := pending(t, s)
