@@ -1,21 +1,30 @@
 // Package devices adapts the kiosk's hardware drivers to its check-in flow:
-// the scanner's scans become the flow's Scans (Scans), the panel's help
-// button its help action (Actions), and the screen shows on the panel's
-// status light, lamp and buzzer (PanelSink). The drivers (drivers/scanner,
-// drivers/panel) know nothing of the flow and the flow (kiosk) nothing of
-// the drivers; they meet here, through the small interfaces below, so that
-// the simulated devices, the real drivers and a test's fakes are all the
-// same to the daemon.
 //
-// Scans and Actions run a driver's Run on a goroutine of their own and
-// return, nil, once ctx ends and it has returned: the daemon's errgroup
-// owns them. Like the drivers, they never drop an input the flow needs.
+//   - the scanner's scans become the flow's Scans (Scans), and its State
+//     whether the flow can ask for a card (WatchScanner);
+//   - the panel's help button and presence sensor become the flow's
+//     actions, its tamper switch the enclosure's state (Actions);
+//   - the screen shows on the panel's status light, lamp and buzzer
+//     (PanelSink);
+//   - a check-in's receipt goes to the printer (Receipts);
+//   - the kiosk's state goes to the service display (Display).
+//
+// The drivers (drivers/...) know nothing of the flow and the flow (kiosk)
+// nothing of the drivers; they meet here, through the small interfaces
+// below, so that the simulated devices, the real drivers and a test's
+// fakes are all the same to the daemon.
+//
+// Each Run-like function returns, nil, once ctx ends: the daemon's
+// errgroup owns them. Like the drivers, they never drop an input the flow
+// needs, and a device that fails never stops a check-in that does not
+// need it: its failure is its State, on the status.
 package devices
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -41,7 +50,7 @@ type PanelInputs interface {
 // PanelOutputs are what the kiosk shows on the panel: the status light,
 // the lamp for staff and the buzzer.
 type PanelOutputs interface {
-	SetLight(panel.Light) error
+	SetStatus(panel.Status) error
 	SetLamp(on bool) error
 	Buzz(panel.Tone) error
 }
@@ -94,27 +103,64 @@ func Scans(ctx context.Context, d scanner.Device, out chan<- kiosk.Scan) error {
 	return relay(ctx, d.Run, out, func(s scanner.Scan) (kiosk.Scan, bool) { return kiosk.Scan(s), true })
 }
 
-// Actions runs the panel's inputs d and hands the flow the actions they
-// ask for (action) until ctx ends.
-func Actions(ctx context.Context, d PanelInputs, out chan<- kiosk.Action, log *slog.Logger) error {
-	return relay(ctx, d.Run, out, action(log))
+// StatePoll is how often WatchScanner looks at the scanner's State: a
+// scanner unplugged is on the screen and the status within this.
+const StatePoll = 250 * time.Millisecond
+
+// WatchScanner tells ready whether the scanner d can read a card, at once
+// and then on every change of its State, until ctx ends; each change is
+// logged, with the driver's reason, for staff. ready is
+// kiosk.Flow.SetScannerReady.
+func WatchScanner(ctx context.Context, d scanner.Device, ready func(bool), log *slog.Logger) error {
+	t := time.NewTicker(StatePoll)
+	defer t.Stop()
+	var last scanner.State
+	for first := true; ; first = false {
+		st := d.State()
+		if first || st != last {
+			switch {
+			case st.Condition == scanner.OK && !first:
+				log.Info("scanner ready")
+			case st.Condition != scanner.OK:
+				log.Warn("scanner unavailable", "state", st.Condition, "reason", st.Reason)
+			}
+			ready(st.Condition == scanner.OK)
+			last = st
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
-// action maps panel inputs to flow actions: the help button is the same
-// request as the help button on screen. The other inputs are not the
-// flow's; the enclosure's are logged, so staff can tell when it was opened.
-func action(log *slog.Logger) func(panel.Event) (kiosk.Action, bool) {
-	return func(e panel.Event) (kiosk.Action, bool) {
+// Actions runs the panel's inputs d until ctx ends: the help button and
+// the presence sensor become actions handed to out (action), the tamper
+// switch is told to enclosure (kiosk.Flow.SetEnclosureOpen), which takes
+// the kiosk out of service while it is open and logs it.
+func Actions(ctx context.Context, d PanelInputs, out chan<- kiosk.Action, enclosure func(open bool)) error {
+	return relay(ctx, d.Run, out, func(e panel.Event) (kiosk.Action, bool) {
 		switch e {
-		case panel.HelpPressed:
-			return kiosk.Action{Name: kiosk.ActionHelp}, true
 		case panel.EnclosureOpen:
-			log.Warn("enclosure opened")
+			enclosure(true)
 		case panel.EnclosureShut:
-			log.Info("enclosure shut")
+			enclosure(false)
 		}
-		return kiosk.Action{}, false
+		return action(e)
+	})
+}
+
+// action maps a panel input to the flow's action: the help button is the
+// same request as the help button on screen, presence wakes the page.
+func action(e panel.Event) (kiosk.Action, bool) {
+	switch e {
+	case panel.HelpPressed:
+		return kiosk.Action{Name: kiosk.ActionHelp}, true
+	case panel.Presence:
+		return kiosk.Action{Name: kiosk.ActionPresence}, true
 	}
+	return kiosk.Action{}, false
 }
 
 // relay runs a driver and hands what it sends, through conv, to out; conv
@@ -145,37 +191,91 @@ func relay[T, U any](ctx context.Context, run func(context.Context, chan<- T) er
 	return g.Wait()
 }
 
-// PanelSink shows the screen on the panel: the status light for the
-// person at the kiosk, the lamp for staff across the room whenever the
-// kiosk needs a person, and a call on the buzzer when someone asks for
-// help. The buzzer sounds for nothing else: a sound at a refused card
-// would tell the room about the person holding it.
+// PanelSink shows the screen on the panel.
+//
+//   - The status light, for the person at the kiosk: Ready (green) on the
+//     idle screen, Offline (amber) there while check-ins cannot be sent,
+//     Busy (amber) while someone checks in, Attention (amber) when staff
+//     are needed, OutOfService (red). Each has its own blink pattern and
+//     its words on the screen: colour is never the only cue.
+//   - The lamp, for staff across the room, whenever the kiosk needs a
+//     person: see staff, help, out of service, no scanner.
+//   - The buzzer as a screen comes up: Success on success (and already
+//     checked in: the person is recorded), Refusal on see staff, Call on
+//     help. The tones are short and the same for every refusal: they
+//     tell a person who cannot read the screen to look at it, not the
+//     room why.
+//
+// Show runs on the flow's goroutine; SetOffline on any.
 type PanelSink struct {
-	Out  PanelOutputs
-	last kiosk.Screen // Show runs on the flow's goroutine alone
+	Out PanelOutputs
+
+	mu      sync.Mutex
+	last    kiosk.View
+	offline bool
 }
 
 var _ kiosk.ViewSink = (*PanelSink)(nil)
 
 // Show implements kiosk.ViewSink.
 func (p *PanelSink) Show(v kiosk.View) {
-	light, lamp := panel.Green, false
-	switch v.Screen {
-	case kiosk.ScreenConfirm:
-		light = panel.Amber
-	case kiosk.ScreenSeeStaff:
-		light, lamp = panel.Red, true
-	case kiosk.ScreenHelp:
-		light, lamp = panel.Blue, true
-	case kiosk.ScreenOutOfService:
-		light, lamp = panel.Purple, true
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	entered := v.Screen != p.last.Screen
+	p.last = v
+	p.apply()
+	if !entered {
+		return // the same screen, updated (extended, a language, a receipt)
 	}
 	// A failing output is its driver's to report (State, on the status);
 	// the screen still shows, and the flow does not wait.
-	p.Out.SetLight(light)
-	p.Out.SetLamp(lamp)
-	if v.Screen == kiosk.ScreenHelp && p.last != kiosk.ScreenHelp {
+	switch v.Screen {
+	case kiosk.ScreenSuccess, kiosk.ScreenAlready:
+		p.Out.Buzz(panel.Success)
+	case kiosk.ScreenSeeStaff:
+		p.Out.Buzz(panel.Refusal)
+	case kiosk.ScreenHelp:
 		p.Out.Buzz(panel.Call)
 	}
-	p.last = v.Screen
+}
+
+// SetOffline says whether check-ins cannot be sent now: the idle light
+// turns Offline. It may be called from any goroutine, as often as wanted.
+func (p *PanelSink) SetOffline(offline bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.offline == offline {
+		return
+	}
+	p.offline = offline
+	if p.last.Screen != "" {
+		p.apply()
+	}
+}
+
+// apply sets the light and the lamp for the last view. Requires mu.
+func (p *PanelSink) apply() {
+	st, lamp := LightOf(p.last, p.offline)
+	p.Out.SetStatus(st)
+	p.Out.SetLamp(lamp)
+}
+
+// LightOf returns what the status light and the lamp show for the view v,
+// offline or not.
+func LightOf(v kiosk.View, offline bool) (light panel.Status, lamp bool) {
+	switch v.Screen {
+	case kiosk.ScreenIdle:
+		switch {
+		case v.Reason == kiosk.ReasonScannerUnavailable:
+			return panel.Attention, true
+		case offline:
+			return panel.Offline, false
+		}
+		return panel.Ready, false
+	case kiosk.ScreenSeeStaff, kiosk.ScreenHelp:
+		return panel.Attention, true
+	case kiosk.ScreenOutOfService:
+		return panel.OutOfService, true
+	}
+	return panel.Busy, false // confirm, success, already: someone is at the kiosk
 }

@@ -5,9 +5,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/drivers/display"
 	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
@@ -52,80 +57,159 @@ func TestScanFeedOnlySimulated(t *testing.T) {
 	}
 }
 
-// The panel's help button is the flow's help action; the other inputs
-// are not the flow's, and Actions hands it nothing for them.
+// The panel's help button is the flow's help action and its presence
+// sensor the presence action; the tamper switch is told to the enclosure
+// callback, and is no action.
 func TestActions(t *testing.T) {
 	p := panel.NewSim()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan kiosk.Action)
 	done := make(chan error, 1)
-	go func() { done <- Actions(ctx, p, out, slog.New(slog.DiscardHandler)) }()
-	for _, e := range []panel.Event{panel.EnclosureOpen, panel.PresenceChange, panel.HelpPressed} {
+	var mu sync.Mutex
+	var enclosure []bool
+	go func() {
+		done <- Actions(ctx, p, out, func(open bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			enclosure = append(enclosure, open)
+		})
+	}()
+	for _, e := range []panel.Event{panel.EnclosureOpen, panel.HelpPressed} {
 		if err := p.Press(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if a := <-out; a != (kiosk.Action{Name: kiosk.ActionHelp}) {
-		t.Errorf("Actions handed %+v first; want the help action, and nothing for the others", a)
+		t.Errorf("Actions handed %+v first; want the help action, and nothing for the enclosure", a)
+	}
+	for _, e := range []panel.Event{panel.EnclosureShut, panel.Presence} {
+		if err := p.Press(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := <-out; a != (kiosk.Action{Name: kiosk.ActionPresence}) {
+		t.Errorf("Actions handed %+v; want the presence action", a)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Actions() = %v; want nil once ctx ends", err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(enclosure, []bool{true, false}) {
+		t.Errorf("enclosure told %v; want open, then shut", enclosure)
+	}
 }
 
-// PanelSink: each screen's light, the lamp whenever the kiosk needs a
-// person, and the buzzer only as someone asks for help: never at a refused
-// card, which would tell the room about the person holding it.
+// PanelSink: each screen's status on the light, the lamp whenever the
+// kiosk needs a person, and a tone as a screen comes up: success, refusal,
+// a call for help; none for a screen updated in place.
 func TestPanelSink(t *testing.T) {
 	p := panel.NewSim()
 	sink := &PanelSink{Out: p}
 	for i, tc := range []struct {
-		screen kiosk.Screen
-		light  panel.Light
+		view   kiosk.View
+		status panel.Status
 		lamp   bool
-		tones  int
+		tones  []panel.Tone
 	}{
-		{kiosk.ScreenIdle, panel.Green, false, 0},
-		{kiosk.ScreenConfirm, panel.Amber, false, 0},
-		{kiosk.ScreenSuccess, panel.Green, false, 0},
-		{kiosk.ScreenSeeStaff, panel.Red, true, 0},
-		{kiosk.ScreenHelp, panel.Blue, true, 1},
-		{kiosk.ScreenHelp, panel.Blue, true, 1}, // the same screen again (extended): no second call
-		{kiosk.ScreenIdle, panel.Green, false, 1},
-		{kiosk.ScreenHelp, panel.Blue, true, 2},
-		{kiosk.ScreenOutOfService, panel.Purple, true, 2},
+		{kiosk.View{Screen: kiosk.ScreenIdle}, panel.Ready, false, nil},
+		{kiosk.View{Screen: kiosk.ScreenConfirm}, panel.Busy, false, nil},
+		{kiosk.View{Screen: kiosk.ScreenSuccess, Receipt: kiosk.ReceiptPrinting}, panel.Busy, false, []panel.Tone{panel.Success}},
+		{kiosk.View{Screen: kiosk.ScreenSuccess, Receipt: kiosk.ReceiptPrinted}, panel.Busy, false, nil}, // updated: no second tone
+		{kiosk.View{Screen: kiosk.ScreenSeeStaff, Reason: kiosk.ReasonCardRevoked}, panel.Attention, true, []panel.Tone{panel.Refusal}},
+		{kiosk.View{Screen: kiosk.ScreenHelp}, panel.Attention, true, []panel.Tone{panel.Call}},
+		{kiosk.View{Screen: kiosk.ScreenHelp}, panel.Attention, true, nil}, // extended: no second call
+		{kiosk.View{Screen: kiosk.ScreenAlready}, panel.Busy, false, []panel.Tone{panel.Success}},
+		{kiosk.View{Screen: kiosk.ScreenIdle, Reason: kiosk.ReasonScannerUnavailable}, panel.Attention, true, nil},
+		{kiosk.View{Screen: kiosk.ScreenOutOfService, Reason: kiosk.ReasonEnclosureOpen}, panel.OutOfService, true, nil},
+		{kiosk.View{Screen: kiosk.ScreenIdle}, panel.Ready, false, nil},
 	} {
-		sink.Show(kiosk.View{Rev: uint64(i + 1), Screen: tc.screen})
-		if p.Light() != tc.light || p.Lamp() != tc.lamp || len(p.Tones()) != tc.tones {
-			t.Errorf("after %d: %s: light %s, lamp %v, %d tones; want %s, %v, %d",
-				i, tc.screen, p.Light(), p.Lamp(), len(p.Tones()), tc.light, tc.lamp, tc.tones)
+		before := len(p.Tones())
+		tc.view.Rev = uint64(i + 1)
+		sink.Show(tc.view)
+		if got := p.Tones()[before:]; p.Status() != tc.status || p.Lamp() != tc.lamp || !slices.Equal(got, tc.tones) {
+			t.Errorf("after %d: %s: status %s, lamp %v, tones %q; want %s, %v, %q",
+				i, tc.view.Screen, p.Status(), p.Lamp(), got, tc.status, tc.lamp, tc.tones)
 		}
+	}
+	// Offline: the idle light says so, at once, and only on idle.
+	sink.SetOffline(true)
+	if p.Status() != panel.Offline {
+		t.Errorf("idle, offline: status %s; want offline", p.Status())
+	}
+	sink.Show(kiosk.View{Rev: 20, Screen: kiosk.ScreenConfirm})
+	if p.Status() != panel.Busy {
+		t.Errorf("confirm, offline: status %s; want busy", p.Status())
+	}
+	sink.Show(kiosk.View{Rev: 21, Screen: kiosk.ScreenIdle})
+	sink.SetOffline(false)
+	if p.Status() != panel.Ready {
+		t.Errorf("idle, back online: status %s; want ready", p.Status())
 	}
 }
 
-// The enclosure's switch is no action of the flow's, but it is logged;
-// presence is neither.
-func TestActionFromPanel(t *testing.T) {
-	var buf bytes.Buffer
-	conv := action(slog.New(slog.NewTextHandler(&buf, nil)))
-	if a, ok := conv(panel.HelpPressed); !ok || a != (kiosk.Action{Name: kiosk.ActionHelp}) {
-		t.Errorf("help pressed = %+v, %v; want the help action", a, ok)
-	}
-	for _, tc := range []struct {
-		e    panel.Event
-		logs string
-	}{
-		{panel.EnclosureOpen, `level=WARN msg="enclosure opened"`},
-		{panel.EnclosureShut, `level=INFO msg="enclosure shut"`},
-		{panel.PresenceChange, ""},
-	} {
-		buf.Reset()
-		if a, ok := conv(tc.e); ok {
-			t.Errorf("%s = %+v; want no action", tc.e, a)
+// WatchScanner tells the flow whether the scanner can read, at once and
+// on every change of its state, and logs each change with its reason.
+func TestWatchScanner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sc := scanner.NewSim()
+		var buf bytes.Buffer
+		var mu sync.Mutex
+		var ready []bool
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- WatchScanner(ctx, sc, func(ok bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				ready = append(ready, ok)
+			}, slog.New(slog.NewTextHandler(&buf, nil)))
+		}()
+		synctest.Wait()
+		sc.SetState(scanner.State{Condition: scanner.Disconnected, Reason: "read /dev/input/event3: no such device"})
+		time.Sleep(StatePoll)
+		synctest.Wait()
+		sc.SetState(scanner.State{Condition: scanner.Disconnected, Reason: "read /dev/input/event3: no such device"})
+		time.Sleep(3 * StatePoll) // unchanged: nothing told
+		sc.SetState(scanner.State{Condition: scanner.OK})
+		time.Sleep(StatePoll)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("WatchScanner() = %v; want nil", err)
 		}
-		if got := buf.String(); !strings.Contains(got, tc.logs) || (tc.logs == "" && got != "") {
-			t.Errorf("%s logged %q; want %q", tc.e, got, tc.logs)
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(ready, []bool{true, false, true}) {
+			t.Errorf("ready told %v; want true (at start), false (unplugged), true (back)", ready)
 		}
-	}
+		for _, want := range []string{`level=WARN msg="scanner unavailable" state=disconnected reason="read /dev/input/event3: no such device"`, `level=INFO msg="scanner ready"`} {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, buf.String())
+			}
+		}
+	})
+}
+
+func TestRunDisplay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := display.NewSim()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		n := 0
+		go func() {
+			done <- RunDisplay(ctx, d, time.Second, func(context.Context) display.Info {
+				n++
+				return display.Info{KioskID: "lobby-1", Pending: n}
+			}, slog.New(slog.DiscardHandler))
+		}()
+		time.Sleep(2500 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		<-done
+		if i, shows := d.Info(); shows != 3 || i.KioskID != "lobby-1" || i.Pending != 3 {
+			t.Errorf("after 2.5 s at 1 s: %d shows, last %+v; want 3, the third", shows, i)
+		}
+	})
 }

@@ -2,40 +2,46 @@ package panel
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
 // Sim is a simulated panel: it remembers its outputs and turns Press calls
 // into events. It stands in for the hardware in the demo and in tests,
-// which can also make it report any State.
+// which can also make it report any State. It has no timing: Status says
+// which pattern the light would play, Tones which tones were started.
 type Sim struct {
 	in chan Event
 
-	mu    sync.Mutex
-	light Light
-	lamp  bool
-	tones []Tone
-	state State
+	mu     sync.Mutex
+	status Status
+	lamp   bool
+	tones  []Tone
+	state  State
 }
 
 var _ Device = (*Sim)(nil)
 
-// NewSim returns a simulated panel, OK, with its light off.
-func NewSim() *Sim { return &Sim{light: Off, in: make(chan Event), state: State{Condition: OK}} }
+// NewSim returns a simulated panel, OK, with its light Dark.
+func NewSim() *Sim { return &Sim{status: Dark, in: make(chan Event), state: State{Condition: OK}} }
 
-// SetLight sets the status light.
-func (s *Sim) SetLight(l Light) error {
+// SetStatus sets the status light; an unknown status is an error, as on
+// the hardware.
+func (s *Sim) SetStatus(st Status) error {
+	if _, ok := st.Pattern(); !ok {
+		return fmt.Errorf("unknown status %q", st)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.light = l
+	s.status = st
 	return nil
 }
 
-// Light returns the status light's colour.
-func (s *Sim) Light() Light {
+// Status returns the status the light shows.
+func (s *Sim) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.light
+	return s.status
 }
 
 // SetLamp lights the lamp, or puts it out.
@@ -53,8 +59,12 @@ func (s *Sim) Lamp() bool {
 	return s.lamp
 }
 
-// Buzz plays t: it is added to Tones.
+// Buzz plays t: it is added to Tones. An unknown tone is an error, as on
+// the hardware.
 func (s *Sim) Buzz(t Tone) error {
+	if _, ok := t.Pattern(); !ok {
+		return fmt.Errorf("unknown tone %q", t)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tones = append(s.tones, t)

@@ -5,8 +5,9 @@
 // interface, linux/input.h) or serial (USB CDC-ACM, a /dev/ttyACM* port).
 // Sources name them as in the kiosk's configuration (ARCHITECTURE.md §7):
 // "sim", "serial:PATH" and "evdev:PATH?layout=us&idle=50ms&grab=true&record=24";
-// Open parses one and returns its Device. This build has only Sim; the
-// evdev and serial drivers follow.
+// Open parses one and returns its Device: Sim, Serial (serial.go) or
+// Evdev (evdev.go). A real one opens its device only in Run, and says in
+// State whether the device is there.
 //
 // A scanner is a source of Scans: Run(ctx, out) sends each decoded code on
 // out, a channel the caller owns, and returns nil when ctx ends or an error
@@ -26,6 +27,10 @@ import (
 type Scan struct {
 	Text string
 	At   time.Time // when the last byte arrived
+	// Rejected says why what was read is not taken as a code (RejectTooLong,
+	// RejectControl, RejectNotText); Text is then empty. The person did
+	// scan something, so the kiosk answers it.
+	Rejected string
 }
 
 // Device is a scanner, whichever kind its source named.

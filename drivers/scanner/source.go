@@ -12,7 +12,9 @@ import (
 )
 
 // ErrUnsupported is returned by Open for a valid source whose driver this
-// build does not have.
+// build does not have. Every kind of source has its driver now, so Open
+// returns it for none; it stays for code that tells "wrong" from "not in
+// this build".
 var ErrUnsupported = errors.New("not supported by this build")
 
 // The kinds of source.
@@ -60,6 +62,34 @@ type Source struct {
 	// hands it to this process (evdev): 24 for a 64-bit program, 16 for a
 	// 32-bit one. The default is this program's.
 	Record int
+	// Dedup is how soon the same code read again is the same scan (serial,
+	// evdev; default DefaultDedup, at most MaxDedup; dedup=0s turns it
+	// off).
+	Dedup time.Duration
+	// Term holds the bytes that end a scan (serial; default CR and LF, so
+	// CR, LF and CR LF all end one, and the empty scan between CR and LF
+	// is no scan). term=none leaves only Idle to end a scan. A
+	// terminator is never part of the scan.
+	Term string
+	// Baud is the line speed (serial; default DefaultBaud). A USB CDC-ACM
+	// scanner ignores it; a scanner on an RS-232 adapter needs its own.
+	Baud int
+}
+
+// DefaultBaud is the serial line speed scanners ship with.
+const DefaultBaud = 9600
+
+// MaxDedup bounds dedup: a person who scans a card again on purpose, after
+// answering the screen, must not be ignored for long.
+const MaxDedup = 10 * time.Second
+
+// The terminators term= names.
+var terms = map[string]string{
+	"cr":   "\r",
+	"lf":   "\n",
+	"crlf": "\r\n",
+	"tab":  "\t",
+	"none": "",
 }
 
 // nativeRecord is struct input_event's size for this program: a struct
@@ -70,13 +100,14 @@ const nativeRecord = 2*strconv.IntSize/8 + 8
 // list them.
 var options = map[string][]string{
 	KindSim:    nil,
-	KindSerial: {"idle"},
-	KindEvdev:  {"layout", "idle", "grab", "record"},
+	KindSerial: {"idle", "term", "dedup", "baud"},
+	KindEvdev:  {"layout", "idle", "grab", "record", "dedup"},
 }
 
 // ParseSource parses a scanner source: "sim", "serial:PATH" or
 // "evdev:PATH", the last two with options as a query string
-// ("evdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16").
+// ("evdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16",
+// "serial:/dev/kiosk-scanner?term=cr&baud=115200").
 // An unknown option is an error, and so is an option given twice. Each
 // error names the source and what is wrong with it.
 func ParseSource(source string) (Source, error) {
@@ -108,9 +139,12 @@ func parseSource(source string) (Source, error) {
 	if !strings.HasPrefix(path, "/") {
 		return Source{}, fmt.Errorf("device path %q is not absolute", path)
 	}
-	s := Source{Kind: kind, Path: path, Idle: DefaultIdle}
-	if kind == KindEvdev {
+	s := Source{Kind: kind, Path: path, Idle: DefaultIdle, Dedup: DefaultDedup}
+	switch kind {
+	case KindEvdev:
 		s.Layout, s.Grab, s.Record = "us", true, nativeRecord
+	case KindSerial:
+		s.Term, s.Baud = terms["crlf"], DefaultBaud
 	}
 	values, err := url.ParseQuery(query)
 	if err != nil {
@@ -147,6 +181,27 @@ func (s *Source) set(key, v string) error {
 			return fmt.Errorf("want a duration above 0 and at most %v", MaxIdle)
 		}
 		s.Idle = d
+	case "dedup":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("want a duration, e.g. 1500ms")
+		}
+		if d < 0 || d > MaxDedup {
+			return fmt.Errorf("want a duration from 0s to %v", MaxDedup)
+		}
+		s.Dedup = d
+	case "term":
+		t, ok := terms[v]
+		if !ok {
+			return errors.New("want cr, lf, crlf, tab or none")
+		}
+		s.Term = t
+	case "baud":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 50 || n > 4_000_000 {
+			return errors.New("want a line speed in bits per second, e.g. 9600")
+		}
+		s.Baud = n
 	case "grab":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -166,20 +221,23 @@ func (s *Source) set(key, v string) error {
 	return nil
 }
 
-// Open returns the scanner source names. It touches no hardware: Run opens
-// the device and owns it until it returns, so a kiosk whose scanner is
-// unplugged still starts, shows its screen and its help button, and reports
-// the scanner Absent or Disconnected. A source this build has no driver for
-// is an error (ErrUnsupported).
+// Open returns the scanner source names: a *Sim for "sim", a *Serial for
+// "serial:PATH", an *Evdev for "evdev:PATH". It touches no hardware: Run
+// opens the device and owns it until it returns, so a kiosk whose scanner
+// is unplugged still starts, shows its screen and its help button, and
+// reports the scanner Absent or Disconnected until it is plugged in. Only a
+// source that does not parse is an error.
 func Open(source string) (Device, error) {
 	s, err := ParseSource(source)
 	if err != nil {
 		return nil, err
 	}
 	switch s.Kind {
-	case KindSim:
-		return NewSim(), nil
+	case KindSerial:
+		return NewSerial(s), nil
+	case KindEvdev:
+		return NewEvdev(s), nil
 	default:
-		return nil, fmt.Errorf("scanner source %q: %w", source, ErrUnsupported)
+		return NewSim(), nil
 	}
 }

@@ -125,7 +125,7 @@ func TestKioskPageInBrowser(t *testing.T) {
 	screenshot(t, ctx, "see_staff")
 	tap(t, ctx, kiosk.ScreenSeeStaff, kiosk.ActionDone)
 	waitScreen(t, ctx, kiosk.ScreenIdle)
-	if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(`button[data-action="help"]`))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(`#help-button`))); err != nil {
 		t.Fatalf("tap help: %v", err)
 	}
 	waitScreen(t, ctx, kiosk.ScreenHelp)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -106,39 +108,77 @@ func TestScanFeedOnlySimulated(t *testing.T) {
 	}
 }
 
-// A source that does not parse, or that this build has no driver for, is
-// refused before the daemon opens anything, naming the source.
+// A source that does not parse, or a pin that is no pin, is refused
+// before the daemon opens anything, naming the source or the key.
 func TestRunRefusesDeviceSources(t *testing.T) {
 	kit := testKit(t)
 	for _, tc := range []struct {
-		scanner, panel string
-		want           string
+		name string
+		set  func(*Config)
+		want string
 	}{
-		{"evdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16", "sim",
-			`scanner source "evdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16": not supported by this build`},
-		{"serial:/dev/ttyACM0", "sim", `scanner source "serial:/dev/ttyACM0": not supported by this build`},
-		{"sim", "gpio:/dev/gpiochip0", `panel source "gpio:/dev/gpiochip0": not supported by this build`},
-		{"evdev:/dev/kiosk-scanner?layout=xx", "sim", `scanner source "evdev:/dev/kiosk-scanner?layout=xx": option layout="xx": want one of us, uk, de, fr`},
-		{"sim", "gpio", `panel source "gpio": no GPIO chip`},
+		{"layout", func(c *Config) { c.Scanner = "evdev:/dev/kiosk-scanner?layout=xx" },
+			`scanner source "evdev:/dev/kiosk-scanner?layout=xx": option layout="xx": want one of us, uk, de, fr`},
+		{"serial option", func(c *Config) { c.Scanner = "serial:/dev/ttyACM0?term=etx" },
+			`scanner source "serial:/dev/ttyACM0?term=etx": option term="etx"`},
+		{"no chip", func(c *Config) { c.Panel = "gpio" }, `panel source "gpio": no GPIO chip`},
+		{"pin", func(c *Config) { c.Pins.Help = "GPIO5:active-sideways" }, `pins: help: panel pin "GPIO5:active-sideways"`},
+		{"display", func(c *Config) { c.Display = "i2c:/dev/i2c-1?addr=0x99" }, `display source "i2c:/dev/i2c-1?addr=0x99": `},
+		{"printer", func(c *Config) { c.Printer = "lp:usb/lp0" }, `printer source "lp:usb/lp0": `},
 	} {
 		state := t.TempDir()
-		err := startErr(t, kit, state, func(c *Config) { c.Scanner, c.Panel = tc.scanner, tc.panel })
-		if !strings.HasPrefix(err.Error(), tc.want) {
-			t.Errorf("Run(scanner %q, panel %q) = %v; want %q", tc.scanner, tc.panel, err, tc.want)
+		err := startErr(t, kit, state, tc.set)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: Run() = %v; want %q...", tc.name, err, tc.want)
 		}
 		if left, err := os.ReadDir(state); err != nil || len(left) != 0 {
-			t.Errorf("Run(scanner %q, panel %q) left %v (%v) in the state directory; want nothing", tc.scanner, tc.panel, left, err)
+			t.Errorf("%s: Run() left %v (%v) in the state directory; want nothing", tc.name, left, err)
 		}
 	}
 }
 
+// Real drivers whose devices this machine lacks: the kiosk starts, says
+// so on the status and to /healthz, offers staff on its idle screen, and
+// comes back to service when the scanner does (here: never; the sources
+// are real, the devices absent).
+func TestRunWithAbsentDevices(t *testing.T) {
+	dir := t.TempDir()
+	m := startKiosk(t, dir, testKit(t), "", func(c *Config) {
+		c.Scanner = "evdev:" + dir + "/no-scanner?grab=false"
+		c.Panel = "gpio:/dev/gpiochip0"
+		c.Display = "i2c:/dev/i2c-1"
+		c.Printer = "lp:" + dir + "/no-printer"
+	})
+	eventually(t, "the idle screen offering staff", func() bool {
+		v := m.flow.View()
+		return v.Screen == kiosk.ScreenIdle && v.Reason == kiosk.ReasonScannerUnavailable
+	})
+	var s ui.Status
+	getJSON(t, "http://"+m.Addr()+"/api/v1/status", &s)
+	for name, d := range map[string]ui.Device{"scanner": s.Scanner, "panel": s.Panel, "display": s.Display, "printer": s.Printer} {
+		if d.State != ui.DeviceAbsent || d.Error == "" {
+			t.Errorf("status %s = %+v; want absent, with why", name, d)
+		}
+	}
+	resp, err := http.Get("http://" + m.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Status, Reason, Error string }
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || h.Reason != string(kiosk.ReasonScannerUnavailable) || !strings.HasPrefix(h.Error, "scanner absent") {
+		t.Errorf("/healthz = %d %+v; want 503, scanner_unavailable, scanner absent: why", resp.StatusCode, h)
+	}
+}
+
 // The panel's help button asks for help as the screen's does: the help
-// screen, the light blue, the lamp lit for staff and one call on the
-// buzzer.
+// screen, the light calling for attention, the lamp lit for staff and one
+// call on the buzzer. (No upstream: the idle light says offline.)
 func TestPanelHelpButton(t *testing.T) {
 	m := startKiosk(t, t.TempDir(), testKit(t), "")
 	p := m.panel.(*panel.Sim)
-	eventually(t, "the ready light", func() bool { return p.Light() == panel.Green })
+	eventually(t, "the offline light", func() bool { return p.Status() == panel.Offline })
 	if p.Lamp() {
 		t.Error("lamp lit at idle; want it out")
 	}
@@ -146,7 +186,7 @@ func TestPanelHelpButton(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the help screen", func() bool { return getStatus(t, m).Screen == string(kiosk.ScreenHelp) })
-	eventually(t, "the help light", func() bool { return p.Light() == panel.Blue })
+	eventually(t, "the help light", func() bool { return p.Status() == panel.Attention })
 	if !p.Lamp() || !slices.Equal(p.Tones(), []panel.Tone{panel.Call}) {
 		t.Errorf("help: lamp %v, tones %q; want lit, one call", p.Lamp(), p.Tones())
 	}

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/config"
 	"github.com/docketkiosk/checkin-kiosk/devices"
-	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
+	"github.com/docketkiosk/checkin-kiosk/drivers/printer"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
 	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
@@ -73,7 +74,16 @@ type Main struct {
 	uploader *upload.Uploader
 	scanner  scanner.Device // Run, State; Feed when simulated (devices.Feeder)
 	panel    devices.Panel
+	display  devices.Display // nil: none configured
+	printer  devices.Printer // nil: none configured
+	receipts *devices.Receipts
+	lights   *devices.PanelSink
 	clock    *kiosk.Clock
+	kioskID  string // the configured id, or enrollment's
+
+	// enclosureOpen is the tamper switch, as the panel last said: the
+	// kiosk is out of service while it is open.
+	enclosureOpen atomic.Bool
 
 	lists      *trust.Lists // the card verifier and notices, swapped when a list is downloaded
 	downloader *upload.Downloader
@@ -148,12 +158,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	// First: a source that is wrong, or that this build has no driver
-	// for, is refused before anything is opened or made.
-	if m.scanner, err = scanner.Open(c.Scanner); err != nil {
-		return err
-	}
-	if m.panel, err = panel.Open(c.Panel); err != nil {
+	// First: a source that is wrong is refused before anything is opened
+	// or made. No driver touches its device yet: a kiosk whose scanner,
+	// panel, display or printer is missing starts, and says so.
+	if err := m.openDevices(c); err != nil {
 		return err
 	}
 
@@ -179,6 +187,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			c.Upstream = enr.Upstream
 		}
 	}
+	m.kioskID = c.KioskID
 	// The upstream's seal key hides the person in every record; the device
 	// key signs it. Without a seal key there is no store: the kiosk takes
 	// no check-ins before it is enrolled, and makes no key either.
@@ -280,7 +289,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Status:  m.status,
 		Log:     log.With("part", "ui"),
 	})
-	m.flow.Sinks = []kiosk.ViewSink{m.server, &devices.PanelSink{Out: m.panel}}
+	m.lights = &devices.PanelSink{Out: m.panel}
+	m.flow.Sinks = []kiosk.ViewSink{m.server, m.lights}
+	if m.printer != nil {
+		m.receipts = &devices.Receipts{Printer: m.printer, Office: c.Office, KioskID: c.KioskID,
+			Offline: m.offline, Text: ui.Text, Log: log.With("part", "printer")}
+		m.flow.Printer = m.receipts
+	}
 	m.storage = &outbox.Monitor{Store: m.store, Every: c.StorageCheck, OutOfService: m.flow.SetOutOfService, Log: log}
 	m.storage.Check(ctx) // before the first screen: out of service from the start
 
@@ -297,7 +312,24 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	g.Go(func() error { return m.flow.Run(ctx, scans, actions) })
 	g.Go(func() error { return m.server.Serve(ctx, m.ln) })
 	g.Go(func() error { return devices.Scans(ctx, m.scanner, scans) })
-	g.Go(func() error { return devices.Actions(ctx, m.panel, actions, log.With("part", "panel")) })
+	g.Go(func() error {
+		return devices.WatchScanner(ctx, m.scanner, m.flow.SetScannerReady, log.With("part", "scanner"))
+	})
+	g.Go(func() error { return devices.Actions(ctx, m.panel, actions, m.setEnclosureOpen) })
+	g.Go(func() error { return m.watchOffline(ctx) })
+	if m.receipts != nil {
+		g.Go(func() error { return m.receipts.Run(ctx) })
+	}
+	if w, ok := m.printer.(printer.Watcher); ok {
+		// The printer's state between receipts: staff see "paper out"
+		// before the next person does.
+		g.Go(func() error { return w.Run(ctx) })
+	}
+	if m.display != nil {
+		g.Go(func() error {
+			return devices.RunDisplay(ctx, m.display, 0, m.displayInfo, log.With("part", "display"))
+		})
+	}
 	if m.uploader != nil {
 		g.Go(func() error { return m.uploader.Run(ctx) })
 	}
@@ -347,6 +379,10 @@ func (m *Main) closeState() {
 	if m.ln != nil {
 		m.ln.Close()
 	}
+	if m.display != nil {
+		m.display.Close()
+		m.display = nil
+	}
 	if m.store != nil {
 		if err := m.store.Close(); err != nil {
 			m.Log.Error("close outbox", "err", err)
@@ -359,13 +395,24 @@ func (m *Main) closeState() {
 	}
 }
 
-// service is what /api/v1/status and /healthz say of taking check-ins.
+// service is what /api/v1/status and /healthz say of taking check-ins:
+// not with the enclosure open, nor when the outbox cannot record, nor
+// without a scanner to read a card.
 func (m *Main) service() ui.Service {
-	err := m.storage.Err()
-	if err == nil {
-		return ui.Service{State: ui.InService}
+	if m.enclosureOpen.Load() {
+		return ui.Service{State: ui.OutOfService, Reason: kiosk.ReasonEnclosureOpen, Error: "the tamper switch says the enclosure is open"}
 	}
-	return ui.Service{State: ui.OutOfService, Reason: outbox.Reason(err), Error: err.Error()}
+	if err := m.storage.Err(); err != nil {
+		return ui.Service{State: ui.OutOfService, Reason: outbox.Reason(err), Error: err.Error()}
+	}
+	if st := m.scanner.State(); st.Condition != scanner.OK {
+		msg := "scanner " + string(st.Condition)
+		if st.Reason != "" {
+			msg += ": " + st.Reason
+		}
+		return ui.Service{State: ui.OutOfService, Reason: kiosk.ReasonScannerUnavailable, Error: msg}
+	}
+	return ui.Service{State: ui.InService}
 }
 
 // Addr returns the address the kiosk page is served on, once Run returned.
@@ -387,6 +434,8 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 		Service: m.service(),
 		Scanner: scannerStatus(m.Config.Scanner, m.scanner),
 		Panel:   panelStatus(m.Config.Panel, m.panel),
+		Display: displayStatus(m.Config.Display, m.display),
+		Printer: printerStatus(m.Config.Printer, m.printer),
 		Outbox: ui.Outbox{Pending: st.Pending, UploadedTotal: st.Uploaded, LastUpload: st.LastUpload,
 			Quarantined: st.Quarantined},
 		Clock: ui.Clock{Trusted: m.clock.Trusted()},
