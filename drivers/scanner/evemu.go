@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -264,4 +265,57 @@ func (g *generator) hold(mod uint16) {
 		g.key(mod, 1)
 	}
 	g.held = mod
+}
+
+// Record reads the raw events of the input device s names (an evdev
+// source: its path, grab and record size) and hands each to emit, with its
+// time since the first, until ctx ends (nil), the device goes away or emit
+// fails. It is the recorder behind `kiosk scanner record`, which writes
+// them as evemu lines (WriteEvemu) for testdata/ or a bug report: what a
+// scanner typed, key by key, before any layout read it. Grabbed, as the
+// daemon grabs it, what is scanned reaches no other program.
+func Record(ctx context.Context, s Source, emit func(Event) error) error {
+	if s.Kind != KindEvdev {
+		return fmt.Errorf("record %s: only an evdev source has events", s.Kind)
+	}
+	record := s.Record
+	if record == 0 {
+		record = nativeRecord
+	}
+	f, err := openEvdev(s.Path, s.Grab)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
+	defer stop()
+	buf := make([]byte, 64*record)
+	var pending []byte
+	var first time.Duration
+	started := false
+	for {
+		n, err := f.Read(buf)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return evdevReadError(s.Path, err)
+		}
+		pending = append(pending, buf[:n]...)
+		whole := len(pending) - len(pending)%record
+		evs, err := DecodeEvents(pending[:whole], record)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", s.Path, err)
+		}
+		pending = append(pending[:0], pending[whole:]...)
+		for _, ev := range evs {
+			if !started {
+				first, started = ev.Time, true
+			}
+			ev.Time -= first
+			if err := emit(ev); err != nil {
+				return err
+			}
+		}
+	}
 }

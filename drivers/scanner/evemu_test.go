@@ -2,15 +2,19 @@ package scanner
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode"
@@ -454,4 +458,56 @@ func readRecording(path string) (recording, error) {
 		return recording{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return rec, nil
+}
+
+// Record: what a device sends comes out event by event, its times counted
+// from the first, until ctx ends; a device that goes away ends it.
+func TestRecord(t *testing.T) {
+	want, err := Generate("SDC1:AB", "us", 3*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, record := range []int{16, 24} {
+		path := filepath.Join(t.TempDir(), "event0")
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// Read-write: open at once, and a writer there before the
+		// recorder looks (a FIFO without one reads as ended).
+		w, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer w.Close()
+			b := EncodeEvents(want, record)
+			// Split mid-record: the recorder must put records together.
+			w.Write(b[:record+5])
+			time.Sleep(10 * time.Millisecond)
+			w.Write(b[record+5:])
+		}()
+		var got []Event
+		err = Record(context.Background(), Source{Kind: KindEvdev, Path: path, Record: record}, func(ev Event) error {
+			got = append(got, ev)
+			return nil
+		})
+		if !errors.Is(err, errHangup) {
+			t.Errorf("record %d: Record() = %v; want a hang-up when the writer closes", record, err)
+		}
+		first := want[0].Time
+		for i := range want {
+			want[i].Time -= first
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("record %d: recorded %d events, want %d:\n%v\nwant\n%v", record, len(got), len(want), got, want)
+		}
+	}
+	// Grabbed, as the daemon does: a FIFO cannot be.
+	path := filepath.Join(t.TempDir(), "event1")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Record(context.Background(), Source{Kind: KindEvdev, Path: path, Grab: true}, nil); err == nil || !strings.Contains(err.Error(), "grab") {
+		t.Errorf("Record(grab a FIFO) = %v; want the grab's error", err)
+	}
 }

@@ -224,7 +224,10 @@ LABEL="end"
 func TestUdevVerify(t *testing.T) {
 	udevadm := testenv.LookPath(t, "udevadm", "udev")
 	if err := exec.Command(udevadm, "verify", "--help").Run(); err != nil {
-		testenv.RequireOrSkip(t, "needs udevadm verify (systemd ≥ 255): %v", err)
+		// Not a missing install but the distribution's systemd: Debian 12
+		// has 252, and no package adds the verb. TestUdevRules checks the
+		// rules' content everywhere.
+		t.Skipf("udevadm has no verify (it came with systemd 255): %v", err)
 	}
 	args := append([]string{"verify", "--resolve-names=never"}, rulesFiles(t)...)
 	if out, err := exec.Command(udevadm, args...).CombinedOutput(); err != nil {

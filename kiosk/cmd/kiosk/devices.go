@@ -7,7 +7,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/docketkiosk/checkin-kiosk/config"
 	"github.com/docketkiosk/checkin-kiosk/devices"
 	"github.com/docketkiosk/checkin-kiosk/drivers/display"
 	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
@@ -23,9 +22,11 @@ func (m *Main) openDevices(c Config) (err error) {
 	if m.scanner, err = scanner.Open(c.Scanner); err != nil {
 		return err
 	}
-	pins, err := PanelPins(c.Pins)
+	// config.Pins and panel.Roles[string] are the same struct: the
+	// [pins] table, one line name to a part.
+	pins, err := panel.ParsePins(panel.Roles[string](c.Pins))
 	if err != nil {
-		return err
+		return fmt.Errorf("pins: %w", err)
 	}
 	if m.panel, err = panel.Open(c.Panel, pins); err != nil {
 		return err
@@ -41,16 +42,6 @@ func (m *Main) openDevices(c Config) (err error) {
 		}
 	}
 	return nil
-}
-
-// PanelPins parses the configured pins (config.Pins, the [pins] table) as
-// the panel takes them.
-func PanelPins(c config.Pins) (panel.Pins, error) {
-	p, err := panel.ParsePins(panel.Roles[string](c))
-	if err != nil {
-		return panel.Pins{}, fmt.Errorf("pins: %w", err)
-	}
-	return p, nil
 }
 
 // Scan feeds text to the scanner as if scanned. Only the simulated scanner

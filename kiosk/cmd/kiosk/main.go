@@ -18,6 +18,7 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/cardcmd"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/hwcmd"
 )
 
 func main() {
@@ -56,6 +57,8 @@ func kioskCommand() *cli.Command {
 					"upstream in the same process, and scans what is typed on stdin.",
 				Example: "kiosk demo --listen 127.0.0.1:8080", Run: demoCommand},
 			cardcmd.Command(),
+			hwcmd.Scanner(),
+			hwcmd.Panel(),
 			{Name: "upstream", Summary: "run the reference upstream server; make enrollment tokens", Usage: upstreamUsage,
 				Description: upstreamDescription, Example: "kiosk upstream --state-dir /srv/upstream --listen :8443 --host upstream.example",
 				Run: upstreamCommand,
