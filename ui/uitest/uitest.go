@@ -45,6 +45,7 @@ type Frame struct {
 	ExpiresInMS *int64       `json:"expires_in_ms"`
 	ArmedInMS   *int64       `json:"armed_in_ms"`
 	Lang        string       `json:"lang"`
+	Receipt     string       `json:"receipt"`
 	Error       string       `json:"error"` // of an error frame
 	Raw         []byte       `json:"-"`
 }

@@ -28,8 +28,10 @@ func (m *Main) openDevices(c Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("pins: %w", err)
 	}
-	if m.panel, err = panel.Open(c.Panel, pins); err != nil {
-		return err
+	if m.panel = m.Panel; m.panel == nil {
+		if m.panel, err = panel.Open(c.Panel, pins); err != nil {
+			return err
+		}
 	}
 	if c.Display != "" {
 		if m.display, err = display.Open(c.Display); err != nil {

@@ -147,6 +147,17 @@ func startKiosk(t *testing.T, dir string, kit *demokit.Kit, upstreamURL string, 
 // startKioskLogging is startKiosk with the daemon's log going to log.
 func startKioskLogging(t *testing.T, log *slog.Logger, dir string, kit *demokit.Kit, upstreamURL string, edits ...func(*Config)) *Main {
 	t.Helper()
+	return startMain(t, log, dir, kit, upstreamURL, func(m *Main) {
+		for _, edit := range edits {
+			edit(&m.Config)
+		}
+	})
+}
+
+// startMain is startKioskLogging with prepare given the Main before it
+// runs, its configuration and its fields.
+func startMain(t *testing.T, log *slog.Logger, dir string, kit *demokit.Kit, upstreamURL string, prepare func(*Main)) *Main {
+	t.Helper()
 	m := NewMain()
 	m.Log = log
 	m.Config.Listen = "127.0.0.1:0"
@@ -161,9 +172,7 @@ func startKioskLogging(t *testing.T, log *slog.Logger, dir string, kit *demokit.
 	m.Config.UploadMinBackoff = 10 * time.Millisecond
 	m.Config.UploadMaxBackoff = 100 * time.Millisecond
 	m.Config.SealKey = testSealKeyFile(t) // for a kiosk not enrolled; enrollment gives the same key
-	for _, edit := range edits {
-		edit(&m.Config)
-	}
+	prepare(m)
 	if u, ok := testUpstreams.Load(upstreamURL); ok {
 		u.(*testUpstream).enroll(t, dir, m.Config.KioskID)
 	}

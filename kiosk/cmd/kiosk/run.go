@@ -65,6 +65,9 @@ type Main struct {
 	// Listener, if set, is where the kiosk page is served instead of a
 	// new listener on Config.Listen; Run takes it over (Close closes it).
 	Listener net.Listener
+	// Panel, if set, is the front panel instead of the one Config.Panel
+	// names: a board the configuration cannot name, or a test's lines.
+	Panel devices.Panel
 
 	ln       net.Listener
 	lock     *statedir.Dir
