@@ -85,3 +85,48 @@ func TestUnitReadsConfig(t *testing.T) {
 		}
 	}
 }
+
+// The daemon reaches its hardware by device class, and nothing else: each
+// class a driver opens is allowed, and the policy is closed.
+func TestUnitAllowsTheHardware(t *testing.T) {
+	b, err := os.ReadFile("kioskd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(b)
+	for _, want := range []string{"DevicePolicy=closed", "PrivateDevices=no",
+		"DeviceAllow=char-input r", // the wedge scanner: read, and EVIOCGRAB
+		"DeviceAllow=char-ttyACM rw", "DeviceAllow=char-gpiochip rw", "DeviceAllow=char-i2c rw", "DeviceAllow=char-usb rw"} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).MatchString(unit) {
+			t.Errorf("kioskd.service lacks %q", want)
+		}
+	}
+}
+
+// The other devices' udev rules give the kiosk's group one node each: a
+// rule names its subsystem and its node, and sets the group and the mode.
+func TestDeviceRules(t *testing.T) {
+	b, err := os.ReadFile("udev/71-kiosk-devices.rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rules++
+		for _, want := range []string{`SUBSYSTEM=="`, `KERNEL=="`, `GROUP="kiosk"`, `MODE="0660"`} {
+			if !strings.Contains(line, want) {
+				t.Errorf("rule %q lacks %s", line, want)
+			}
+		}
+		if strings.Contains(line, `KERNEL=="*"`) {
+			t.Errorf("rule %q matches every node", line)
+		}
+	}
+	if rules != 3 {
+		t.Errorf("%d rules; want 3 (GPIO, I2C, printer)", rules)
+	}
+}

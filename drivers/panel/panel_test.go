@@ -3,6 +3,7 @@ package panel_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -343,6 +344,28 @@ func TestParsePins(t *testing.T) {
 	} {
 		if _, err := panel.ParsePins(tc.names); err == nil || err.Error() != tc.want {
 			t.Errorf("ParsePins(%+v) = %v; want %q", tc.names, err, tc.want)
+		}
+	}
+}
+
+// docs/HARDWARE.md tells installers what each status and tone looks and
+// sounds like: it must say what the tables do.
+func TestPatternsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/HARDWARE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, s := range []panel.Status{panel.Ready, panel.Busy, panel.Offline, panel.Attention, panel.OutOfService} {
+		p, _ := s.Pattern()
+		if !strings.Contains(doc, "| "+p.String()+" |") {
+			t.Errorf("docs/HARDWARE.md does not give %s as %q", s, p)
+		}
+	}
+	for _, tone := range []panel.Tone{panel.Success, panel.Refusal, panel.Call} {
+		p, _ := tone.Pattern()
+		if !strings.Contains(doc, "| "+p.String()+" |") {
+			t.Errorf("docs/HARDWARE.md does not give tone %s as %q", tone, p)
 		}
 	}
 }

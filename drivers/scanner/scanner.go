@@ -10,10 +10,18 @@
 // State whether the device is there.
 //
 // A scanner is a source of Scans: Run(ctx, out) sends each decoded code on
-// out, a channel the caller owns, and returns nil when ctx ends or an error
-// when the device fails. A driver never drops a scan: it blocks on out until
-// the caller takes it. Run's goroutine is the caller's and the only one that
-// touches the device; State may be called from any goroutine.
+// out, a channel the caller owns, until ctx ends. A device that is missing,
+// unplugged or failing is not Run's error but its State (Absent,
+// Disconnected, Fault): the driver looks for it again every DefaultRetry,
+// so a scanner plugged back in works without a restart. A driver never
+// drops a scan: it blocks on out until the caller takes it. Run's goroutine
+// is the caller's and the only one that touches the device; State may be
+// called from any goroutine.
+//
+// What both real drivers do with what their device sends (frame.go): a
+// scan ends at a terminator or after Idle without a key; one over MaxScan
+// bytes, or holding control bytes, is Rejected with the reason; the same
+// code read again within Dedup is one scan.
 //
 // The package imports nothing else of this module.
 package scanner
@@ -35,8 +43,9 @@ type Scan struct {
 
 // Device is a scanner, whichever kind its source named.
 type Device interface {
-	// Run sends every scan on out until ctx ends (nil) or the device
-	// fails for good (an error). Call it once.
+	// Run sends every scan on out until ctx ends, and returns nil; only a
+	// source it cannot use at all (a bad option) is an error. Call it
+	// once.
 	Run(ctx context.Context, out chan<- Scan) error
 	// State says how the scanner is, for the kiosk's status.
 	State() State

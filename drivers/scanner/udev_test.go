@@ -20,7 +20,7 @@ import (
 // of them; udevadm verify, where this systemd has it (≥ 255), checks them
 // too.
 
-const rulesGlob = "../../systemd/udev/*.rules"
+const rulesGlob = "../../systemd/udev/70-kiosk-scanner.rules"
 
 // A triple is one KEY OP "VALUE" of a rule.
 type triple struct{ key, op, value string }

@@ -26,6 +26,10 @@ import (
 func demoCommand(fs *flag.FlagSet) cli.Action {
 	m := NewMain()
 	m.Config.KioskID = "demo-kiosk"
+	// Every part simulated: the receipt printer and the service display
+	// too, so the success screen says what became of the receipt.
+	m.Config.Printer, m.Config.Display = "sim", "sim"
+	m.Config.Office = "Demo field office"
 	m.Config.UploadMaxBackoff = 5 * time.Second
 	fs.StringVar(&m.Config.Listen, "listen", m.Config.Listen, "`address` of the kiosk page and API")
 	state := fs.String("state-dir", "", "`directory` for the demo's state, kept across runs "+
