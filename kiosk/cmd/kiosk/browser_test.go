@@ -10,6 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/docketkiosk/checkin-kiosk/drivers/printer"
+	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
 	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 )
@@ -138,5 +140,84 @@ func TestKioskPageInBrowser(t *testing.T) {
 	waitScreen(t, ctx, kiosk.ScreenHelp)
 	if n := len(recordIDs(t, m)); n != 1 {
 		t.Errorf("%d records after the session; want 1", n)
+	}
+}
+
+// The screens the hardware brings, in the real page at the smallest size:
+// without a scanner the idle screen asks for staff, with a help button
+// that works; a receipt that could not print says so, the code larger.
+func TestHardwareScreensInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	kit := testKit(t)
+	m := startKiosk(t, t.TempDir(), kit, "", func(c *Config) { c.Printer = "sim" })
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(800, 480, chromedp.EmulateTouch),
+		chromedp.Navigate("http://"+m.Addr()+"/"),
+	); err != nil {
+		t.Fatalf("open the kiosk page: %v", err)
+	}
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+	visible := func(sel string) bool {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+"`"+sel+"`"+`);
+			return !!e && !e.closest("[hidden]") && e.getBoundingClientRect().height > 0; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	sc := m.scanner.(*scanner.Sim)
+	sc.SetState(scanner.State{Condition: scanner.Disconnected, Reason: "read /dev/input/event3: no such device"})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`section[data-for="no_scanner"]`))); err != nil {
+		t.Fatalf("no scanner: %v", err)
+	}
+	if visible(`section[data-for="idle"] h1`) {
+		t.Error("no scanner: the page still asks for a card")
+	}
+	screenshot(t, ctx, "no_scanner")
+	sc.SetState(scanner.State{Condition: scanner.OK})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`section[data-for="idle"] h1`))); err != nil {
+		t.Fatalf("scanner back: %v", err)
+	}
+	sc.SetState(scanner.State{Condition: scanner.Absent})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`section[data-for="no_scanner"]`))); err != nil {
+		t.Fatalf("no scanner again: %v", err)
+	}
+	tap(t, ctx, "no_scanner", kiosk.ActionHelp)
+	waitScreen(t, ctx, kiosk.ScreenHelp)
+	tap(t, ctx, kiosk.ScreenHelp, kiosk.ActionDone)
+	sc.SetState(scanner.State{Condition: scanner.OK})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`section[data-for="idle"] h1`))); err != nil {
+		t.Fatalf("scanner back: %v", err)
+	}
+
+	m.printer.(*printer.Sim).SetPaperOut(true)
+	simScan(t, m, kit.Samples["valid"])
+	waitScreen(t, ctx, kiosk.ScreenConfirm)
+	tap(t, ctx, kiosk.ScreenConfirm, kiosk.ActionConfirm)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#success-code.code-large`))); err != nil {
+		t.Fatalf("receipt failed: the code is not shown larger: %v", err)
+	}
+	msg, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#success-receipt")))
+	if want := "Your receipt could not print. Please write down your code."; err != nil || msg != want {
+		t.Errorf("receipt line = %q, %v; want %q", msg, err, want)
+	}
+	screenshot(t, ctx, "receipt_failed")
+	// The line must not push the buttons under the footer: a tap anywhere
+	// on each (its middle, and a little inside each corner) lands on it.
+	reachable, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll('section[data-for="success"] button[data-action]')].every(b => {
+		const r = b.getBoundingClientRect();
+		const points = [[.5, .5], [.1, .15], [.9, .15], [.1, .85], [.9, .85]];
+		return r.height > 0 && points.every(([x, y]) => {
+			const hit = document.elementFromPoint(r.left + x * r.width, r.top + y * r.height);
+			return hit !== null && b.contains(hit);
+		});
+	})`))
+	if err != nil || !reachable {
+		t.Errorf("receipt failed at 800x480: a button of the success screen cannot be tapped (%v)", err)
+	}
+	if n := recorded(t, m); n != 1 {
+		t.Errorf("%d check-ins recorded; want 1: a receipt that fails changes nothing of the check-in", n)
 	}
 }
