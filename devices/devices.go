@@ -279,3 +279,39 @@ func LightOf(v kiosk.View, offline bool) (light panel.Status, lamp bool) {
 	}
 	return panel.Busy, false // confirm, success, already: someone is at the kiosk
 }
+
+// Watched is a device whose state WatchDevices logs: its name, and how to
+// read its condition ("ok", "absent"…) and the reason for it.
+type Watched struct {
+	Name  string
+	State func() (condition, reason string)
+}
+
+// WatchDevices logs how each device is, at once for those that are not
+// ok ("panel absent: no GPIO chip"), and then every change, until ctx
+// ends: the log is where staff and the installer read why a light is dark
+// or a receipt did not print. It looks every second.
+func WatchDevices(ctx context.Context, ds []Watched, log *slog.Logger) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := make([][2]string, len(ds))
+	for first := true; ; first = false {
+		for i, d := range ds {
+			c, r := d.State()
+			if now := [2]string{c, r}; first || now != last[i] {
+				switch {
+				case c != "ok":
+					log.Warn(d.Name+" "+c, "reason", r)
+				case !first:
+					log.Info(d.Name + " ok")
+				}
+				last[i] = now
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

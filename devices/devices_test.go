@@ -213,3 +213,44 @@ func TestRunDisplay(t *testing.T) {
 		}
 	})
 }
+
+func TestWatchDevices(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := panel.NewSim()
+		p.SetState(panel.State{Condition: panel.Absent, Reason: "no GPIO chip: none found"})
+		d := display.NewSim()
+		var buf bytes.Buffer
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- WatchDevices(ctx, []Watched{
+				{"panel", func() (string, string) { st := p.State(); return string(st.Condition), st.Reason }},
+				{"display", func() (string, string) { st := d.State(); return string(st.Condition), st.Reason }},
+			}, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: noTime})))
+		}()
+		synctest.Wait()
+		d.SetState(display.State{Condition: display.Fault, Reason: "draw: i2c: remote I/O error"})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		time.Sleep(3 * time.Second) // unchanged: nothing more
+		d.SetState(display.State{Condition: display.OK})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		cancel()
+		<-done
+		want := `level=WARN msg="panel absent" reason="no GPIO chip: none found"` + "\n" +
+			`level=WARN msg="display fault" reason="draw: i2c: remote I/O error"` + "\n" +
+			`level=INFO msg="display ok"` + "\n"
+		if buf.String() != want {
+			t.Errorf("logged\n%s\nwant\n%s", buf.String(), want)
+		}
+	})
+}
+
+// noTime drops the time from a log line, for comparing lines.
+func noTime(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		return slog.Attr{}
+	}
+	return a
+}

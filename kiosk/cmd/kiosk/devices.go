@@ -56,6 +56,28 @@ func (m *Main) Scan(ctx context.Context, text string) error {
 	return err
 }
 
+// watched are the devices whose state the log follows (the scanner's has
+// its own watch, which also tells the flow).
+func (m *Main) watched() []devices.Watched {
+	ds := []devices.Watched{{Name: "panel", State: func() (string, string) {
+		st := m.panel.State()
+		return string(st.Condition), st.Reason
+	}}}
+	if m.display != nil {
+		ds = append(ds, devices.Watched{Name: "service display", State: func() (string, string) {
+			st := m.display.State()
+			return string(st.Condition), st.Reason
+		}})
+	}
+	if m.printer != nil {
+		ds = append(ds, devices.Watched{Name: "printer", State: func() (string, string) {
+			st := m.printer.State()
+			return string(st.Condition), st.Reason
+		}})
+	}
+	return ds
+}
+
 // setEnclosureOpen is the tamper switch: the flow goes out of service
 // while the enclosure is open, and so do /healthz and the status.
 func (m *Main) setEnclosureOpen(open bool) {

@@ -319,6 +319,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return devices.WatchScanner(ctx, m.scanner, m.flow.SetScannerReady, log.With("part", "scanner"))
 	})
 	g.Go(func() error { return devices.Actions(ctx, m.panel, actions, m.setEnclosureOpen) })
+	g.Go(func() error { return devices.WatchDevices(ctx, m.watched(), log.With("part", "devices")) })
 	g.Go(func() error { return m.watchOffline(ctx) })
 	if m.receipts != nil {
 		g.Go(func() error { return m.receipts.Run(ctx) })
