@@ -70,6 +70,9 @@ type Config struct {
 	ConfirmTimeout time.Duration
 	ResultTimeout  time.Duration
 	HelpTimeout    time.Duration
+	// Challenge asks for the person's date of birth on a keypad before a
+	// check-in is recorded; a wrong answer sends them to staff.
+	Challenge bool
 
 	UploadMinBackoff time.Duration
 	UploadMaxBackoff time.Duration

@@ -53,6 +53,7 @@ type file struct {
 		ConfirmTimeout *duration `toml:"confirm_timeout" reload:"yes" comment:"How long the confirm screen waits for the person."`
 		ResultTimeout  *duration `toml:"result_timeout" reload:"yes" comment:"How long the success and see-staff screens stay up."`
 		HelpTimeout    *duration `toml:"help_timeout" reload:"yes" comment:"How long the help screen stays up."`
+		Challenge      *bool     `toml:"challenge" comment:"Ask for the date of birth on a keypad after \"Yes, this is me\" and before the\ncheck-in is recorded; a wrong answer sends the person to staff, never saying\nwhich part was wrong."`
 	} `toml:"screens"`
 	Devices struct {
 		Scanner *string `toml:"scanner" comment:"Scanner source: sim; serial:PATH with options idle, term (cr, lf, crlf, tab,\nnone), dedup, baud; or evdev:PATH with options layout (us, uk, de, fr), idle,\ngrab, record (16, 24), dedup; options as a query string, e.g.\nevdev:/dev/kiosk-scanner?layout=de&idle=80ms&grab=false&record=16"`
@@ -102,6 +103,7 @@ func bind(c *Config) *file {
 	f.Screens.ConfirmTimeout = (*duration)(&c.ConfirmTimeout)
 	f.Screens.ResultTimeout = (*duration)(&c.ResultTimeout)
 	f.Screens.HelpTimeout = (*duration)(&c.HelpTimeout)
+	f.Screens.Challenge = &c.Challenge
 	f.Devices.Scanner = &c.Scanner
 	f.Devices.Panel = &c.Panel
 	f.Devices.Display = &c.Display

@@ -84,6 +84,7 @@ func declare(c *Config, fs *flag.FlagSet) {
 	fs.DurationVar(&c.ConfirmTimeout, "confirm-timeout", c.ConfirmTimeout, "how long the confirm screen waits for the person")
 	fs.DurationVar(&c.ResultTimeout, "result-timeout", c.ResultTimeout, "how long success and see-staff screens stay up")
 	fs.DurationVar(&c.HelpTimeout, "help-timeout", c.HelpTimeout, "how long the help screen stays up")
+	fs.BoolVar(&c.Challenge, "challenge", c.Challenge, "ask for the date of birth before recording a check-in")
 	fs.DurationVar(&c.UploadMinBackoff, "upload-min-backoff", c.UploadMinBackoff, "first retry delay after a failed upload")
 	fs.DurationVar(&c.UploadMaxBackoff, "upload-max-backoff", c.UploadMaxBackoff, "longest retry delay between uploads")
 	fs.Var((*size)(&c.DiskReserve), "disk-reserve", "free `space` the state directory must keep, or the kiosk goes out of service (bytes, or with KiB, MiB, GiB)")

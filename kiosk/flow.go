@@ -3,6 +3,7 @@ package kiosk
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,16 @@ type Flow struct {
 	// recorded at; nil: the system clock, unsynchronized.
 	Clock TimeSource
 
+	// Challenge asks for the person's date of birth after "Yes, this is
+	// me" and before the check-in is recorded (ScreenChallenge); a wrong
+	// answer sends them to staff. A card without a date of birth (a
+	// minimal reference card) is not challenged.
+	Challenge bool
+	// ScanLatency, if set, is told how long each scan took from its last
+	// byte (Scan.At) to the screen it led to, on the flow's goroutine: for
+	// the metrics. It must not block.
+	ScanLatency func(time.Duration)
+
 	ConfirmTimeout time.Duration // 0: DefaultConfirmTimeout
 	ResultTimeout  time.Duration // 0: DefaultResultTimeout
 	HelpTimeout    time.Duration // 0: DefaultHelpTimeout
@@ -75,11 +86,14 @@ type Flow struct {
 	outageKick chan struct{} // tells Run of them; capacity 1
 
 	// Owned by Run's goroutine.
-	pending  *card.Card   // the verified card on the confirm screen
-	notice   *card.Notice // the person's notice, while the success screen shows it
-	cond     conditions   // what Run last applied
-	storage  Reason       // why the outbox cannot record; "" when it can
-	receipts chan receiptDone
+	pending *card.Card // the verified card on the confirm (and challenge) screen
+	// household is everyone checked in this session: "Check in another
+	// family member" keeps it, and the end of the session clears it.
+	household []Member
+	notice    *card.Notice // the person's notice, while the success screen shows it
+	cond      conditions   // what Run last applied
+	storage   Reason       // why the outbox cannot record; "" when it can
+	receipts  chan receiptDone
 }
 
 // conditions are what the flow is told of the world outside it, which
@@ -266,6 +280,9 @@ func (f *Flow) outage() Reason {
 }
 
 func (f *Flow) scan(ctx context.Context, s Scan) {
+	if f.ScanLatency != nil && !s.At.IsZero() {
+		defer func() { f.ScanLatency(time.Since(s.At)) }()
+	}
 	cur := f.View()
 	if r := f.outage(); r != "" {
 		// A card it cannot record is not taken: the person at the
@@ -298,7 +315,9 @@ func (f *Flow) scan(ctx context.Context, s Scan) {
 	if p, ok := f.prior(ctx, c, at); ok {
 		f.pending = nil
 		f.log().Info("already checked in today", "seq", p.Seq)
-		f.showFor(View{Screen: ScreenAlready, Code: ConfirmationCode(p.ID), At: p.At}, f.resultTimeout())
+		code := ConfirmationCode(p.ID)
+		f.checkedIn(Member{Name: c.DisplayName(), Code: code})
+		f.showFor(View{Screen: ScreenAlready, Code: code, At: p.At, Household: slices.Clone(f.household)}, f.resultTimeout())
 		return
 	}
 	f.pending = &c
@@ -329,6 +348,24 @@ func (f *Flow) act(ctx context.Context, a Action) {
 	case ActionConfirm:
 		if cur.Screen != ScreenConfirm || f.pending == nil || f.holding(cur) {
 			break
+		}
+		if f.Challenge && f.pending.DateOfBirth != "" {
+			f.showFor(View{Screen: ScreenChallenge}, f.confirmTimeout())
+			return
+		}
+		f.commit(ctx)
+		return
+	case ActionAnswer:
+		if cur.Screen != ScreenChallenge || f.pending == nil {
+			break
+		}
+		if a.Answer != f.pending.DateOfBirth {
+			// Which part was wrong is not said, to the person or the log:
+			// staff check the card by hand.
+			f.pending = nil
+			f.log().Info("challenge not passed")
+			f.showFor(View{Screen: ScreenSeeStaff, Reason: ReasonChallengeFailed}, f.resultTimeout())
+			return
 		}
 		f.commit(ctx)
 		return
@@ -362,10 +399,21 @@ func (f *Flow) act(ctx context.Context, a Action) {
 		return
 	case ActionPresence:
 		if cur.Screen == ScreenIdle {
-			f.idle()
+			f.show(cur) // afresh: a new Rev, the same screen
 		}
 		return
-	case ActionDone, ActionAnother:
+	case ActionAnother:
+		switch cur.Screen {
+		case ScreenSuccess, ScreenAlready:
+			// The next family member: their card, in the same language,
+			// the household kept for the success screen.
+			f.showFor(View{Screen: ScreenIdle, Household: slices.Clone(f.household)}, f.resultTimeout())
+			return
+		case ScreenSeeStaff, ScreenHelp:
+			f.idle()
+			return
+		}
+	case ActionDone:
 		switch cur.Screen {
 		case ScreenSuccess, ScreenAlready, ScreenSeeStaff, ScreenHelp:
 			f.idle()
@@ -418,7 +466,9 @@ func (f *Flow) commit(ctx context.Context) {
 		return
 	}
 	f.log().Info("check-in recorded", "seq", got.Seq, "id", got.ID)
-	v := View{Screen: ScreenSuccess, Code: ConfirmationCode(got.ID), At: at}
+	code := ConfirmationCode(got.ID)
+	f.checkedIn(Member{Name: c.DisplayName(), Code: code})
+	v := View{Screen: ScreenSuccess, Code: code, At: at, Household: slices.Clone(f.household)}
 	var notice *card.Notice
 	if f.Notices != nil {
 		if n, ok := f.Notices.Notice(c); ok {
@@ -433,6 +483,14 @@ func (f *Flow) commit(ctx context.Context) {
 	f.notice = notice // nil without one: no earlier person's notice stays
 	if f.Printer != nil {
 		f.print(ctx, Receipt{Code: v.Code, At: at, Clock: state, Seq: got.Seq, ID: got.ID, Lang: f.View().Lang})
+	}
+}
+
+// checkedIn adds m to the session's household, once: a card scanned
+// again in the same session is one person.
+func (f *Flow) checkedIn(m Member) {
+	if !slices.Contains(f.household, m) {
+		f.household = append(f.household, m)
 	}
 }
 
@@ -473,6 +531,7 @@ func (f *Flow) expire() {
 // cannot take check-ins.
 func (f *Flow) idle() {
 	f.pending = nil
+	f.household = nil // the session is over
 	if r := f.outage(); r != "" {
 		f.show(View{Screen: ScreenOutOfService, Reason: r})
 		return

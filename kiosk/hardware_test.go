@@ -1,6 +1,7 @@
 package kiosk_test
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -205,6 +206,137 @@ func TestFlowNoPrinter(t *testing.T) {
 		h.act(kiosk.ActionConfirm)
 		if v := h.want(kiosk.ScreenSuccess); v.Receipt != "" {
 			t.Errorf("receipt = %q; want none", v.Receipt)
+		}
+	})
+}
+
+// "Check in another family member": the next card in the same language,
+// and the success screen lists everyone checked in this session; the end
+// of the session forgets them.
+func TestFlowHousehold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.actions <- kiosk.Action{Name: kiosk.ActionLanguage, Lang: "es"}
+		h.want(kiosk.ScreenIdle)
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		a := h.want(kiosk.ScreenSuccess)
+		if len(a.Household) != 1 || a.Household[0] != (kiosk.Member{Name: "Amina Haddad", Code: a.Code}) {
+			t.Errorf("first success: household %+v; want Amina and her code", a.Household)
+		}
+		h.act(kiosk.ActionAnother)
+		next := h.want(kiosk.ScreenIdle)
+		if next.Lang != "es" || len(next.Household) != 1 || next.Expires.IsZero() {
+			t.Errorf("next member's idle: %+v; want Spanish, the household so far, a timeout", next)
+		}
+		h.actions <- kiosk.Action{Name: kiosk.ActionPresence} // someone walks by: the same screen afresh
+		if v := h.want(kiosk.ScreenIdle); len(v.Household) != 1 || v.Rev <= next.Rev {
+			t.Errorf("presence on the next member's idle: %+v; want the household kept, a new rev", v)
+		}
+		h.scan("other")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		b := h.want(kiosk.ScreenSuccess)
+		want := []kiosk.Member{{Name: "Amina Haddad", Code: a.Code}, {Name: "Tomás Quispe", Code: b.Code}}
+		if !slices.Equal(b.Household, want) || b.Lang != "es" {
+			t.Errorf("second success: household %+v, lang %q; want %+v in es", b.Household, b.Lang, want)
+		}
+		// Amina again, the same session: already, and listed once.
+		h.act(kiosk.ActionAnother)
+		h.want(kiosk.ScreenIdle)
+		h.scan("valid")
+		if v := h.want(kiosk.ScreenAlready); !slices.Equal(v.Household, want) {
+			t.Errorf("already: household %+v; want %+v", v.Household, want)
+		}
+		h.act(kiosk.ActionDone)
+		if v := h.want(kiosk.ScreenIdle); len(v.Household) != 0 || !v.Expires.IsZero() {
+			t.Errorf("after the session: %+v; want a plain idle screen", v)
+		}
+		if h.store.Len() != 2 {
+			t.Errorf("check-ins = %d; want 2", h.store.Len())
+		}
+	})
+}
+
+// The next member's idle screen times out like any result: the session
+// ends, and its names go.
+func TestFlowHouseholdTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		h.act(kiosk.ActionAnother)
+		h.want(kiosk.ScreenIdle)
+		time.Sleep(resultTimeout)
+		if v := h.want(kiosk.ScreenIdle); len(v.Household) != 0 || !v.Expires.IsZero() {
+			t.Errorf("timed out: %+v; want a plain idle screen", v)
+		}
+	})
+}
+
+func TestFlowChallenge(t *testing.T) {
+	for _, tc := range []struct {
+		answer string
+		want   kiosk.Screen
+	}{
+		{"1990-01-02", kiosk.ScreenSuccess},
+		{"1990-02-01", kiosk.ScreenSeeStaff}, // day and month swapped
+		{"", kiosk.ScreenSeeStaff},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			store := &kiosktest.Store{}
+			h := start(t, store, func(f *kiosk.Flow) { f.Challenge = true })
+			h.scan("valid")
+			h.want(kiosk.ScreenConfirm)
+			h.act(kiosk.ActionConfirm)
+			c := h.want(kiosk.ScreenChallenge)
+			if store.Len() != 0 || c.Name != "" || c.Expires.IsZero() {
+				t.Errorf("challenge: %+v, %d recorded; want nothing recorded, no name shown, a timeout", c, store.Len())
+			}
+			h.actions <- kiosk.Action{Name: kiosk.ActionAnswer, Answer: tc.answer, Rev: c.Rev}
+			v := h.want(tc.want)
+			switch tc.want {
+			case kiosk.ScreenSuccess:
+				if store.Len() != 1 {
+					t.Errorf("right answer: %d recorded; want 1", store.Len())
+				}
+			default:
+				if v.Reason != kiosk.ReasonChallengeFailed || store.Len() != 0 {
+					t.Errorf("answer %q: %+v, %d recorded; want challenge_failed, nothing", tc.answer, v, store.Len())
+				}
+			}
+		})
+	}
+}
+
+// An answer made on an earlier screen does not count, like any tap.
+func TestFlowChallengeStaleAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &kiosktest.Store{}
+		h := start(t, store, func(f *kiosk.Flow) { f.Challenge = true })
+		h.scan("valid")
+		conf := h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenChallenge)
+		h.actions <- kiosk.Action{Name: kiosk.ActionAnswer, Answer: "1990-01-02", Rev: conf.Rev}
+		h.none()
+		if store.Len() != 0 {
+			t.Errorf("%d recorded by a stale answer; want 0", store.Len())
+		}
+	})
+}
+
+func TestFlowScanLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got []time.Duration
+		h := start(t, &kiosktest.Store{}, func(f *kiosk.Flow) { f.ScanLatency = func(d time.Duration) { got = append(got, d) } })
+		h.scans <- kiosk.Scan{Text: "valid", At: time.Now().Add(-3 * time.Millisecond)}
+		h.want(kiosk.ScreenConfirm)
+		if len(got) != 1 || got[0] != 3*time.Millisecond {
+			t.Errorf("latencies %v; want one of 3ms", got)
 		}
 	})
 }

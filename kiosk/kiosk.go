@@ -39,6 +39,10 @@ const (
 	ScreenSeeStaff     Screen = "see_staff"      // refused or failed: please see staff, with a reason
 	ScreenHelp         Screen = "help"           // the person asked for a human
 	ScreenOutOfService Screen = "out_of_service" // the kiosk cannot take check-ins
+	// ScreenChallenge asks for the person's date of birth before the
+	// check-in is recorded (Flow.Challenge): a card someone else holds is
+	// not enough.
+	ScreenChallenge Screen = "challenge"
 )
 
 // Reason is the code behind a see_staff screen. The page translates it; a
@@ -58,6 +62,10 @@ const (
 	ReasonListsStale        Reason = "lists_stale"
 	ReasonPersonDenied      Reason = "person_denied" // "No, this is not me"
 	ReasonRecordFailed      Reason = "record_failed" // the check-in could not be stored
+	// ReasonChallengeFailed: the date of birth given on the challenge
+	// screen is not the card's. The person is sent to staff, never told
+	// which part was wrong.
+	ReasonChallengeFailed Reason = "challenge_failed"
 
 	// Why the kiosk is out of service (with ScreenOutOfService).
 	ReasonStorageLow    Reason = "storage_low"    // too little free space to record check-ins safely
@@ -99,6 +107,9 @@ func ReasonFor(s card.Status) Reason {
 type Action struct {
 	Name string // one of the Action* constants
 	Lang string // with ActionLanguage: a BCP 47 tag
+	// Answer is, with ActionAnswer, the date of birth the person keyed on
+	// the challenge screen, YYYY-MM-DD. Personal data: never logged.
+	Answer string
 	// Rev is the revision of the view the action was made on (View.Rev).
 	// An action that answers a screen (see AnswersScreen) is ignored unless
 	// Rev is the view on screen now: a tap made on a screen the page had
@@ -112,7 +123,7 @@ type Action struct {
 // and done. Help and language apply to whatever is on screen.
 func AnswersScreen(name string) bool {
 	switch name {
-	case ActionConfirm, ActionDeny, ActionExtend, ActionAnother, ActionDone:
+	case ActionConfirm, ActionDeny, ActionExtend, ActionAnother, ActionDone, ActionAnswer:
 		return true
 	}
 	return false
@@ -127,6 +138,7 @@ const (
 	ActionLanguage = "language" // chose a language
 	ActionAnother  = "another"  // check in another family member
 	ActionDone     = "done"     // finished; back to idle now
+	ActionAnswer   = "answer"   // the challenge's date of birth, in Action.Answer
 
 	// ActionPresence is the panel's presence sensor: someone stepped up
 	// to the kiosk. On the idle screen it shows idle afresh (a new Rev),
@@ -158,6 +170,17 @@ type View struct {
 	// Receipt is, on success, what became of the person's printed
 	// receipt; "" when the kiosk has no printer.
 	Receipt ReceiptState
+	// Household is everyone checked in during this session, in order:
+	// on success and already, and on the idle screen that takes the next
+	// family member's card ("Check in another family member"). Personal
+	// data, kept no longer than the session.
+	Household []Member
+}
+
+// Member is one person checked in during a household's session.
+type Member struct {
+	Name string // as on the card
+	Code string // their confirmation code
 }
 
 // ReceiptState is what became of a printed receipt.

@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"path"
 	"slices"
 	"strings"
@@ -103,4 +105,34 @@ func CatalogOf(lang string) Catalog {
 		return c
 	}
 	return all[DefaultLang]
+}
+
+// catalogsJSON is every catalog, as the page loads them (GET /i18n.json):
+// an object keyed by language tag, English first and the rest by tag, the
+// order of the page's language picker.
+var catalogsJSON = sync.OnceValues(func() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, tag := range append([]string{DefaultLang}, slices.DeleteFunc(Languages(), func(t string) bool { return t == DefaultLang })...) {
+		c, err := json.Marshal(mustCatalogs()[tag])
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:%s", tag, c)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+})
+
+func (s *Server) handleCatalogs(w http.ResponseWriter, r *http.Request) {
+	b, err := catalogsJSON()
+	if err != nil {
+		panic(err) // the embedded catalogs are fixed at build time; a test reads them
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(b)
 }

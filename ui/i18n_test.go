@@ -1,11 +1,17 @@
 package ui_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"testing"
 
+	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/ui"
 )
 
@@ -64,3 +70,37 @@ func TestText(t *testing.T) {
 		t.Error("Speaks: want uk-UA yes, tlh no")
 	}
 }
+
+// GET /i18n.json: every catalog, English first, the way the page loads
+// them.
+func TestCatalogsServed(t *testing.T) {
+	srv := httptest.NewServer(ui.New(ui.Config{Views: idleView{}, Actions: make(chan kiosk.Action)}).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/i18n.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("GET /i18n.json: %s %q, %v", resp.Status, resp.Header.Get("Content-Type"), err)
+	}
+	if !bytes.HasPrefix(b, []byte(`{"en":{`)) {
+		t.Errorf("GET /i18n.json starts %.20q; want English first", b)
+	}
+	var all map[string]ui.Catalog
+	if err := json.Unmarshal(b, &all); err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(all)); !slices.Equal(got, wantLanguages) {
+		t.Errorf("languages served %v; want %v", got, wantLanguages)
+	}
+	if got := all["ar"]; got.Dir != "rtl" || got.T["receipt_title"] != ui.Text("ar", "receipt_title") {
+		t.Errorf("Arabic served as %+v", got)
+	}
+}
+
+// idleView is a ViewSource whose view is always idle.
+type idleView struct{}
+
+func (idleView) View() kiosk.View { return kiosk.View{Rev: 1, Screen: kiosk.ScreenIdle} }

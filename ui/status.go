@@ -19,7 +19,8 @@ import (
 //	  "outbox": {"pending": 0, "uploaded_total": 0, "last_upload": null},
 //	  "upload": {"last_attempt": "2025-11-25T19:43:00Z", "last_error": ""},
 //	  "clock": {"state": "synced", "trusted": "2025-11-25T19:40:00Z"},
-//	  "lists": {"trust_seq": 4, "revocations_seq": 17, "revocations_issued_at": "2025-11-25T06:00:00Z", "stale": false}
+//	  "lists": {"trust_seq": 4, "revocations_seq": 17, "revocations_issued_at": "2025-11-25T06:00:00Z", "stale": false},
+//	  "browser": {"state": "ok", "last_heartbeat": "2025-11-25T19:43:10Z", "pages": 1}
 //	}
 //
 // Times are RFC 3339 in UTC, or null for never. It holds no personal data.
@@ -34,6 +35,7 @@ type Status struct {
 	Upload  Upload       `json:"upload"`
 	Clock   Clock        `json:"clock"`
 	Lists   Lists        `json:"lists"`
+	Browser BrowserState `json:"browser"` // the kiosk page's heartbeat: always filled by the Server
 }
 
 // Service says whether the kiosk can take check-ins. Out of service, the
@@ -61,6 +63,74 @@ func (s Service) MarshalJSON() ([]byte, error) {
 		s.State = InService
 	}
 	return json.Marshal(plain(s))
+}
+
+// BrowserState is whether the browser showing the kiosk page is alive, as
+// its heartbeat says: the page sends a frame at least every 15 s (its ping,
+// PROTOCOL.md), from its script. Server.Browser reports it, and the status
+// carries it as
+//
+//	{"state": "not_responding", "last_heartbeat": "2025-11-25T19:43:10Z", "pages": 1}
+//
+// It is for the appliance's browser watchdog, which restarts the browser
+// when the state is not_responding (a hung renderer is the classic kiosk
+// failure), and for staff.
+//
+// not_responding does not make /healthz 503, nor the service
+// out_of_service, though a kiosk whose page is hung takes no check-in.
+// /healthz answers for the daemon (can it record a check-in), and what acts
+// on it acts on the daemon, which cannot mend a browser: restarting the
+// daemon for a hung renderer loses the screen and mends nothing. And were
+// the daemon unhealthy until a page connects (none, at every boot), a
+// browser started once the daemon is healthy would never start. So the
+// browser has its own entry and its own watchdog. Nothing is at risk
+// meanwhile: a page that takes no taps confirms nothing, and the scans
+// still reach the flow, which times their screens out.
+type BrowserState struct {
+	State BrowserCondition // "" reads as "unknown"
+	// LastHeartbeat is when a page last connected or sent a frame; zero:
+	// never (null in JSON).
+	LastHeartbeat time.Time
+	// Pages is how many kiosk pages are connected now. not_responding
+	// with 0 is a browser gone (or unable to reconnect); with 1 or more,
+	// one connected but silent: a hung renderer still answers the
+	// server's websocket pings, so those do not count as its heartbeat.
+	Pages int
+}
+
+// BrowserCondition is how the browser's heartbeat stands.
+type BrowserCondition string
+
+// The browser's conditions.
+const (
+	BrowserOK            BrowserCondition = "ok"             // a page connected or sent a frame within the timeout
+	BrowserNotResponding BrowserCondition = "not_responding" // a page has connected since start, but nothing came for longer than the timeout
+	BrowserNone          BrowserCondition = "none"           // no page has connected since the daemon started
+	BrowserUnknown       BrowserCondition = "unknown"        // not reported
+)
+
+type browserJSON struct {
+	State         BrowserCondition `json:"state"`
+	LastHeartbeat *time.Time       `json:"last_heartbeat"`
+	Pages         int              `json:"pages"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (b BrowserState) MarshalJSON() ([]byte, error) {
+	if b.State == "" {
+		b.State = BrowserUnknown
+	}
+	return json.Marshal(browserJSON{b.State, jsonTime(b.LastHeartbeat), b.Pages})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (b *BrowserState) UnmarshalJSON(data []byte) error {
+	var j browserJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*b = BrowserState{State: j.State, LastHeartbeat: goTime(j.LastHeartbeat), Pages: j.Pages}
+	return nil
 }
 
 // Lists is the state of the signed lists cards are checked against. Stale

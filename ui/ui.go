@@ -59,19 +59,34 @@ type Config struct {
 	// SimScan feeds scan text to the simulated scanner. Nil when the
 	// scanner is not simulated: then POST /api/v1/sim/scan is 404.
 	SimScan func(text string) error
+	// Metrics, if set, answers GET /metrics (Prometheus): metrics.Metrics'
+	// handler. On this listener, loopback only: a local agent scrapes it.
+	Metrics http.Handler
 	// Status reports the kiosk's health for /api/v1/status and /healthz.
-	// Nil: only the screen is reported, and the kiosk is healthy.
+	// Its Screen, when empty, and its Browser are the Server's to fill.
+	// Nil: only the screen and the browser are reported, and the kiosk is
+	// healthy.
 	Status func(ctx context.Context) (Status, error)
 	// Log receives the server's logs. Nil: discard.
 	Log *slog.Logger
 	// Now is the clock used to turn View.Expires and View.Armed into
-	// expires_in_ms and armed_in_ms. Nil: time.Now.
+	// expires_in_ms and armed_in_ms, and to time the browser's heartbeat.
+	// Nil: time.Now.
 	Now func() time.Time
 	// MaxPages is how many kiosk pages (websockets) may be connected at
 	// once; one more is refused with 503 before the upgrade. 0:
 	// DefaultMaxPages.
 	MaxPages int
+	// BrowserTimeout is how long the kiosk pages may send nothing before
+	// the browser is reported not responding (Server.Browser). 0:
+	// DefaultBrowserTimeout.
+	BrowserTimeout time.Duration
 }
+
+// DefaultBrowserTimeout is Config.BrowserTimeout when it is 0: three of the
+// page's pings (every 15 s, PROTOCOL.md) missed in a row. One late ping is
+// a busy renderer; three is a hung one.
+const DefaultBrowserTimeout = 45 * time.Second
 
 // Server serves the kiosk page, its websocket and the local API.
 type Server struct {
@@ -89,6 +104,10 @@ type Server struct {
 	pages   int            // websockets admitted, from before the upgrade until both goroutines end
 	closed  bool           // Serve is shutting down: no new clients
 	conns   sync.WaitGroup // every client's goroutines
+	// The browser's heartbeat (Browser), guarded by mu: whether a page
+	// has ever connected, and when a page last connected or sent a frame.
+	pageSeen  bool
+	lastFrame time.Time
 }
 
 var (
@@ -137,9 +156,36 @@ func New(cfg Config) *Server {
 	if s.cfg.MaxPages <= 0 {
 		s.cfg.MaxPages = DefaultMaxPages
 	}
+	if s.cfg.BrowserTimeout <= 0 {
+		s.cfg.BrowserTimeout = DefaultBrowserTimeout
+	}
+	s.cfg.Status = s.withBrowser(cfg.Status)
 	s.handler = s.routes()
 	return s
 }
+
+// withBrowser is status with the browser's heartbeat added, which only the
+// Server knows: the caller's callback cannot fill it. Nil status reports
+// the heartbeat alone (and the screen, which the Server fills).
+func (s *Server) withBrowser(status func(context.Context) (Status, error)) func(context.Context) (Status, error) {
+	return func(ctx context.Context) (Status, error) {
+		var st Status
+		if status != nil {
+			var err error
+			if st, err = status(ctx); err != nil {
+				return Status{}, err
+			}
+		}
+		st.Browser = s.Browser()
+		return st, nil
+	}
+}
+
+// Status is the kiosk's status as GET /api/v1/status reports it:
+// Config.Status's, with the screen and the browser filled in by the Server.
+// It is for other readers of the status (the staff dashboard, metrics),
+// so that they see the browser's heartbeat too.
+func (s *Server) Status(ctx context.Context) (Status, error) { return s.status(ctx) }
 
 // Handler returns the handler of every route on the kiosk listener. Served
 // other than by Serve, a request naming an IP address in its Host is
@@ -162,8 +208,12 @@ func (s *Server) routes() http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /", staticHandler(web))
+	mux.HandleFunc("GET /i18n.json", s.handleCatalogs)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /api/v1/status", s.handleStatus)
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
 	mux.HandleFunc("POST /api/v1/sim/scan", s.handleSimScan)
 	mux.HandleFunc("GET /ws/kiosk", s.handleWebsocket)
 	return securityHeaders(s.checkHost(mux))

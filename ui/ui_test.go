@@ -153,6 +153,8 @@ func TestScreenFrameFields(t *testing.T) {
 			`{"v":1,"type":"screen","screen":"success","rev":4,"code":"7KQ2-M9XD","receipt":"failed"}`},
 		{kiosk.View{Rev: 5, Screen: kiosk.ScreenIdle, Reason: kiosk.ReasonScannerUnavailable},
 			`{"v":1,"type":"screen","screen":"idle","rev":5,"reason":"scanner_unavailable"}`},
+		{kiosk.View{Rev: 6, Screen: kiosk.ScreenSuccess, Code: "7KQ2-M9XD", Household: []kiosk.Member{{Name: "A B", Code: "AAAA-BBBB"}, {Name: "C D", Code: "7KQ2-M9XD"}}},
+			`{"v":1,"type":"screen","screen":"success","rev":6,"code":"7KQ2-M9XD","household":[{"name":"A B","code":"AAAA-BBBB"},{"name":"C D","code":"7KQ2-M9XD"}]}`},
 	}
 	for _, tt := range tests {
 		if got := string(encodeScreen(tt.v, clock)); got != tt.want {
@@ -225,6 +227,8 @@ func TestActionsForwarded(t *testing.T) {
 		{`{"v":1,"type":"action","action":"language","lang":"zh-Hant-TW","rev":1}`, kiosk.Action{Name: kiosk.ActionLanguage, Lang: "zh-Hant-TW", Rev: 1}},
 		{`{"v":1,"type":"action","action":"another","rev":1}`, kiosk.Action{Name: kiosk.ActionAnother, Rev: 1}},
 		{`{"v":1,"type":"action","action":"done","rev":1,"lang":"ignored","extra":true}`, kiosk.Action{Name: kiosk.ActionDone, Rev: 1}},
+		{`{"v":1,"type":"action","action":"answer","answer":"1990-01-02","rev":1}`, kiosk.Action{Name: kiosk.ActionAnswer, Answer: "1990-01-02", Rev: 1}},
+		{`{"v":1,"type":"action","action":"confirm","answer":"ignored","rev":1}`, kiosk.Action{Name: kiosk.ActionConfirm, Rev: 1}},
 	}
 	for _, tt := range tests {
 		p.Send(tt.in)
@@ -255,6 +259,9 @@ func TestBadFramesGetErrorFrames(t *testing.T) {
 		{`{"v":1,"type":"action"}`, "unknown_action"},
 		{`{"v":1,"type":"action","action":"language"}`, "bad_lang"},
 		{`{"v":1,"type":"action","action":"language","lang":"<script>"}`, "bad_lang"},
+		{`{"v":1,"type":"action","action":"answer","rev":1}`, "bad_answer"},
+		{`{"v":1,"type":"action","action":"answer","answer":"02/01/1990","rev":1}`, "bad_answer"},
+		{`{"v":1,"type":"action","action":"answer","answer":"1990-01-02"}`, "missing_rev"},
 		{`{"v":1,"type":"action","action":"confirm"}`, "missing_rev"},
 		{`{"v":1,"type":"action","action":"done","rev":0}`, "missing_rev"},
 		{`{"v":1,"type":"action","action":"confirm","rev":-1}`, "bad_json"},
@@ -458,7 +465,8 @@ func TestStatus(t *testing.T) {
 		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z","quarantined":1,"last_error":"disk full"},` +
 		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503","last_heartbeat":"2025-11-25T13:59:00Z","head_state":"behind"},` +
 		`"clock":{"state":"implausible","trusted":"2025-11-25T13:00:00Z"},` +
-		`"lists":{"trust_seq":4,"revocations_seq":17,"revocations_issued_at":"2025-11-25T06:00:00Z","stale":true,"skipped_keys":2}}` + "\n"
+		`"lists":{"trust_seq":4,"revocations_seq":17,"revocations_issued_at":"2025-11-25T06:00:00Z","stale":true,"skipped_keys":2},` +
+		`"browser":{"state":"none","last_heartbeat":null,"pages":0}}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
 	}
@@ -508,7 +516,8 @@ func TestStatusDefaults(t *testing.T) {
 		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null,"quarantined":0,"last_error":""},` +
 		`"upload":{"last_attempt":null,"last_error":"","last_heartbeat":null,"head_state":""},` +
 		`"clock":{"state":"unknown","trusted":null},` +
-		`"lists":{"trust_seq":0,"revocations_seq":0,"revocations_issued_at":null,"stale":false,"skipped_keys":0}}` + "\n"
+		`"lists":{"trust_seq":0,"revocations_seq":0,"revocations_issued_at":null,"stale":false,"skipped_keys":0},` +
+		`"browser":{"state":"none","last_heartbeat":null,"pages":0}}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
 	}
@@ -698,18 +707,32 @@ func TestPageCoversDomain(t *testing.T) {
 			t.Errorf("index.html has no section for screen %s", s)
 		}
 	}
-	langs := len(regexp.MustCompile(`(?m)^    dir: "(ltr|rtl)",$`).FindAll(js, -1))
-	if langs < 2 {
-		t.Fatalf("app.js has %d languages; want at least 2", langs)
+	// Every word the page shows is in the catalogs (English; the others
+	// have every key English has, TestCatalogsComplete): each reason a
+	// see_staff screen can give, each data-t of the page, each t("…") of
+	// the script.
+	if langs := len(Languages()); langs < 10 {
+		t.Errorf("%d languages; want at least 10", langs)
 	}
+	en := CatalogOf(DefaultLang).T
 	for _, r := range []kiosk.Reason{
 		kiosk.ReasonCardExpired, kiosk.ReasonCardNotYetValid, kiosk.ReasonCardRevoked,
 		kiosk.ReasonCardUnknownIssuer, kiosk.ReasonCardBadSignature, kiosk.ReasonCardUnreadable,
 		kiosk.ReasonCardWrongContext, kiosk.ReasonNotACard, kiosk.ReasonListsStale,
 		kiosk.ReasonPersonDenied, kiosk.ReasonRecordFailed, "unknown",
 	} {
-		if n := strings.Count(string(js), "reason_"+string(r)+": "); n != langs {
-			t.Errorf("app.js translates reason %s %d times; want once in each of %d languages", r, n, langs)
+		if en["reason_"+string(r)] == "" {
+			t.Errorf("no words for reason %s", r)
+		}
+	}
+	for _, m := range regexp.MustCompile(`data-t="(\w+)"`).FindAllSubmatch(html, -1) {
+		if en[string(m[1])] == "" {
+			t.Errorf("index.html shows %s, which the catalogs lack", m[1])
+		}
+	}
+	for _, m := range regexp.MustCompile(`\bt\("(\w+)"\)`).FindAllSubmatch(js, -1) {
+		if en[string(m[1])] == "" {
+			t.Errorf("app.js shows %s, which the catalogs lack", m[1])
 		}
 	}
 	for _, a := range []string{

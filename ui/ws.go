@@ -34,6 +34,7 @@ const (
 	errUnknownType   = "unknown_type"   // "type" is none of action, ping
 	errUnknownAction = "unknown_action" // "action" is not one the page may send
 	errBadLang       = "bad_lang"       // language without a valid BCP 47 "lang"
+	errBadAnswer     = "bad_answer"     // answer without a date YYYY-MM-DD
 	errMissingRev    = "missing_rev"    // an action that answers a screen, without the screen's "rev"
 	errBinaryFrame   = "binary_frame"   // only text frames are spoken
 )
@@ -56,7 +57,19 @@ type screenFrame struct {
 	// Receipt is, on success, the printed receipt's state: printing,
 	// printed or failed; absent without a printer.
 	Receipt kiosk.ReceiptState `json:"receipt,omitempty"`
+	// Household is everyone checked in this session (success, already,
+	// and the idle screen for the next family member).
+	Household []member `json:"household,omitempty"`
 }
+
+type member struct {
+	Name string `json:"name"`
+	Code string `json:"code"`
+}
+
+// dateAnswer is the shape of a challenge's answer; whether the date is
+// the card's is the flow's to say.
+var dateAnswer = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 
 // encodeScreen is the frame for v, with its expiry and arming made relative
 // to now: the page's clock need not agree with the kiosk's.
@@ -72,6 +85,9 @@ func encodeScreen(v kiosk.View, now time.Time) []byte {
 		Notice:  v.Notice,
 		Lang:    v.Lang,
 		Receipt: v.Receipt,
+	}
+	for _, m := range v.Household {
+		f.Household = append(f.Household, member{Name: m.Name, Code: m.Code})
 	}
 	if !v.At.IsZero() {
 		f.At = v.At.Format(time.RFC3339)
@@ -102,7 +118,8 @@ type inFrame struct {
 	Type   string `json:"type"`
 	Action string `json:"action"`
 	Lang   string `json:"lang"`
-	Rev    uint64 `json:"rev"` // of the screen the tap was made on
+	Answer string `json:"answer"` // answer: the challenge's date of birth, YYYY-MM-DD
+	Rev    uint64 `json:"rev"`    // of the screen the tap was made on
 }
 
 type simpleFrame struct {
@@ -138,6 +155,7 @@ var pageActions = map[string]bool{
 	kiosk.ActionLanguage: true,
 	kiosk.ActionAnother:  true,
 	kiosk.ActionDone:     true,
+	kiosk.ActionAnswer:   true,
 }
 
 // client is one connected page. Its writer writes the newest screen in its
@@ -267,6 +285,7 @@ func (s *Server) leave() {
 // register adds c and puts the current screen in its slot, under the lock
 // Show takes, so that c sees every view from the current one on, in order.
 func (s *Server) register(c *client) bool {
+	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -274,13 +293,45 @@ func (s *Server) register(c *client) bool {
 	}
 	s.clients[c] = struct{}{}
 	s.conns.Add(2) // reader and writer
+	// The page's script opened this socket: as good a sign of life as
+	// a frame, and the page's first ping is 15 s away.
+	s.pageSeen = true
+	s.lastFrame = now
 	// Rev 0 is no view yet: the flow has not shown its first screen. The
 	// page stays on "connecting" until Show sends it, rather than get an
 	// empty screen.
 	if v := s.cfg.Views.View(); v.Rev != 0 {
-		c.queueScreenLocked(v.Rev, encodeScreen(v, s.cfg.Now()), false)
+		c.queueScreenLocked(v.Rev, encodeScreen(v, now), false)
 	}
 	return true
+}
+
+// heartbeat notes a sign of life from a page: a frame it sent.
+func (s *Server) heartbeat() {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastFrame = now
+}
+
+// Browser reports the browser's heartbeat (see BrowserState): ok while a
+// page has connected or sent a frame within Config.BrowserTimeout,
+// not_responding after that, none before any page connects. It is safe
+// from any goroutine.
+func (s *Server) Browser() BrowserState {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := BrowserState{LastHeartbeat: s.lastFrame, Pages: len(s.clients)}
+	switch {
+	case !s.pageSeen:
+		b.State = BrowserNone
+	case now.Sub(s.lastFrame) > s.cfg.BrowserTimeout:
+		b.State = BrowserNotResponding
+	default:
+		b.State = BrowserOK
+	}
+	return b
 }
 
 // drop removes c and has its writer close the connection with code. An
@@ -362,6 +413,10 @@ func (s *Server) readLoop(c *client) {
 			// frame over the read limit: all end here.
 			return
 		}
+		// Any frame the page sends is its script running: the browser's
+		// heartbeat. Pongs are not: the browser's network stack answers
+		// the server's pings even while the page's renderer is hung.
+		s.heartbeat()
 		if c.ctx.Err() != nil {
 			// Closing: the writer has sent, or is sending, the close
 			// frame. What the page sent meanwhile is read and dropped, so
@@ -430,6 +485,12 @@ func parseAction(f inFrame) (kiosk.Action, string) {
 			return kiosk.Action{}, errBadLang
 		}
 		a.Lang = f.Lang
+	}
+	if f.Action == kiosk.ActionAnswer {
+		if !dateAnswer.MatchString(f.Answer) {
+			return kiosk.Action{}, errBadAnswer
+		}
+		a.Answer = f.Answer
 	}
 	return a, ""
 }

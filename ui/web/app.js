@@ -7,104 +7,32 @@
 // left.
 "use strict";
 
-// STRINGS is every word on the page, per language, keyed by id. A language
-// is one entry: "name" in its own language (shown in the picker), "dir"
-// ("ltr" or "rtl"), and the strings. A missing string falls back to
-// English. Reasons are "reason_" + the kiosk.Reason code.
-const STRINGS = {
-  en: {
-    name: "English",
-    dir: "ltr",
-    t: {
-      one_moment: "One moment…",
-      idle_title: "Scan your card",
-      idle_hint: "Hold the square code on your card under the scanner light.",
-      confirm_question: "Is this you?",
-      confirm_yes: "Yes, this is me",
-      confirm_no: "No, this is not me",
-      success_title: "You are checked in",
-      already_title: "You are already checked in today",
-      code_label: "Your confirmation code",
-      time_label: "Time of check-in",
-      appointment_label: "Your next appointment",
-      done: "Done",
-      ok: "OK",
-      another: "Check in another family member",
-      see_staff_title: "Please see a staff member.",
-      reason_card_expired: "This card has expired",
-      reason_card_not_yet_valid: "This card cannot be used yet",
-      reason_card_revoked: "This card is no longer valid",
-      reason_card_unknown_issuer: "This card cannot be checked here",
-      reason_card_bad_signature: "We could not confirm this card",
-      reason_card_unreadable: "We could not read this card",
-      reason_card_wrong_context: "This card cannot be used at this kiosk",
-      reason_not_a_card: "This is not a check-in card",
-      reason_lists_stale: "This kiosk cannot check cards right now",
-      reason_person_denied: "You said this name is not yours",
-      reason_record_failed: "Your check-in was not saved",
-      reason_unknown: "We could not check you in here",
-      help_title: "A staff member is coming",
-      help_hint: "Please wait here.",
-      back_to_start: "Back to start",
-      oos_title: "This kiosk is not working right now",
-      help_button: "I need help",
-      choose_language: "Choose your language",
-      close: "Close",
-      timeout_warning: "This screen will close soon",
-      more_time: "I need more time",
-      no_scanner_title: "The card scanner is not working right now",
-      receipt_printing: "Printing your receipt…",
-      receipt_printed: "Take your receipt.",
-      receipt_failed: "Your receipt could not print. Please write down your code.",
-    },
-  },
-  es: {
-    name: "Español",
-    dir: "ltr",
-    t: {
-      one_moment: "Un momento…",
-      idle_title: "Escanee su tarjeta",
-      idle_hint: "Ponga el código cuadrado de su tarjeta bajo la luz del escáner.",
-      confirm_question: "¿Es usted?",
-      confirm_yes: "Sí, soy yo",
-      confirm_no: "No, no soy yo",
-      success_title: "Ya está registrado",
-      already_title: "Usted ya se registró hoy",
-      code_label: "Su código de confirmación",
-      time_label: "Hora de registro",
-      appointment_label: "Su próxima cita",
-      done: "Terminar",
-      ok: "Entendido",
-      another: "Registrar a otro familiar",
-      see_staff_title: "Por favor, hable con un empleado.",
-      reason_card_expired: "Esta tarjeta está vencida",
-      reason_card_not_yet_valid: "Esta tarjeta todavía no se puede usar",
-      reason_card_revoked: "Esta tarjeta ya no es válida",
-      reason_card_unknown_issuer: "Esta tarjeta no se puede revisar aquí",
-      reason_card_bad_signature: "No pudimos confirmar esta tarjeta",
-      reason_card_unreadable: "No pudimos leer esta tarjeta",
-      reason_card_wrong_context: "Esta tarjeta no se puede usar en este quiosco",
-      reason_not_a_card: "Esto no es una tarjeta de registro",
-      reason_lists_stale: "Este quiosco no puede revisar tarjetas ahora",
-      reason_person_denied: "Usted dijo que este nombre no es el suyo",
-      reason_record_failed: "Su registro no se guardó",
-      reason_unknown: "No pudimos registrarle aquí",
-      help_title: "Un empleado viene a ayudarle",
-      help_hint: "Por favor, espere aquí.",
-      back_to_start: "Volver al inicio",
-      oos_title: "Este quiosco no funciona ahora",
-      help_button: "Necesito ayuda",
-      choose_language: "Elija su idioma",
-      close: "Cerrar",
-      timeout_warning: "Esta pantalla se cerrará pronto",
-      more_time: "Necesito más tiempo",
-      no_scanner_title: "El lector de tarjetas no funciona ahora",
-      receipt_printing: "Imprimiendo su recibo…",
-      receipt_printed: "Tome su recibo.",
-      receipt_failed: "No se pudo imprimir su recibo. Por favor, anote su código.",
-    },
-  },
-};
+// STRINGS is every word on the page, per language, keyed by id: the
+// message catalogs (ui/web/i18n/LANG.json, one file per language), which
+// the page loads from /i18n.json before it connects. A language is one
+// entry: "name" in its own language and script (shown in the picker),
+// "dir" ("ltr" or "rtl"), and its strings in "t". A missing string falls
+// back to English. Reasons are "reason_" + the kiosk.Reason code. Until
+// the catalogs arrive, the page can say one thing: wait.
+let STRINGS = { en: { name: "English", dir: "ltr", t: { one_moment: "One moment…" } } };
+
+// loadCatalogs fetches the catalogs, trying again every second until it
+// has them: the page was served by the same daemon, so it is a moment at
+// most.
+async function loadCatalogs() {
+  for (;;) {
+    try {
+      const resp = await fetch("/i18n.json", { cache: "no-cache" });
+      if (resp.ok) {
+        STRINGS = await resp.json();
+        return;
+      }
+    } catch (e) {
+      // the daemon is restarting: try again
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
 
 const DEFAULT_LANG = "en";
 const PROTOCOL_VERSION = 1;
@@ -117,12 +45,12 @@ const SAVER_MS = 120000;      // idle this long without a touch or a frame: the 
 
 // The screens this page can show; any other name from a newer server
 // shows the neutral "One moment…".
-const SCREENS = ["connecting", "idle", "no_scanner", "confirm", "success", "already", "see_staff", "help", "out_of_service"];
+const SCREENS = ["connecting", "idle", "no_scanner", "confirm", "challenge", "success", "already", "see_staff", "help", "out_of_service"];
 
 // The actions that answer the screen they were tapped on (kiosk.AnswersScreen):
 // a tap begun on an earlier screen is not sent. Help and language apply to
 // whatever is on screen.
-const ANSWERS = ["confirm", "deny", "extend", "another", "done"];
+const ANSWERS = ["confirm", "deny", "extend", "another", "done", "answer"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -135,6 +63,7 @@ const page = {
   shownAt: 0,  // performance.now() when the screen on show was drawn
   down: { seq: -1, at: 0 }, // the last pointerdown: the screen it landed on, and when
   armTimer: 0,
+  dob: "",     // the challenge's digits keyed so far (DDMMYYYY); personal, cleared with the screen
 };
 
 // t returns the string id in the page's language.
@@ -177,6 +106,12 @@ function show(screen, msg) {
     $(id).textContent = "";
   }
   $("success-notice").hidden = true;
+  $("success-household").hidden = true;
+  $("success-household-list").replaceChildren();
+  page.dob = "";
+  renderDob();
+  $("idle-title").dataset.t = "idle_title";
+  $("idle-title").textContent = t("idle_title");
   $("success-receipt").hidden = true;
   $("success-code").classList.remove("code-large");
   for (const el of document.querySelectorAll("[data-appointment]")) el.hidden = true;
@@ -184,6 +119,12 @@ function show(screen, msg) {
   closePicker();
 
   switch (screen) {
+    case "idle":
+      if (Array.isArray(msg.household) && msg.household.length > 0) {
+        $("idle-title").dataset.t = "idle_next_title";
+        $("idle-title").textContent = t("idle_next_title");
+      }
+      break;
     case "confirm":
       $("confirm-name").textContent = msg.name || "";
       break;
@@ -197,6 +138,20 @@ function show(screen, msg) {
       if (msg.appointment) {
         $("success-appointment-time").textContent = formatTime(msg.appointment);
         for (const el of document.querySelectorAll("[data-appointment]")) el.hidden = false;
+      }
+      if (Array.isArray(msg.household) && msg.household.length > 1) {
+        // A household: everyone checked in this session, with their codes.
+        for (const m of msg.household) {
+          const li = document.createElement("li");
+          const name = document.createElement("span");
+          name.textContent = m.name || "";
+          const code = document.createElement("span");
+          code.className = "household-code";
+          code.textContent = m.code || "";
+          li.append(name, code);
+          $("success-household-list").append(li);
+        }
+        $("success-household").hidden = false;
       }
       if (["printing", "printed", "failed"].includes(msg.receipt)) {
         // A receipt that failed: the code is the person's only proof now.
@@ -226,6 +181,7 @@ function show(screen, msg) {
   const online = screen !== "connecting";
   $("help-button").hidden = !online || screen === "help";
   $("lang-button").hidden = !online;
+  $("audio-button").hidden = !online;
   page.deadline = online && typeof msg.expires_in_ms === "number" ? performance.now() + msg.expires_in_ms : 0;
   tick();
 }
@@ -365,13 +321,67 @@ function closePicker() {
 // the touch was queued behind the screen frame) was aimed at the screen
 // before: it is not sent.
 function tap(ev) {
+  const key = ev.target.closest("[data-key]:not([data-action])");
+  if (key) {
+    keypad(key.dataset.key);
+    return;
+  }
   const b = ev.target.closest("[data-action]");
   if (!b || b.disabled) return;
   const action = b.dataset.action;
   if (ANSWERS.includes(action) && ev.detail > 0 && (page.down.seq !== page.seq || page.down.at < page.shownAt)) {
     return;
   }
-  send({ type: "action", action: action, rev: page.rev });
+  const frame = { type: "action", action: action, rev: page.rev };
+  if (action === "answer") {
+    // DDMMYYYY as keyed, sent as YYYY-MM-DD; cleared from the page as the
+    // screen changes.
+    const d = page.dob;
+    frame.answer = d.slice(4, 8) + "-" + d.slice(2, 4) + "-" + d.slice(0, 2);
+  }
+  send(frame);
+}
+
+// keypad takes a key of the challenge's keypad: a digit, in order day,
+// month, year, or "back". The date stays in the page until OK.
+function keypad(k) {
+  if (k === "back") {
+    page.dob = page.dob.slice(0, -1);
+  } else if (/^[0-9]$/.test(k) && page.dob.length < 8) {
+    page.dob += k;
+  }
+  renderDob();
+}
+
+// renderDob shows the digits keyed so far, a dash for each still to come.
+function renderDob() {
+  const d = (page.dob || "").padEnd(8, "–");
+  $("dob-day").textContent = d.slice(0, 2);
+  $("dob-month").textContent = d.slice(2, 4);
+  $("dob-year").textContent = d.slice(4, 8);
+  $("dob-ok").disabled = (page.dob || "").length !== 8;
+}
+
+// speak reads the screen on show aloud, in the page's language, with the
+// browser's speech synthesis (Chromium's voices come from speech-dispatcher:
+// docs/HARDWARE.md). Personal fields are read too: they are the person's
+// own, and this is their screen.
+function speak() {
+  if (!("speechSynthesis" in window)) return;
+  const sec = document.querySelector("section[data-for]:not([hidden])");
+  if (!sec) return;
+  const parts = [];
+  for (const el of sec.querySelectorAll("h1, h2, p, li, button")) {
+    if (el.closest("[hidden]") || !el.textContent.trim()) continue;
+    if (el.matches("[data-key]") && !el.matches("[data-action]")) continue; // the keypad's digits
+    parts.push(el.textContent.trim());
+  }
+  speechSynthesis.cancel();
+  const u = new SpeechSynthesisUtterance(parts.join(". "));
+  u.lang = page.lang;
+  const voice = speechSynthesis.getVoices().find((v) => v.lang.toLowerCase().startsWith(page.lang));
+  if (voice) u.voice = voice;
+  speechSynthesis.speak(u);
 }
 
 function init() {
@@ -393,6 +403,7 @@ function init() {
   }, true);
   document.addEventListener("click", tap);
   $("lang-button").addEventListener("click", openPicker);
+  $("audio-button").addEventListener("click", speak);
   $("lang-close").addEventListener("click", closePicker);
   // Touch only: no context menu, no dragging images or text away.
   for (const type of ["contextmenu", "dragstart", "selectstart"]) {
@@ -402,7 +413,10 @@ function init() {
   show("connecting", {});
   setInterval(tick, 250);
   setInterval(heartbeat, PING_MS);
-  connect();
+  loadCatalogs().then(() => {
+    setLang(page.lang);
+    connect();
+  });
 }
 
 init();

@@ -221,3 +221,76 @@ func TestHardwareScreensInBrowser(t *testing.T) {
 		t.Errorf("%d check-ins recorded; want 1: a receipt that fails changes nothing of the check-in", n)
 	}
 }
+
+// The challenge and a household, by touch in the real page: the date of
+// birth keyed on the keypad, then "Check in another family member", the
+// next card, and both on the success screen; nothing of them left after.
+func TestChallengeAndHouseholdInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	kit := testKit(t)
+	m := startKiosk(t, t.TempDir(), kit, "", func(c *Config) { c.Challenge = true })
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(1024, 600, chromedp.EmulateTouch),
+		chromedp.Navigate("http://"+m.Addr()+"/"),
+	); err != nil {
+		t.Fatalf("open the kiosk page: %v", err)
+	}
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+	simScan(t, m, kit.Samples["valid"])
+	waitScreen(t, ctx, kiosk.ScreenConfirm)
+	tap(t, ctx, kiosk.ScreenConfirm, kiosk.ActionConfirm)
+	// answer keys the date of birth of the demo's people, day, month,
+	// year, and taps OK.
+	answer := func(shot string) {
+		t.Helper()
+		waitScreen(t, ctx, kiosk.ScreenChallenge)
+		for _, k := range "12041991" {
+			if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(`button[data-key="`+string(k)+`"]`))); err != nil {
+				t.Fatalf("key %c: %v", k, err)
+			}
+		}
+		// OK counts once the eighth digit is in: a tap is taken when
+		// the page has handled the one before.
+		if err := chromedp.Do(ctx, chromedp.WaitEnabled(chromedp.CSS("#dob-ok"))); err != nil {
+			t.Fatalf("OK not enabled after eight digits: %v", err)
+		}
+		screenshot(t, ctx, shot)
+		tap(t, ctx, kiosk.ScreenChallenge, kiosk.ActionAnswer)
+	}
+	answer("challenge")
+	waitScreen(t, ctx, kiosk.ScreenSuccess)
+	if n := recorded(t, m); n != 1 {
+		t.Errorf("%d recorded after the answer; want 1", n)
+	}
+
+	tap(t, ctx, kiosk.ScreenSuccess, kiosk.ActionAnother)
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+	title, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#idle-title")))
+	if want := "Scan the next family member's card"; err != nil || title != want {
+		t.Errorf("idle title = %q, %v; want %q", title, err, want)
+	}
+	simScan(t, m, kit.Samples["reference"])
+	waitScreen(t, ctx, kiosk.ScreenConfirm)
+	tap(t, ctx, kiosk.ScreenConfirm, kiosk.ActionConfirm)
+	answer("challenge2")
+	waitScreen(t, ctx, kiosk.ScreenSuccess)
+	items, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#success-household-list li").length`))
+	if err != nil || items != 2 {
+		t.Errorf("household list: %d items, %v; want 2", items, err)
+	}
+	screenshot(t, ctx, "household")
+	if n := recorded(t, m); n != 2 {
+		t.Errorf("%d recorded; want 2", n)
+	}
+	tap(t, ctx, kiosk.ScreenSuccess, kiosk.ActionDone)
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+	html, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.documentElement.outerHTML"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, personal := range []string{"Amina", "Haddad", "1991"} {
+		if strings.Contains(html, personal) {
+			t.Errorf("the DOM still holds %q after the session", personal)
+		}
+	}
+}

@@ -185,10 +185,13 @@ func TestHardwareEndToEnd(t *testing.T) {
 	// printed.
 	success := time.Now()
 	p.Act(kiosk.ActionConfirm)
-	if f := p.Want(kiosk.ScreenSuccess); f.Receipt != string(kiosk.ReceiptPrinting) {
-		t.Errorf("success: receipt %q; want printing", f.Receipt)
+	// printing, then printed: the page may be sent only the newer of
+	// two screens close together (the server keeps a slow page's newest).
+	f := p.Want(kiosk.ScreenSuccess)
+	if f.Receipt == string(kiosk.ReceiptPrinting) {
+		f = p.Want(kiosk.ScreenSuccess)
 	}
-	if f := p.Want(kiosk.ScreenSuccess); f.Receipt != string(kiosk.ReceiptPrinted) {
+	if f.Receipt != string(kiosk.ReceiptPrinted) {
 		t.Errorf("success: receipt %q; want printed", f.Receipt)
 	}
 	if n := recorded(t, m); n != 1 {

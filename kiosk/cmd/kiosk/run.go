@@ -28,6 +28,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/trust"
+	"github.com/docketkiosk/checkin-kiosk/metrics"
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
@@ -81,6 +82,7 @@ type Main struct {
 	printer  devices.Printer // nil: none configured
 	receipts *devices.Receipts
 	lights   *devices.PanelSink
+	metrics  *metrics.Metrics
 	clock    *kiosk.Clock
 	kioskID  string // the configured id, or enrollment's
 
@@ -251,6 +253,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ConfirmTimeout: c.ConfirmTimeout,
 		ResultTimeout:  c.ResultTimeout,
 		HelpTimeout:    c.HelpTimeout,
+		Challenge:      c.Challenge,
 	}
 	if c.Upstream != "" {
 		client, err := enroll.Client(c.Upstream, c.UpstreamCA, enr, dev, c.KioskID)
@@ -285,15 +288,28 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else {
 		log.Warn("no upstream configured: check-ins stay queued")
 	}
+	// The metrics read the status as the page's API gives it (the
+	// server adds the browser's heartbeat), and count the flow's screens.
+	m.metrics = metrics.New(metrics.Config{
+		Status: func(ctx context.Context) (ui.Status, error) { return m.server.Status(ctx) },
+		OldestPending: func(ctx context.Context) (time.Time, error) {
+			st, err := m.store.Stats(ctx)
+			return st.OldestPending, err
+		},
+		BrowserLastHeartbeat: func() time.Time { return m.server.Browser().LastHeartbeat },
+		Log:                  log.With("part", "metrics"),
+	})
 	m.server = ui.New(ui.Config{
 		Views:   m.flow,
 		Actions: actions,
 		SimScan: devices.SimFeed(m.scanner),
 		Status:  m.status,
+		Metrics: m.metrics.Handler(),
 		Log:     log.With("part", "ui"),
 	})
 	m.lights = &devices.PanelSink{Out: m.panel}
-	m.flow.Sinks = []kiosk.ViewSink{m.server, m.lights}
+	m.flow.Sinks = []kiosk.ViewSink{m.server, m.lights, m.metrics}
+	m.flow.ScanLatency = m.metrics.ObserveScan
 	if m.printer != nil {
 		m.receipts = &devices.Receipts{Printer: m.printer, Office: c.Office, KioskID: c.KioskID,
 			Offline: m.offline, Text: ui.Text, Log: log.With("part", "printer")}
