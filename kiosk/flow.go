@@ -102,6 +102,7 @@ type conditions struct {
 	storage       Reason // the latest SetOutOfService
 	storageCalls  uint64 // SetOutOfService calls: each one clears a failed commit's outage
 	enclosureOpen bool
+	maintenance   bool
 	scannerDown   bool
 }
 
@@ -142,6 +143,14 @@ func (f *Flow) SetOutOfService(r Reason) {
 // blocks and the latest call wins.
 func (f *Flow) SetEnclosureOpen(open bool) {
 	f.setConditions(func(c *conditions) { c.enclosureOpen = open })
+}
+
+// SetMaintenance puts the kiosk in maintenance mode (staff, from the
+// dashboard) or takes it out: out of service (ReasonMaintenance) while on,
+// a session under way finishing first. Like SetOutOfService, it never
+// blocks and the latest call wins.
+func (f *Flow) SetMaintenance(on bool) {
+	f.setConditions(func(c *conditions) { c.maintenance = on })
 }
 
 // SetScannerReady tells the flow whether the scanner can read a card.
@@ -271,12 +280,17 @@ func (f *Flow) setConditions1(c conditions) {
 
 // outage is why the kiosk is out of service; "" when it is in service.
 // An open enclosure comes first: it needs staff at the kiosk, whatever
-// else is wrong.
+// else is wrong; maintenance, which staff chose, last.
 func (f *Flow) outage() Reason {
-	if f.cond.enclosureOpen {
+	switch {
+	case f.cond.enclosureOpen:
 		return ReasonEnclosureOpen
+	case f.storage != "":
+		return f.storage
+	case f.cond.maintenance:
+		return ReasonMaintenance
 	}
-	return f.storage
+	return ""
 }
 
 func (f *Flow) scan(ctx context.Context, s Scan) {

@@ -340,3 +340,29 @@ func TestFlowScanLatency(t *testing.T) {
 		}
 	})
 }
+
+// Maintenance mode, from the staff dashboard: out of service once the
+// person at the kiosk is done, and back when it ends.
+func TestFlowMaintenance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, &kiosktest.Store{})
+		h.scan("valid")
+		h.want(kiosk.ScreenConfirm)
+		h.flow.SetMaintenance(true)
+		h.none()
+		h.act(kiosk.ActionConfirm)
+		h.want(kiosk.ScreenSuccess)
+		h.act(kiosk.ActionDone)
+		if v := h.want(kiosk.ScreenOutOfService); v.Reason != kiosk.ReasonMaintenance {
+			t.Errorf("reason %q; want maintenance", v.Reason)
+		}
+		h.flow.SetEnclosureOpen(true) // an open enclosure says more than maintenance
+		if v := h.want(kiosk.ScreenOutOfService); v.Reason != kiosk.ReasonEnclosureOpen {
+			t.Errorf("reason %q; want enclosure_open", v.Reason)
+		}
+		h.flow.SetEnclosureOpen(false)
+		h.want(kiosk.ScreenOutOfService)
+		h.flow.SetMaintenance(false)
+		h.want(kiosk.ScreenIdle)
+	})
+}

@@ -70,6 +70,7 @@ const (
 	// Why the kiosk is out of service (with ScreenOutOfService).
 	ReasonStorageLow    Reason = "storage_low"    // too little free space to record check-ins safely
 	ReasonEnclosureOpen Reason = "enclosure_open" // the tamper switch says the enclosure is open
+	ReasonMaintenance   Reason = "maintenance"    // staff put the kiosk in maintenance mode
 
 	// Why the idle screen asks the person to see staff rather than scan
 	// (with ScreenIdle).
