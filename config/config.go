@@ -42,8 +42,16 @@ type Config struct {
 	Printer string
 	// Office is the office's name, printed on receipts; "" for none.
 	Office string
-	Root   string // PEM public key file: the pinned root key the lists are signed with
-	Roster string // signed roster file for reference cards; "" for none
+	// StaffListen is the staff dashboard's address, on the office's
+	// network (TLS); "" (the default) turns the dashboard off: it is
+	// opened on purpose, e.g. ":8443", once an account exists.
+	StaffListen string
+	// StaffCert and StaffKey are the dashboard's certificate and key (PEM
+	// files), both or neither; neither: a self-signed one made on first
+	// start under STATE/staff.
+	StaffCert, StaffKey string
+	Root                string // PEM public key file: the pinned root key the lists are signed with
+	Roster              string // signed roster file for reference cards; "" for none
 	// ReferencePrefix is the URL prefix of reference cards' QR codes, e.g.
 	// "https://docket.example.gov/c/"; "" when the kiosk takes none.
 	ReferencePrefix string
@@ -165,6 +173,14 @@ func (c Config) Check() error {
 	}
 	if c.Panel == "" {
 		bad("devices.panel", "empty: name a panel source, e.g. \"sim\"")
+	}
+	if c.StaffListen != "" {
+		if _, port, err := net.SplitHostPort(c.StaffListen); err != nil || port == "" {
+			bad("staff.listen", "%q is not HOST:PORT (\":8443\" for every address)", c.StaffListen)
+		}
+	}
+	if (c.StaffCert == "") != (c.StaffKey == "") {
+		bad("staff.cert", "staff.cert and staff.key go together: both, or neither for a self-signed certificate")
 	}
 	// The lists: only the root key may vouch for a revocation list or a
 	// roster, and a roster is of use only with the prefix of the cards it

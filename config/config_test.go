@@ -57,6 +57,11 @@ panel = "gpio"
 display = "i2c:/dev/i2c-1?addr=0x3d"
 printer = "lp:/dev/usb/lp0"
 
+[staff]
+listen = "10.1.2.3:9443"
+cert = "/etc/kiosk/staff.pem"
+key = "/etc/kiosk/staff-key.pem"
+
 [pins]
 green = "GPIO2"
 amber = ""
@@ -87,6 +92,7 @@ synced_file = "/run/synced"
 				Pins: Pins{Green: "GPIO2", Red: "GPIO3", Buzzer: "GPIO4", Lamp: "GPIO7", Help: "GPIO8:active-low",
 					Tamper: "GPIO9:active-low", Presence: "GPIO10"},
 				Office:      "Lobby, 26 Federal Plaza",
+				StaffListen: "10.1.2.3:9443", StaffCert: "/etc/kiosk/staff.pem", StaffKey: "/etc/kiosk/staff-key.pem",
 				DiskReserve: 128 << 20, StorageCheck: 10 * time.Second, Retention: 240 * time.Hour, RecoverCorrupt: true,
 				ClockSyncedFile: "/run/synced",
 			}
@@ -224,6 +230,8 @@ func TestCheck(t *testing.T) {
 		{"empty level", func(c *Config) { c.LogLevel = "" }, "kiosk.log_level"},
 		{"no scanner", func(c *Config) { c.Scanner = "" }, "devices.scanner"},
 		{"no panel", func(c *Config) { c.Panel = "" }, "devices.panel"},
+		{"staff address", func(c *Config) { c.StaffListen = "8443" }, "staff.listen"},
+		{"staff cert without key", func(c *Config) { c.StaffCert = "/etc/kiosk/staff.pem" }, "staff.cert"},
 		{"revocations without root", func(c *Config) { c.Revocations = "r.cose" }, "lists.revocations"},
 		{"revocations with root", func(c *Config) { c.Root, c.Revocations = "root.pem", "r.cose" }, ""},
 		{"roster without a prefix", func(c *Config) { c.Root, c.Roster = "root.pem", "roster.cose" }, "lists.roster"},

@@ -71,6 +71,11 @@ type file struct {
 		Tamper   *string `toml:"tamper" comment:"The enclosure's switch: active (high) when the enclosure is open."`
 		Presence *string `toml:"presence" comment:"The presence sensor: active when someone is near; empty if none."`
 	} `toml:"pins" comment:"The panel's GPIO lines (gpio:CHIP), by their names on the chip; add\n\":active-low\" to a line that is on when low; empty for a part not\nfitted. The defaults are the wiring of docs/HARDWARE.md."`
+	Staff struct {
+		Listen *string `toml:"listen" comment:"Address of the staff dashboard (https://HOST:PORT/staff), on the office's\nnetwork, e.g. \":8443\"; empty (the default): no dashboard. Accounts: kiosk\nstaff add NAME."`
+		Cert   *string `toml:"cert" comment:"PEM file of the dashboard's certificate; empty: a self-signed one made on\nfirst start (its fingerprint is on the service display and in the log)."`
+		Key    *string `toml:"key" comment:"PEM file of the certificate's private key (with cert)."`
+	} `toml:"staff"`
 	Storage struct {
 		DiskReserve    *size     `toml:"disk_reserve" comment:"Free space the state directory must keep, or the kiosk goes out of service:\n\"64MiB\", or bytes."`
 		StorageCheck   *duration `toml:"storage_check" comment:"How often free space is checked."`
@@ -117,6 +122,9 @@ func bind(c *Config) *file {
 	f.Pins.Tamper = &c.Pins.Tamper
 	f.Pins.Presence = &c.Pins.Presence
 	f.Kiosk.Office = &c.Office
+	f.Staff.Listen = &c.StaffListen
+	f.Staff.Cert = &c.StaffCert
+	f.Staff.Key = &c.StaffKey
 	f.Storage.DiskReserve = (*size)(&c.DiskReserve)
 	f.Storage.StorageCheck = (*duration)(&c.StorageCheck)
 	f.Storage.Retention = (*duration)(&c.Retention)

@@ -19,6 +19,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/ui/staff"
 )
 
 // demoCommand is "kiosk demo": the daemon on kiosk/demokit's kit, with an
@@ -35,6 +36,8 @@ func demoCommand(fs *flag.FlagSet) cli.Action {
 	state := fs.String("state-dir", "", "`directory` for the demo's state, kept across runs "+
 		"(default $XDG_STATE_HOME/checkin-kiosk-demo, or ~/.local/state/checkin-kiosk-demo)")
 	upstreamListen := fs.String("upstream-listen", "127.0.0.1:0", "`address` of the in-process upstream")
+	m.Config.StaffListen = "127.0.0.1:0"
+	fs.StringVar(&m.Config.StaffListen, "staff-listen", m.Config.StaffListen, "`address` of the staff dashboard; empty: none")
 	fs.StringVar(&m.Config.LogLevel, "log-level", m.Config.LogLevel, "log `level`: debug, info (without the routine lines of the start), warn, error")
 	return func(ctx context.Context, env *cli.Env, _ []string) error {
 		level, err := config.ParseLevel(m.Config.LogLevel)
@@ -132,10 +135,25 @@ func runDemo(ctx context.Context, env *cli.Env, m *Main, upstreamListen string, 
 		g.Wait()
 		return fmt.Errorf("enroll the demo kiosk: %w", err)
 	}
+	// A staff account with a password new on every run, printed once.
+	var staffPassword string
+	if m.Config.StaffListen != "" {
+		if staffPassword, err = staff.CreateDemoAccount(m.Config.StateDir); err != nil {
+			cancel()
+			g.Wait()
+			return fmt.Errorf("demo staff account: %w", err)
+		}
+	}
 	if err := m.Run(gctx); err != nil {
 		cancel()
 		g.Wait()
 		return err
+	}
+	if m.staff != nil {
+		fmt.Fprintf(env.Stdout, `  Staff dashboard https://%s/staff  (account demo, password %s;
+                  certificate %s)
+
+`, m.StaffAddr(), staffPassword, m.staff.Fingerprint())
 	}
 	g.Go(m.Wait)
 	// The upstream is in this process: the kiosk's first downloads (its

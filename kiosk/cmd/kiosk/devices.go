@@ -109,6 +109,9 @@ func (m *Main) watchOffline(ctx context.Context) error {
 // displayInfo is what the service display shows: nothing personal.
 func (m *Main) displayInfo(ctx context.Context) display.Info {
 	i := display.Info{KioskID: m.kioskID, IP: hostIP(), Scanner: string(m.scanner.State().Condition), Upstream: m.upstreamState()}
+	if m.staff != nil {
+		i.StaffFingerprint = m.staff.Fingerprint()
+	}
 	if st, err := m.store.Stats(ctx); err == nil {
 		i.Pending = int(st.Pending)
 		if !st.OldestPending.IsZero() {

@@ -19,6 +19,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/cardcmd"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/hwcmd"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/staffcmd"
 )
 
 func main() {
@@ -59,6 +60,7 @@ func kioskCommand() *cli.Command {
 			cardcmd.Command(),
 			hwcmd.Scanner(),
 			hwcmd.Panel(),
+			staffcmd.Command(),
 			{Name: "upstream", Summary: "run the reference upstream server; make enrollment tokens", Usage: upstreamUsage,
 				Description: upstreamDescription, Example: "kiosk upstream --state-dir /srv/upstream --listen :8443 --host upstream.example",
 				Run: upstreamCommand,

@@ -34,6 +34,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/sync/outbox"
 	"github.com/docketkiosk/checkin-kiosk/sync/upload"
 	"github.com/docketkiosk/checkin-kiosk/ui"
+	"github.com/docketkiosk/checkin-kiosk/ui/staff"
 )
 
 // buildDate is the day this release was built, set at build time with
@@ -83,8 +84,13 @@ type Main struct {
 	receipts *devices.Receipts
 	lights   *devices.PanelSink
 	metrics  *metrics.Metrics
-	clock    *kiosk.Clock
-	kioskID  string // the configured id, or enrollment's
+	staff    *staff.Server // nil: no dashboard (staff.listen "")
+	staffLn  net.Listener
+
+	// maintenance is the staff's maintenance mode: out of service while on.
+	maintenance atomic.Bool
+	clock       *kiosk.Clock
+	kioskID     string // the configured id, or enrollment's
 
 	// enclosureOpen is the tamper switch, as the panel last said: the
 	// kiosk is out of service while it is open.
@@ -309,6 +315,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	m.lights = &devices.PanelSink{Out: m.panel}
 	m.flow.Sinks = []kiosk.ViewSink{m.server, m.lights, m.metrics}
+	if c.StaffListen != "" {
+		if err := m.startStaff(c, log); err != nil {
+			return err
+		}
+		m.flow.Sinks = append(m.flow.Sinks, &staffAlerts{s: m.staff})
+	}
 	m.flow.ScanLatency = m.metrics.ObserveScan
 	if m.printer != nil {
 		m.receipts = &devices.Receipts{Printer: m.printer, Office: c.Office, KioskID: c.KioskID,
@@ -337,6 +349,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	g.Go(func() error { return devices.Actions(ctx, m.panel, actions, m.setEnclosureOpen) })
 	g.Go(func() error { return devices.WatchDevices(ctx, m.watched(), log.With("part", "devices")) })
 	g.Go(func() error { return m.watchOffline(ctx) })
+	if m.staff != nil {
+		g.Go(func() error { return m.staff.Serve(ctx, m.staffLn) })
+		g.Go(func() error { return m.watchAlerts(ctx) })
+	}
 	if m.receipts != nil {
 		g.Go(func() error { return m.receipts.Run(ctx) })
 	}
@@ -399,6 +415,9 @@ func (m *Main) closeState() {
 	if m.ln != nil {
 		m.ln.Close()
 	}
+	if m.staffLn != nil {
+		m.staffLn.Close()
+	}
 	if m.display != nil {
 		m.display.Close()
 		m.display = nil
@@ -424,6 +443,9 @@ func (m *Main) service() ui.Service {
 	}
 	if err := m.storage.Err(); err != nil {
 		return ui.Service{State: ui.OutOfService, Reason: outbox.Reason(err), Error: err.Error()}
+	}
+	if m.maintenance.Load() {
+		return ui.Service{State: ui.OutOfService, Reason: kiosk.ReasonMaintenance, Error: "staff put the kiosk in maintenance mode"}
 	}
 	if st := m.scanner.State(); st.Condition != scanner.OK {
 		msg := "scanner " + string(st.Condition)
