@@ -1,6 +1,8 @@
 // Package staff is the staff dashboard: a web page on the office's LAN
 // where staff watch the kiosk (its screen, devices, service, queue,
-// uploads, clock and lists, pushed every second), see and acknowledge
+// uploads, clock and lists, pushed every second; the recent check-ins,
+// today's per hour, the queue over the last day and the progress of an
+// upload backlog: history.go), see and acknowledge
 // alerts (help pressed, a card refused, the enclosure opened, the printer,
 // the disk, stale lists) with a sound when one arrives, and act on it
 // (maintenance mode, sync now).
@@ -32,10 +34,15 @@
 //     synced before it takes effect (AuditRecord).
 //
 // Nothing of the people checking in passes through here: the status
-// (ui.Status) and the alerts hold no names, numbers or scans.
+// (ui.Status) and the alerts hold no names, numbers or scans, and the
+// history no more of a check-in than its time, outcome, upload state and
+// the last 3 characters of its card's serial (cut here too, should the
+// daemon hand over more).
 //
 // Goroutines: Serve owns the HTTP server and one goroutine that pushes the
-// state to the dashboards every second and whenever an alert changes; each
+// state to the dashboards every second and whenever an alert changes, and
+// owns the history (it samples the queue every 5 minutes, dashboards or
+// not, and reads the history every 10 s while one is open); each
 // dashboard has a reader (its HTTP handler's) and a writer. Serve closes
 // them all when its context ends and waits for them. Raise may be called
 // from any goroutine and never blocks.
@@ -85,8 +92,17 @@ type Config struct {
 	// and the addresses of its interfaces.
 	CertHosts []string
 	// Status reports the kiosk's health, pushed to every dashboard each
-	// second. It is called at most once a second, bounded by 2 s.
+	// second. It is called about once a second while a dashboard is
+	// open, and every QueueSamplePeriod (5 minutes) in any case, for the
+	// queue chart; each call bounded by 2 s.
 	Status func(ctx context.Context) (ui.Status, error)
+	// History reads the recent check-ins and the kiosk's day's check-ins
+	// per hour (History.Recent and Hourly; Queue is the dashboard's
+	// own). It is called at most every HistoryPeriod (10 s), only while
+	// a dashboard is open, bounded by 2 s. Nil (the default): the
+	// dashboard lists no check-ins; the queue chart and the upload
+	// progress, from Status, are there all the same.
+	History func(ctx context.Context) (History, error)
 	// Views fills the status's screen when Status leaves it empty. Nil
 	// (the default): Status gives the screen.
 	Views ui.ViewSource
@@ -137,6 +153,7 @@ type Server struct {
 
 	maintenance atomic.Bool   // as last set from the dashboard
 	poke        chan struct{} // one token: push the state now
+	hist        historyState  // the push loop's own
 
 	mu         sync.Mutex
 	dashboards map[*dashboard]struct{}

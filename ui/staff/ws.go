@@ -20,7 +20,10 @@ import (
 //     nothing. Then {"v":1,"type":"ping"} now and then; anything else is
 //     ignored;
 //   - server → page: a "state" frame (stateFrame) at once, then every
-//     second and whenever an alert is raised or acknowledged.
+//     second and whenever an alert is raised or acknowledged. It carries
+//     the history too (history.go): the recent check-ins and today's per
+//     hour, read every HistoryPeriod, and the queue's depth, sampled
+//     every QueueSamplePeriod.
 //
 // The server closes the connection (1008, "session ended") when its
 // session ends: logout, expiry, the account removed or its password
@@ -54,6 +57,12 @@ type stateFrame struct {
 	Maintenance bool `json:"maintenance"`
 	// Actions are those this kiosk offers: "maintenance", "sync".
 	Actions []string `json:"actions"`
+	// History is the kiosk's past (historyJSON), encoded when it
+	// changes, not each second.
+	History json.RawMessage `json:"history"`
+	// UploadProgress is how far the upload of a backlog has got; null
+	// without one (BacklogThreshold).
+	UploadProgress *UploadProgress `json:"upload_progress"`
 }
 
 // helloFrame is the page's first message.
@@ -272,20 +281,29 @@ func (s *Server) writeLoop(d *dashboard) {
 }
 
 // pushLoop sends every dashboard the state every pushPeriod, and when
-// poked, until ctx ends. With no dashboard it asks nothing of Status.
+// poked, until ctx ends; it samples the queue at once and every
+// QueueSamplePeriod. With no dashboard it asks nothing of Status but
+// those samples, and nothing of History.
 func (s *Server) pushLoop(ctx context.Context) {
 	t := time.NewTicker(pushPeriod)
 	defer t.Stop()
+	sample := time.NewTicker(QueueSamplePeriod)
+	defer sample.Stop()
+	s.sampleQueue(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-sample.C:
+			s.sampleQueue(ctx)
+			continue
 		case <-t.C:
 		case <-s.poke:
 		}
 		if !s.checkDashboards() {
 			continue
 		}
+		s.refreshHistory(ctx)
 		s.broadcast(s.stateFrame(ctx))
 	}
 }
@@ -322,22 +340,34 @@ func (s *Server) stateFrame(ctx context.Context) []byte {
 	if s.cfg.SyncNow != nil {
 		f.Actions = append(f.Actions, "sync")
 	}
-	sctx, cancel := context.WithTimeout(ctx, statusTimeout)
-	st, err := s.cfg.Status(sctx)
-	cancel()
+	st, err := s.status(ctx)
 	if err != nil {
 		f.StatusError = err.Error()
 	} else {
-		if st.Screen == "" && s.cfg.Views != nil {
-			st.Screen = s.cfg.Views.View().Screen
-		}
 		f.Status = &st
+		s.hist.progress = s.hist.backlog.observe(st.Outbox)
 	}
+	f.History, f.UploadProgress = s.hist.encoded, s.hist.progress
 	b, err := json.Marshal(f)
 	if err != nil {
 		panic(err) // strings, numbers and times: cannot fail
 	}
 	return b
+}
+
+// status reads the status, bounded by statusTimeout, with its screen
+// filled from Views when it has none.
+func (s *Server) status(ctx context.Context) (ui.Status, error) {
+	sctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	st, err := s.cfg.Status(sctx)
+	if err != nil {
+		return ui.Status{}, err
+	}
+	if st.Screen == "" && s.cfg.Views != nil {
+		st.Screen = s.cfg.Views.View().Screen
+	}
+	return st, nil
 }
 
 // broadcast puts frame in every dashboard's slot, replacing a state not

@@ -32,7 +32,8 @@ func (m *Main) startStaff(c Config, log *slog.Logger) error {
 				m.uploader.Kick()
 			}
 		},
-		Log: log.With("part", "staff"),
+		History: m.staffHistory,
+		Log:     log.With("part", "staff"),
 	})
 	if err != nil {
 		return err
@@ -42,6 +43,29 @@ func (m *Main) startStaff(c Config, log *slog.Logger) error {
 	}
 	log.Info("staff dashboard", "url", "https://"+m.staffLn.Addr().String()+"/staff", "fingerprint", m.staff.Fingerprint())
 	return nil
+}
+
+// staffHistory reads the dashboard's history from the outbox: the recent
+// check-ins (the card serial's last characters only) and today's per hour.
+func (m *Main) staffHistory(ctx context.Context) (staff.History, error) {
+	var h staff.History
+	recent, err := m.store.Recent(ctx, staff.RecentRows)
+	if err != nil {
+		return h, err
+	}
+	now, _ := m.clock.Now()
+	from, to := staff.Today(now.Local()) // the outbox's time zone (time.Local)
+	hours, err := m.store.CountsByHour(ctx, from, to)
+	if err != nil {
+		return h, err
+	}
+	for _, r := range recent {
+		h.Recent = append(h.Recent, staff.RecentRow(r))
+	}
+	for _, c := range hours {
+		h.Hourly = append(h.Hourly, staff.HourRow(c))
+	}
+	return h, nil
 }
 
 // StaffAddr returns the staff dashboard's address, once Run returned; ""

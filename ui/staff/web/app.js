@@ -4,7 +4,9 @@
 // its websocket pushes every second, and acts through POSTs that carry the
 // session's CSRF token. Everything from the server is written with
 // textContent. Nothing here is about the people checking in: the status
-// and the alerts name none of them.
+// and the alerts name none of them, and the history shows of a check-in
+// only its time, outcome, upload state and the last 3 characters of its
+// card's serial.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -134,6 +136,7 @@ const dash = {
   lastState: 0,       // performance.now() of the last state frame
   seen: new Set(),    // alertKey of each alert shown so far: a new one beeps
   maintenance: false, // as the server last said
+  history: "",        // the history last drawn, as JSON
 };
 
 const ALERT_TITLES = {
@@ -306,10 +309,168 @@ function renderAlerts(alerts) {
   if (fresh) beep();
 }
 
+// ---- History: charts and recent check-ins ----
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const DAY_MS = 24 * 3600 * 1000;
+
+// svg makes an SVG element with attributes (geometry only: every colour
+// is a class of style.css, as the CSP allows no style attribute).
+function svg(name, attrs, cls) {
+  const el = document.createElementNS(SVG_NS, name);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+  if (cls) el.setAttribute("class", cls);
+  return el;
+}
+
+function svgText(x, y, words, cls) {
+  const t = svg("text", { x, y }, cls);
+  t.textContent = words;
+  return t;
+}
+
+const fmt = (n) => Number(n).toLocaleString("en-US");
+
+const OUTCOMES = { checked_in: "Checked in" };
+const UPLOADS = { sent: "Sent", pending: "Waiting", set_aside: "Set aside by the server" };
+
+function renderProgress(p) {
+  $("queue-progress").hidden = !p;
+  if (!p) return;
+  $("queue-bar").max = p.total;
+  $("queue-bar").value = p.sent;
+  $("queue-progress-text").textContent = fmt(p.sent) + " of " + fmt(p.total) + " sent";
+}
+
+// renderHourly draws today's check-ins per hour as bars, each with its
+// count above it and its hour below.
+function renderHourly(hours) {
+  const chart = $("chart-hourly");
+  const W = 960, H = 220, top = 24, bottom = 28; // about its size on a laptop: the text reads as the page's
+  chart.setAttribute("viewBox", "0 0 " + W + " " + H);
+  const plot = H - top - bottom;
+  const most = Math.max(1, ...hours.map((h) => h.count));
+  const slot = W / Math.max(1, hours.length);
+  const items = [svg("line", { x1: 0, y1: top + plot, x2: W, y2: top + plot }, "axis")];
+  let total = 0, busiest = null;
+  hours.forEach((h, i) => {
+    total += h.count;
+    if (h.count > 0 && (!busiest || h.count > busiest.count)) busiest = h;
+    const cx = slot * i + slot / 2;
+    if (h.count > 0) {
+      const bh = Math.max(2, (h.count / most) * plot);
+      items.push(svg("rect", { x: cx - slot * 0.35, y: top + plot - bh, width: slot * 0.7, height: bh }, h.now ? "bar now" : "bar"));
+      items.push(svgText(cx, top + plot - bh - 5, String(h.count), "count"));
+    }
+    items.push(svgText(cx, H - 8, h.hour, h.now ? "hour now" : "hour"));
+  });
+  chart.replaceChildren(...items);
+  $("hourly-summary").textContent = total === 0
+    ? "No check-ins yet today"
+    : fmt(total) + (total === 1 ? " check-in today" : " check-ins today") +
+      " · busiest hour " + busiest.hour + ":00 (" + fmt(busiest.count) + ")";
+}
+
+// renderQueue draws the queue's depth over the 24 hours before at, as a
+// line over an area, broken where samples are missing.
+function renderQueue(points, at, everyS) {
+  const chart = $("chart-queue");
+  const W = 560, H = 240, left = 60, right = 10, top = 16, bottom = 28; // half the width of the hourly chart
+  chart.setAttribute("viewBox", "0 0 " + W + " " + H);
+  const end = Date.parse(at), start = end - DAY_MS;
+  const pts = points.map((p) => ({ t: Date.parse(p.at), n: p.pending })).filter((p) => p.t >= start && p.t <= end);
+  const most = Math.max(1, ...pts.map((p) => p.n));
+  const pw = W - left - right, ph = H - top - bottom;
+  const x = (t) => left + ((t - start) / DAY_MS) * pw;
+  const y = (n) => top + ph - (n / most) * ph;
+  const items = [
+    svg("line", { x1: left, y1: top, x2: W - right, y2: top }, "grid-line"),
+    svg("line", { x1: left, y1: top + ph, x2: W - right, y2: top + ph }, "axis"),
+    svgText(left - 6, top + 5, fmt(most), "y-label"),
+    svgText(left - 6, top + ph + 5, "0", "y-label"),
+    svgText(left, H - 7, "24 h ago", "x-label start"),
+    svgText(left + pw / 2, H - 7, "12 h ago", "x-label"),
+    svgText(W - right, H - 7, "now", "x-label end"),
+  ];
+  // Segments of samples no more than two periods apart.
+  const segments = [];
+  for (const p of pts) {
+    const seg = segments[segments.length - 1];
+    if (seg && p.t - seg[seg.length - 1].t <= 2 * everyS * 1000) seg.push(p);
+    else segments.push([p]);
+  }
+  for (const seg of segments) {
+    if (seg.length === 1) {
+      items.push(svg("circle", { cx: x(seg[0].t), cy: y(seg[0].n), r: 4 }, "dot"));
+      continue;
+    }
+    const line = seg.map((p, i) => (i ? "L" : "M") + x(p.t).toFixed(1) + " " + y(p.n).toFixed(1)).join(" ");
+    const area = line + " L" + x(seg[seg.length - 1].t).toFixed(1) + " " + y(0) + " L" + x(seg[0].t).toFixed(1) + " " + y(0) + " Z";
+    items.push(svg("path", { d: area }, "area"), svg("path", { d: line }, "line"));
+  }
+  chart.replaceChildren(...items);
+  if (pts.length === 0) {
+    $("queue-summary").textContent = "No samples yet";
+  } else {
+    const peak = pts.reduce((a, b) => (b.n > a.n ? b : a));
+    $("queue-summary").textContent = fmt(pts[pts.length - 1].n) + " waiting at the last sample · most " +
+      fmt(peak.n) + ", " + ago(new Date(peak.t).toISOString());
+  }
+  const since = pts.length ? pts[0].t : end;
+  $("queue-note").textContent = "Sampled every " + Math.round(everyS / 60) + " min." +
+    (since - start > 2 * everyS * 1000 ? " The chart starts when the kiosk last started, " + ago(new Date(since).toISOString()) + "." : "");
+}
+
+function renderRecent(rows) {
+  $("recent-none").hidden = rows.length > 0;
+  $("recent-rows").replaceChildren(...rows.map((r) => {
+    const tr = document.createElement("tr");
+    const cells = [
+      [r.when, "when"],
+      [r.card, "card"],
+      [OUTCOMES[r.outcome] || r.outcome, "outcome"],
+      [UPLOADS[r.upload] || r.upload, "upload"],
+    ];
+    for (const [words, cls] of cells) {
+      const td = document.createElement("td");
+      td.className = cls;
+      td.textContent = words;
+      tr.append(td);
+    }
+    tr.lastChild.dataset.upload = r.upload;
+    tr.dataset.seq = String(r.seq);
+    return tr;
+  }));
+}
+
+// renderHistory redraws the history when it changed: the server puts it
+// together every few seconds, and the state comes every second.
+function renderHistory(h) {
+  const key = JSON.stringify(h);
+  if (key === dash.history) return;
+  dash.history = key;
+  $("history").hidden = !h;
+  if (!h) return;
+  const known = h.recent !== null && h.hourly !== null;
+  $("panel-hourly").hidden = !known;
+  $("panel-recent").hidden = !known;
+  if (known) {
+    renderHourly(h.hourly);
+    renderRecent(h.recent);
+  }
+  renderQueue(h.queue || [], h.at, h.queue_every_s || 300);
+  $("history-error").hidden = !h.error;
+  $("history-error").textContent = h.error
+    ? "Could not read the check-ins: " + h.error + (h.read_at ? " (showing those read " + ago(h.read_at) + ")" : "")
+    : "";
+}
+
 function render(f) {
   dash.lastState = performance.now();
   setConn("live", "Live");
   renderAlerts(f.alerts || []);
+  renderHistory(f.history || null);
+  renderProgress(f.upload_progress || null);
   if (f.status) {
     document.body.dataset.status = "ok";
     renderStatus(f.status);
