@@ -74,6 +74,10 @@ func kioskCommand() *cli.Command {
 					"sealing key in STATE/enrollment.json for kiosk run.",
 				Example:  "kiosk enroll --upstream https://upstream.example:8443 --ca ca.pem --token TOKEN --kiosk-id lobby-1",
 				Required: []string{"upstream", "ca", "token", "kiosk-id"}, Run: enrollCommand},
+			{Name: "status", Summary: "print how the running daemon is, and the staff dashboard's certificate", Usage: "[--config FILE] [--json]",
+				Description: "Asks the daemon at kiosk.listen for its status (GET /api/v1/status) and prints it;\n" +
+					"with a staff dashboard, its address and certificate fingerprint.",
+				Example: "kiosk status", Run: statusCommand},
 			{Name: "version", Summary: "print the version", Usage: "", Example: "kiosk version", Run: versionCommand},
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/ui/staff"
 	"github.com/docketkiosk/checkin-kiosk/ui/uitest"
@@ -132,4 +134,32 @@ func TestStaffDashboardEndToEnd(t *testing.T) {
 func readAudit(dir string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(staff.Dir(dir), "audit.log"))
 	return string(b), err
+}
+
+// kiosk status asks the running daemon and prints its state in a few
+// lines, with the staff dashboard's address and certificate fingerprint.
+func TestStatusCommand(t *testing.T) {
+	dir := t.TempDir()
+	m := startKiosk(t, dir, testKit(t), "", func(c *Config) { c.StaffListen = "127.0.0.1:0" })
+	conf := filepath.Join(t.TempDir(), "kiosk.toml")
+	toml := "[kiosk]\nlisten = '" + m.Addr() + "'\nstate_dir = '" + dir + "'\n[staff]\nlisten = '" + m.StaffAddr() + "'\n"
+	if err := os.WriteFile(conf, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	if code := cli.Run(context.Background(), env, kioskCommand(), []string{"status", "--config", conf}); code != 0 {
+		t.Fatalf("kiosk status: exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"screen           idle\n", "service          in_service\n", "scanner          ok  (sim)\n",
+		"queue            0 waiting, 0 sent\n", "certificate " + m.staff.Fingerprint() + "\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("kiosk status printed\n%s\nwant a line %q", out.String(), want)
+		}
+	}
+	m.Close()
+	errb.Reset()
+	if code := cli.Run(context.Background(), env, kioskCommand(), []string{"status", "--config", conf}); code != 1 || !strings.Contains(errb.String(), "is kioskd running?") {
+		t.Errorf("kiosk status, daemon stopped: exit %d, %q; want 1, saying so", code, errb.String())
+	}
 }
