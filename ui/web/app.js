@@ -184,6 +184,17 @@ function show(screen, msg) {
   $("audio-button").hidden = !online;
   page.deadline = online && typeof msg.expires_in_ms === "number" ? performance.now() + msg.expires_in_ms : 0;
   tick();
+  cueScroll();
+}
+
+// cueScroll marks each box of the screen that scrolls by itself (the
+// success screen's notice and household) with data-more while it holds
+// more than it shows below: the style then shows a cue at its foot, so
+// nothing is hidden without a sign that it is there.
+function cueScroll() {
+  for (const box of document.querySelectorAll(".scroll-box")) {
+    box.toggleAttribute("data-more", box.scrollTop + box.clientHeight < box.scrollHeight - 1);
+  }
 }
 
 // wake ends the screensaver and starts its wait again. A touch wakes the
@@ -405,6 +416,9 @@ function init() {
   $("lang-button").addEventListener("click", openPicker);
   $("audio-button").addEventListener("click", speak);
   $("lang-close").addEventListener("click", closePicker);
+  // Scroll events do not bubble: caught on the way down, from any box.
+  document.addEventListener("scroll", cueScroll, { capture: true, passive: true });
+  window.addEventListener("resize", cueScroll);
   // Touch only: no context menu, no dragging images or text away.
   for (const type of ["contextmenu", "dragstart", "selectstart"]) {
     document.addEventListener(type, (ev) => ev.preventDefault());
