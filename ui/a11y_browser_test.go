@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/browsertest"
 	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/ui"
@@ -195,7 +196,6 @@ type a11yPage struct {
 // unless KIOSK_REQUIRE_ALL=1.
 func newA11yPage(t *testing.T) *a11yPage {
 	t.Helper()
-	path := testenv.LookPath(t, "chromium", "chromium")
 	p := &a11yPage{t: t, views: &a11yViews{v: kiosk.View{Rev: 1, Screen: kiosk.ScreenIdle}}, rev: 1}
 	p.srv = ui.New(ui.Config{Views: p.views, Actions: make(chan kiosk.Action, 64), Now: func() time.Time { return a11yClock }})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -206,25 +206,14 @@ func newA11yPage(t *testing.T) *a11yPage {
 	served := make(chan error, 1)
 	go func() { served <- p.srv.Serve(sctx, ln) }()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
 	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
 		stop()
 		if err := <-served; err != nil {
 			t.Errorf("Serve = %v; want nil", err)
 		}
 	})
+	ctx := browsertest.New(t, 0) // closed before the server: cleanups run last first
+
 	p.ctx = ctx
 	if err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(1024, 600, chromedp.EmulateTouch, chromedp.EmulateLandscape),

@@ -1,7 +1,6 @@
 package staff
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
+	"github.com/docketkiosk/checkin-kiosk/internal/browsertest"
 )
 
 // TestDashboardInBrowser logs in through the real pages in headless
@@ -19,25 +18,8 @@ import (
 // the alert by a click. It skips without Chromium, unless
 // KIOSK_REQUIRE_ALL=1.
 func TestDashboardInBrowser(t *testing.T) {
-	path := testenv.LookPath(t, "chromium", "chromium")
 	h := start(t, func(c *Config) { c.Now = time.Now })
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		// The certificate is self-signed: staff accept it once in their
-		// browser; the test's browser is told to.
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	ctx := browsertest.New(t, 90*time.Second, browsertest.SelfSigned)
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

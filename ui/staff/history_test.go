@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
-	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
+	"github.com/docketkiosk/checkin-kiosk/internal/browsertest"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 	"github.com/docketkiosk/checkin-kiosk/ui"
 )
@@ -319,7 +319,6 @@ func TestSerialTail(t *testing.T) {
 // the recent check-ins and the upload progress, and no style attribute
 // anywhere. It skips without Chromium, unless KIOSK_REQUIRE_ALL=1.
 func TestHistoryInBrowser(t *testing.T) {
-	path := testenv.LookPath(t, "chromium", "chromium")
 	var statuses atomic.Int32
 	h := start(t, func(c *Config) {
 		c.Now = time.Now
@@ -337,21 +336,7 @@ func TestHistoryInBrowser(t *testing.T) {
 			return st, nil
 		}
 	})
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("ignore-certificate-errors", true), // self-signed, as in TestDashboardInBrowser
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	ctx := browsertest.New(t, 90*time.Second, browsertest.SelfSigned)
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,49 +10,16 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/drivers/printer"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
-	"github.com/docketkiosk/checkin-kiosk/internal/testenv"
+	"github.com/docketkiosk/checkin-kiosk/internal/browsertest"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 )
 
-// newBrowser starts headless Chromium as the kiosk runs it, minus the
-// screen: no GPU, no sandbox (tests run as root), nothing reaching out to
-// the network. It skips when Chromium is missing, unless KIOSK_REQUIRE_ALL=1
-// (testenv.LookPath).
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := testenv.LookPath(t, "chromium", "chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	t.Cleanup(func() { cancelTab(); cancelAlloc(); cancel() })
-	return ctx
-}
+// newBrowser starts headless Chromium for a test (internal/browsertest).
+func newBrowser(t *testing.T) context.Context { return browsertest.New(t, 90*time.Second) }
 
 // screenshot saves the page to $KIOSK_SCREENSHOTS/NAME.png when that is
 // set, for a person to look at.
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("KIOSK_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func screenshot(t *testing.T, ctx context.Context, name string) { browsertest.Screenshot(t, ctx, name) }
 
 func waitScreen(t *testing.T, ctx context.Context, s kiosk.Screen) {
 	t.Helper()
