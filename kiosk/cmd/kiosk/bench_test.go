@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
-	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -159,33 +156,12 @@ func BenchmarkWebsocketFloor(b *testing.B) {
 // port with the simulated scanner, the kit's lists, state in a temp dir,
 // and no upstream. Its log is formatted as the daemon's is, at info, and
 // thrown away: its cost is part of a scan's, writing it to the bench's
-// output would not be. (main_test.go's helpers take a *testing.T.)
+// output would not be.
 func benchKiosk(b *testing.B, kit *demokit.Kit) *Main {
 	b.Helper()
-	seal := filepath.Join(b.TempDir(), "seal-key.pub")
-	if err := os.WriteFile(seal, []byte(base64.StdEncoding.EncodeToString(testSealKey().PublicKey().Bytes())+"\n"), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	m := NewMain()
-	m.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	m.Config.Listen = "127.0.0.1:0"
-	m.Config.StateDir = b.TempDir()
-	m.Config.KioskID = "bench-kiosk"
-	m.Config.Root = kit.Root
-	m.Config.Trust = kit.Trust
-	m.Config.Revocations = kit.Revocations
-	m.Config.Roster = kit.Roster
-	m.Config.ReferencePrefix = demokit.ReferencePrefix
-	m.Config.SealKey = seal
-	if err := m.Run(context.Background()); err != nil {
-		b.Fatalf("Run() = %v", err)
-	}
-	b.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			b.Errorf("Close() = %v", err)
-		}
+	return startMain(b, slog.New(slog.NewTextHandler(io.Discard, nil)), b.TempDir(), kit, "", func(m *Main) {
+		m.Config.KioskID = "bench-kiosk"
 	})
-	return m
 }
 
 // reportLatency reports the median and 99th percentile of lat (nearest

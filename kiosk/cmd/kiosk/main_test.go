@@ -49,7 +49,7 @@ var testUpstreams sync.Map // URL → *testUpstream
 
 // enroll enrolls the kiosk whose state is in dir as kioskID, in process, as
 // `kiosk upstream token` and `kiosk enroll` would.
-func (u *testUpstream) enroll(t *testing.T, dir, kioskID string) {
+func (u *testUpstream) enroll(t testing.TB, dir, kioskID string) {
 	t.Helper()
 	ctx := context.Background()
 	token, err := u.Server.NewEnrollToken(ctx, kioskID, time.Minute)
@@ -119,7 +119,7 @@ var testSealKey = sync.OnceValue(func() hpke.PrivateKey {
 
 // testSealKeyFile writes the public testSealKey to a file for
 // Config.SealKey, in base64.
-func testSealKeyFile(t *testing.T) string {
+func testSealKeyFile(t testing.TB) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "seal-key.pub")
 	if err := os.WriteFile(file, []byte(base64.StdEncoding.EncodeToString(testSealKey().PublicKey().Bytes())+"\n"), 0o644); err != nil {
@@ -156,7 +156,7 @@ func startKioskLogging(t *testing.T, log *slog.Logger, dir string, kit *demokit.
 
 // startMain is startKioskLogging with prepare given the Main before it
 // runs, its configuration and its fields.
-func startMain(t *testing.T, log *slog.Logger, dir string, kit *demokit.Kit, upstreamURL string, prepare func(*Main)) *Main {
+func startMain(t testing.TB, log *slog.Logger, dir string, kit *demokit.Kit, upstreamURL string, prepare func(*Main)) *Main {
 	t.Helper()
 	m := NewMain()
 	m.Log = log
@@ -191,7 +191,7 @@ func testLog(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func testKit(t *testing.T) *demokit.Kit {
+func testKit(t testing.TB) *demokit.Kit {
 	t.Helper()
 	kit, err := demokit.Prepare(filepath.Join(t.TempDir(), "demo"), time.Now())
 	if err != nil {
