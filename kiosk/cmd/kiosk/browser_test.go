@@ -259,3 +259,62 @@ func TestChallengeAndHouseholdInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// Help by touch from every screen a person can be on, and the timeout
+// warning's "I need more time": the real page, real taps.
+func TestHelpAndMoreTimeInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	kit := testKit(t)
+	m := startKiosk(t, t.TempDir(), kit, "", func(c *Config) {
+		c.Challenge = true
+		c.ConfirmTimeout = 17 * time.Second // the warning shows in the last 15 s
+	})
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(800, 480, chromedp.EmulateTouch),
+		chromedp.Navigate("http://"+m.Addr()+"/"),
+	); err != nil {
+		t.Fatalf("open the kiosk page: %v", err)
+	}
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+	help := func(from kiosk.Screen) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(`#help-button`))); err != nil {
+			t.Fatalf("help on %s: %v", from, err)
+		}
+		waitScreen(t, ctx, kiosk.ScreenHelp)
+		tap(t, ctx, kiosk.ScreenHelp, kiosk.ActionDone)
+		waitScreen(t, ctx, kiosk.ScreenIdle)
+	}
+	help(kiosk.ScreenIdle)
+
+	simScan(t, m, kit.Samples["valid"])
+	waitScreen(t, ctx, kiosk.ScreenConfirm)
+	// The warning comes 15 s before the end; "I need more time" pushes
+	// the end back, and the warning goes.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#timeout`))); err != nil {
+		t.Fatalf("no timeout warning: %v", err)
+	}
+	before := m.flow.View().Expires
+	if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(`#timeout button[data-action="extend"]`))); err != nil {
+		t.Fatalf("tap more time: %v", err)
+	}
+	eventually(t, "the screen extended", func() bool { return m.flow.View().Expires.After(before) })
+	if err := chromedp.Do(ctx, chromedp.WaitNotVisible(chromedp.CSS(`#timeout`))); err != nil {
+		t.Fatalf("the warning stayed after more time: %v", err)
+	}
+	help(kiosk.ScreenConfirm)
+
+	simScan(t, m, kit.Samples["valid"])
+	waitScreen(t, ctx, kiosk.ScreenConfirm)
+	tap(t, ctx, kiosk.ScreenConfirm, kiosk.ActionConfirm)
+	waitScreen(t, ctx, kiosk.ScreenChallenge)
+	help(kiosk.ScreenChallenge)
+
+	simScan(t, m, kit.Samples["expired"])
+	waitScreen(t, ctx, kiosk.ScreenSeeStaff)
+	help(kiosk.ScreenSeeStaff)
+
+	if n := recorded(t, m); n != 0 {
+		t.Errorf("%d check-ins recorded; want 0", n)
+	}
+}
