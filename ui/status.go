@@ -35,6 +35,7 @@ type Status struct {
 	Upload  Upload       `json:"upload"`
 	Clock   Clock        `json:"clock"`
 	Lists   Lists        `json:"lists"`
+	Storage Storage      `json:"storage"` // the state directory's free space
 	Browser BrowserState `json:"browser"` // the kiosk page's heartbeat: always filled by the Server
 }
 
@@ -131,6 +132,13 @@ func (b *BrowserState) UnmarshalJSON(data []byte) error {
 	}
 	*b = BrowserState{State: j.State, LastHeartbeat: goTime(j.LastHeartbeat), Pages: j.Pages}
 	return nil
+}
+
+// Storage is the free space of the state directory's file system, and
+// the reserve below which the kiosk goes out of service (storage_low).
+type Storage struct {
+	FreeBytes    uint64 `json:"free_bytes"`    // 0: not known (the status says so in service.error when it matters)
+	ReserveBytes uint64 `json:"reserve_bytes"` // storage.disk_reserve
 }
 
 // Lists is the state of the signed lists cards are checked against. Stale

@@ -466,7 +466,7 @@ func TestStatus(t *testing.T) {
 		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503","last_heartbeat":"2025-11-25T13:59:00Z","head_state":"behind"},` +
 		`"clock":{"state":"implausible","trusted":"2025-11-25T13:00:00Z"},` +
 		`"lists":{"trust_seq":4,"revocations_seq":17,"revocations_issued_at":"2025-11-25T06:00:00Z","stale":true,"skipped_keys":2},` +
-		`"browser":{"state":"none","last_heartbeat":null,"pages":0}}` + "\n"
+		`"storage":{"free_bytes":0,"reserve_bytes":0},"browser":{"state":"none","last_heartbeat":null,"pages":0}}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
 	}
@@ -517,7 +517,7 @@ func TestStatusDefaults(t *testing.T) {
 		`"upload":{"last_attempt":null,"last_error":"","last_heartbeat":null,"head_state":""},` +
 		`"clock":{"state":"unknown","trusted":null},` +
 		`"lists":{"trust_seq":0,"revocations_seq":0,"revocations_issued_at":null,"stale":false,"skipped_keys":0},` +
-		`"browser":{"state":"none","last_heartbeat":null,"pages":0}}` + "\n"
+		`"storage":{"free_bytes":0,"reserve_bytes":0},"browser":{"state":"none","last_heartbeat":null,"pages":0}}` + "\n"
 	if string(b) != want {
 		t.Errorf("GET /api/v1/status =\n%s\nwant\n%s", b, want)
 	}

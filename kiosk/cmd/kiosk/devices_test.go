@@ -30,6 +30,10 @@ func TestStatusReportsDeviceState(t *testing.T) {
 	if s := status(); s.Scanner != (ui.Device{Source: "sim", State: ui.DeviceOK}) || s.Panel != (ui.Device{Source: "sim", State: ui.DeviceOK}) {
 		t.Errorf("status: scanner %+v, panel %+v; want both sim and ok", s.Scanner, s.Panel)
 	}
+	// The disk, for staff: the state directory's free space and the reserve.
+	if s := status(); s.Storage.FreeBytes == 0 || s.Storage.ReserveBytes != DefaultConfig().DiskReserve {
+		t.Errorf("status storage %+v; want the free space and the reserve %d", s.Storage, DefaultConfig().DiskReserve)
+	}
 
 	sc := m.scanner.(*scanner.Sim)
 	p := m.panel.(*panel.Sim)

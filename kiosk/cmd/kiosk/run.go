@@ -495,6 +495,10 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 	if err := m.store.LastError(); err != nil {
 		s.Outbox.LastError = err.Error()
 	}
+	s.Storage.ReserveBytes = m.Config.DiskReserve
+	if free, err := statedir.Free(m.Config.StateDir); err == nil {
+		s.Storage.FreeBytes = free
+	}
 	return s, nil
 }
 

@@ -97,6 +97,9 @@ func printStatus(w io.Writer, st ui.Status) {
 	if st.Upload.LastError != "" {
 		fmt.Fprintf(w, "upload error     %s\n", st.Upload.LastError)
 	}
+	if st.Storage.FreeBytes > 0 {
+		fmt.Fprintf(w, "disk             %d MiB free (out of service below %d MiB)\n", st.Storage.FreeBytes>>20, st.Storage.ReserveBytes>>20)
+	}
 	fmt.Fprintf(w, "clock            %s\n", st.Clock.State)
 	stale := ""
 	if st.Lists.Stale {

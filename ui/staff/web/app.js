@@ -194,6 +194,17 @@ function level(el, lvl) {
   el.dataset.level = lvl;
 }
 
+// bytes writes n bytes for a person: "12.3 GB".
+function bytes(n) {
+  const units = ["bytes", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return (i === 0 ? String(n) : n.toFixed(1)) + " " + units[i];
+}
+
 function renderStatus(st) {
   // Service
   const out = st.service.state === "out_of_service";
@@ -201,6 +212,10 @@ function renderStatus(st) {
   $("service-why").textContent = out
     ? "Why: " + (REASONS[st.service.reason] || st.service.reason || "unknown") + (st.service.error ? " (" + st.service.error + ")" : "")
     : "Taking check-ins";
+  if (st.storage && st.storage.free_bytes > 0) {
+    // Disk space: the kiosk stops taking cards below the reserve.
+    $("service-why").textContent += " · disk " + bytes(st.storage.free_bytes) + " free (stops below " + bytes(st.storage.reserve_bytes) + ")";
+  }
   level($("tile-service"), out ? "bad" : "ok");
 
   // Screen
