@@ -352,7 +352,7 @@ func sameCard(a, b card.Card) bool {
 
 func (f *Flow) act(ctx context.Context, a Action) {
 	cur := f.View()
-	if AnswersScreen(a.Name) && a.Rev != cur.Rev {
+	if AnswersScreen(a.Name) && !cur.Answers(a.Rev) {
 		// Made on a screen no longer shown: it answers someone else's
 		// question, or none.
 		f.log().Info("tap on an earlier screen ignored", "action", a.Name, "rev", a.Rev, "current", cur.Rev)
@@ -570,6 +570,9 @@ func (f *Flow) show(v View) {
 	}
 	f.mu.Lock()
 	v.Rev = f.view.Rev + 1
+	if v.Since == 0 { // a new screen; an update in place (v from View) keeps its Since
+		v.Since = v.Rev
+	}
 	f.view = v
 	f.mu.Unlock()
 	for _, s := range f.Sinks {

@@ -366,3 +366,42 @@ func TestFlowMaintenance(t *testing.T) {
 		h.want(kiosk.ScreenIdle)
 	})
 }
+
+// A screen updated in place (its receipt printed, extended, in another
+// language) is the same question: a tap made on its earlier revision
+// counts. One made on another person's screen still does not.
+func TestFlowTapOnScreenUpdatedInPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &printer{}
+		store := &kiosktest.Store{}
+		h := start(t, store, func(f *kiosk.Flow) { f.Printer = p })
+		h.scan("valid")
+		conf := h.want(kiosk.ScreenConfirm)
+		h.act(kiosk.ActionExtend)
+		extended := h.want(kiosk.ScreenConfirm)
+		h.actions <- kiosk.Action{Name: kiosk.ActionLanguage, Lang: "es"}
+		h.want(kiosk.ScreenConfirm)
+		if extended.Since != conf.Rev || extended.Rev == conf.Rev {
+			t.Errorf("extended confirm: since %d, rev %d; want since %d, a new rev", extended.Since, extended.Rev, conf.Rev)
+		}
+		h.actAt(kiosk.ActionConfirm, conf.Rev) // made before the extension and the language
+		success := h.want(kiosk.ScreenSuccess)
+		if store.Len() != 1 {
+			t.Fatalf("check-ins = %d; want 1", store.Len())
+		}
+		p.answer(0, true)
+		h.want(kiosk.ScreenSuccess) // printed: a new rev
+		h.actAt(kiosk.ActionDone, success.Rev)
+		idle := h.want(kiosk.ScreenIdle)
+
+		// Another screen: a tap made on the one before it does not
+		// answer it (another person's screen: TestFlowStaleTapIgnored).
+		h.scan("other")
+		h.want(kiosk.ScreenConfirm)
+		h.actAt(kiosk.ActionConfirm, idle.Rev)
+		h.none()
+		if store.Len() != 1 {
+			t.Errorf("check-ins = %d; want 1", store.Len())
+		}
+	})
+}

@@ -151,7 +151,12 @@ const (
 // View is the state of the screen: what the page shows now. Rev grows by one
 // on every change, so a client can tell a fresh view from a repeat.
 type View struct {
-	Rev    uint64
+	Rev uint64
+	// Since is the Rev at which this screen was entered. A screen updated
+	// in place (extended, in another language, its receipt printed) keeps
+	// it: a tap made on its earlier revision answers the same question,
+	// and counts (Answers). 0 reads as Rev.
+	Since  uint64
 	Screen Screen
 	Reason Reason    // see_staff and out_of_service
 	Name   string    // confirm: the name printed on the card
@@ -213,6 +218,17 @@ type Receipt struct {
 // printed.
 type ReceiptPrinter interface {
 	Print(r Receipt, done func(printed bool))
+}
+
+// Answers reports whether a tap made on the view of revision rev answers
+// v: rev is v's, or an earlier revision of the same screen, updated in
+// place since. A tap made on another screen (another person's) does not.
+func (v View) Answers(rev uint64) bool {
+	since := v.Since
+	if since == 0 {
+		since = v.Rev
+	}
+	return rev >= since && rev <= v.Rev
 }
 
 // ViewSink receives every view the flow shows. Show is called on the flow's

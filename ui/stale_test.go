@@ -144,3 +144,24 @@ func TestArmedInMS(t *testing.T) {
 		}
 	}
 }
+
+// A screen updated in place (View.Since): a tap made on its earlier
+// revision is forwarded; one made before it was entered is not.
+func TestTapOnScreenUpdatedInPlace(t *testing.T) {
+	h := start(t, Config{})
+	first := kiosk.View{Rev: 4, Since: 4, Screen: kiosk.ScreenSuccess, Code: "7KQ2-M9XD", Receipt: kiosk.ReceiptPrinting}
+	h.views.set(first)
+	p := uitest.Dial(t, h.base, nil)
+	p.Want(kiosk.ScreenSuccess)
+	printed := first
+	printed.Rev, printed.Receipt = 5, kiosk.ReceiptPrinted
+	h.views.set(printed)
+	h.srv.Show(printed)
+	p.Want(kiosk.ScreenSuccess)
+	p.ActAt(kiosk.ActionDone, first.Rev) // tapped before the receipt's line changed
+	h.wantAction(t, kiosk.Action{Name: kiosk.ActionDone, Rev: first.Rev})
+	p.ActAt(kiosk.ActionDone, 3) // the screen before success
+	if screens := h.noAction(t, p, "a tap on the screen before"); len(screens) != 1 || screens[0].Rev != 5 {
+		t.Errorf("after a stale tap: screens %v; want the current one (rev 5) again", screens)
+	}
+}

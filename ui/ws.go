@@ -380,7 +380,7 @@ func (s *Server) resend(c *client, rev uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := s.cfg.Views.View()
-	if rev == v.Rev {
+	if v.Answers(rev) {
 		return false
 	}
 	if _, ok := s.clients[c]; ok {
