@@ -99,3 +99,17 @@ func declare(c *Config, fs *flag.FlagSet) {
 func (s *size) String() string { return FormatSize(uint64(*s)) }
 
 func (s *size) Set(v string) error { return s.UnmarshalText([]byte(v)) }
+
+// FileFlag declares --config on fs, for a command that reads the daemon's
+// file without taking its flags (kiosk status, scanner, panel, staff…),
+// with usage for what the command reads from it. The function it returns,
+// once fs is parsed, reads the file as the daemon does (Read): the
+// default file may be absent, a file named may not.
+func FileFlag(fs *flag.FlagSet, usage string) func() (Config, error) {
+	path := fs.String("config", DefaultPath, usage+"; when the default is absent, the defaults")
+	return func() (Config, error) {
+		named := false
+		fs.Visit(func(f *flag.Flag) { named = named || f.Name == "config" })
+		return Read(*path, named)
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -96,5 +97,35 @@ func TestFlags(t *testing.T) {
 	}
 	if _, err := Read(filepath.Join(t.TempDir(), "none.toml"), true); err == nil {
 		t.Error("Read(missing named file) = nil error; want one")
+	}
+}
+
+// FileFlag reads the file --config names, as the daemon would: a file
+// named must exist; without the flag, the absent default file is the
+// defaults.
+func TestFileFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kiosk.toml")
+	if err := os.WriteFile(file, []byte("[kiosk]\nstate_dir = '/srv/kiosk'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func(args ...string) (Config, error) {
+		fs := flag.NewFlagSet("status", flag.ContinueOnError)
+		conf := FileFlag(fs, "TOML `file`")
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return conf()
+	}
+	if c, err := read("--config", file); err != nil || c.StateDir != "/srv/kiosk" {
+		t.Errorf("--config %s: state_dir %q, %v; want /srv/kiosk", file, c.StateDir, err)
+	}
+	if _, err := read("--config", filepath.Join(dir, "none.toml")); err == nil {
+		t.Error("--config naming an absent file: no error")
+	}
+	if _, err := os.Stat(DefaultPath); errors.Is(err, os.ErrNotExist) {
+		if c, err := read(); err != nil || c != Default() {
+			t.Errorf("no --config, no default file: %+v, %v; want the defaults", c, err)
+		}
 	}
 }

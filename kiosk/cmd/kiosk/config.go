@@ -12,13 +12,6 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 )
 
-// given reports whether the flag name was given on the command line.
-func given(fs *flag.FlagSet, name string) bool {
-	found := false
-	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
-	return found
-}
-
 func configCheck(*flag.FlagSet) cli.Action {
 	return func(_ context.Context, env *cli.Env, args []string) error {
 		path := config.DefaultPath
@@ -35,9 +28,9 @@ func configCheck(*flag.FlagSet) cli.Action {
 }
 
 func configShow(fs *flag.FlagSet) cli.Action {
-	path := fs.String("config", config.DefaultPath, "TOML `file` to read; when the default is absent, the defaults")
+	conf := config.FileFlag(fs, "TOML `file` to read")
 	return func(_ context.Context, env *cli.Env, _ []string) error {
-		c, err := config.Read(*path, given(fs, "config"))
+		c, err := conf()
 		if err != nil {
 			return err
 		}

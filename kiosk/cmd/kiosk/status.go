@@ -20,10 +20,10 @@ import (
 // staff dashboard's certificate fingerprint to check a browser's warning
 // against.
 func statusCommand(fs *flag.FlagSet) cli.Action {
-	path := fs.String("config", config.DefaultPath, "TOML `file` of the daemon, for its address and state directory; when the default is absent, the defaults")
+	conf := config.FileFlag(fs, "TOML `file` of the daemon, for its address and state directory")
 	asJSON := fs.Bool("json", false, "print the daemon's status as it gives it (JSON)")
 	return func(ctx context.Context, env *cli.Env, _ []string) error {
-		c, err := config.Read(*path, given(fs, "config"))
+		c, err := conf()
 		if err != nil {
 			return err
 		}

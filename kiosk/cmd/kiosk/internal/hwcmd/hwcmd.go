@@ -67,23 +67,12 @@ func Panel() *cli.Command {
 		}}
 }
 
-// readConfig reads the file the daemon would: --config, or the default
-// path, whose absence means the defaults.
-func readConfig(fs *flag.FlagSet) func() (config.Config, error) {
-	path := fs.String("config", config.DefaultPath, "TOML `file` to read the source and its settings from; when the default is absent, the defaults")
-	return func() (config.Config, error) {
-		named := false
-		fs.Visit(func(f *flag.Flag) { named = named || f.Name == "config" })
-		return config.Read(*path, named)
-	}
-}
-
 // clock formats t for a line of output: the time of day, to the
 // millisecond.
 func clock(t time.Time) string { return t.Format("15:04:05.000") }
 
 func listen(fs *flag.FlagSet) cli.Action {
-	conf := readConfig(fs)
+	conf := config.FileFlag(fs, "TOML `file` to read the scanner source from")
 	count := fs.Int("count", 0, "stop after `N` scans; 0: until interrupted")
 	return func(ctx context.Context, env *cli.Env, args []string) error {
 		c, err := conf()
@@ -191,7 +180,7 @@ func generate(fs *flag.FlagSet) cli.Action {
 }
 
 func panelTest(fs *flag.FlagSet) cli.Action {
-	conf := readConfig(fs)
+	conf := config.FileFlag(fs, "TOML `file` to read the panel source and its pins from")
 	step := fs.Duration("step", 2*time.Second, "how long each output is shown; longer than the longest tone (1.6 s)")
 	listenFor := fs.Duration("listen", 0, "how long to print inputs after the outputs; 0: until interrupted")
 	return func(ctx context.Context, env *cli.Env, args []string) error {

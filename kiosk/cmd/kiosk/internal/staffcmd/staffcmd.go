@@ -64,15 +64,13 @@ func Command() *cli.Command {
 // --state-dir, else kiosk.state_dir of the configuration file, as the
 // daemon reads it.
 func accountsFlags(fs *flag.FlagSet) func() (*staff.Accounts, error) {
-	path := fs.String("config", config.DefaultPath, "TOML `file` whose kiosk.state_dir holds the accounts; when the default is absent, the defaults")
+	conf := config.FileFlag(fs, "TOML `file` whose kiosk.state_dir holds the accounts")
 	stateDir := fs.String("state-dir", "", "the daemon's state `directory` (default: kiosk.state_dir of the configuration file)")
 	return func() (*staff.Accounts, error) {
 		if *stateDir != "" {
 			return staff.NewAccounts(*stateDir), nil
 		}
-		named := false
-		fs.Visit(func(f *flag.Flag) { named = named || f.Name == "config" })
-		c, err := config.Read(*path, named)
+		c, err := conf()
 		if err != nil {
 			return nil, err
 		}
