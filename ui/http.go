@@ -29,9 +29,17 @@ const maxSimScan = 4 << 10
 
 // securityHeaders sets the headers every response carries.
 func securityHeaders(next http.Handler) http.Handler {
+	return SecurityHeaders(next, contentSecurityPolicy)
+}
+
+// SecurityHeaders sets the headers every response of a page served here
+// carries, with csp its Content-Security-Policy: no sniffing, no
+// referrer, no framing, no cross-origin use. The kiosk page and the staff
+// dashboard each give their own policy.
+func SecurityHeaders(next http.Handler, csp string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
@@ -134,6 +142,7 @@ func (s *Server) status(ctx context.Context) (Status, error) {
 	if st.Screen == "" {
 		st.Screen = s.cfg.Views.View().Screen
 	}
+	st.Browser = s.Browser() // only the Server knows it
 	return st, nil
 }
 

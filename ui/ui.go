@@ -159,26 +159,8 @@ func New(cfg Config) *Server {
 	if s.cfg.BrowserTimeout <= 0 {
 		s.cfg.BrowserTimeout = DefaultBrowserTimeout
 	}
-	s.cfg.Status = s.withBrowser(cfg.Status)
 	s.handler = s.routes()
 	return s
-}
-
-// withBrowser is status with the browser's heartbeat added, which only the
-// Server knows: the caller's callback cannot fill it. Nil status reports
-// the heartbeat alone (and the screen, which the Server fills).
-func (s *Server) withBrowser(status func(context.Context) (Status, error)) func(context.Context) (Status, error) {
-	return func(ctx context.Context) (Status, error) {
-		var st Status
-		if status != nil {
-			var err error
-			if st, err = status(ctx); err != nil {
-				return Status{}, err
-			}
-		}
-		st.Browser = s.Browser()
-		return st, nil
-	}
 }
 
 // Status is the kiosk's status as GET /api/v1/status reports it:

@@ -352,21 +352,16 @@ func (s *Server) routes() http.Handler {
 	return securityHeaders(mux)
 }
 
-// securityHeaders sets the headers every answer carries. No HSTS: with a
+// securityHeaders sets the headers every answer carries: the kiosk page's
+// (ui.SecurityHeaders) with the dashboard's policy, and no-store, as
+// every answer is live or personal to the session. No HSTS: with a
 // self-signed certificate it would forbid the browser's one-time
 // exception, and leave staff locked out.
 func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Cache-Control", "no-store")
+	return ui.SecurityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
-	})
+	}), contentSecurityPolicy)
 }
 
 // contentTypes are those of the files in web/.
