@@ -46,16 +46,7 @@ type Config struct {
 	// (ui.Config.Status). Nil: no status metrics, only what Show and
 	// ObserveScan count.
 	Status func(ctx context.Context) (ui.Status, error)
-	// OldestPending is when the oldest check-in not yet acknowledged
-	// upstream was recorded; zero if none (outbox.Stats.OldestPending).
-	// Nil: kiosk_outbox_oldest_pending_age_seconds is not exported.
-	OldestPending func(ctx context.Context) (time.Time, error)
-	// BrowserLastHeartbeat is when the kiosk page last sent a heartbeat;
-	// zero if never. Nil: kiosk_browser_heartbeat_age_seconds is not
-	// exported.
-	BrowserLastHeartbeat func() time.Time
-	// StatusTimeout bounds each call of Status and OldestPending. 0:
-	// DefaultStatusTimeout.
+	// StatusTimeout bounds each call of Status. 0: DefaultStatusTimeout.
 	StatusTimeout time.Duration
 	// Now is the time ages are measured at. Nil: time.Now.
 	Now func() time.Time
@@ -304,26 +295,6 @@ func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	cfg := c.m.cfg
 	now := cfg.Now()
-	if f := cfg.BrowserLastHeartbeat; f != nil {
-		last := f()
-		if last.IsZero() {
-			last = c.m.start
-		}
-		ch <- gauge(descBrowser, max(now.Sub(last).Seconds(), 0))
-	}
-	if f := cfg.OldestPending; f != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.StatusTimeout)
-		oldest, err := f(ctx)
-		cancel()
-		switch {
-		case err != nil:
-			ch <- prometheus.NewInvalidMetric(descOldestPending, fmt.Errorf("oldest pending: %w", err))
-		case oldest.IsZero():
-			ch <- gauge(descOldestPending, 0)
-		default:
-			ch <- gauge(descOldestPending, max(now.Sub(oldest).Seconds(), 0))
-		}
-	}
 	if cfg.Status == nil {
 		return
 	}
@@ -342,6 +313,16 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(descQuarantined, float64(st.Outbox.Quarantined))
 	ch <- gauge(descLastUpload, unix(st.Outbox.LastUpload))
 	ch <- gauge(descCommitFailed, bit(st.Outbox.LastError != ""))
+	oldest := 0.0 // none waiting
+	if !st.Outbox.OldestPending.IsZero() {
+		oldest = max(now.Sub(st.Outbox.OldestPending).Seconds(), 0)
+	}
+	ch <- gauge(descOldestPending, oldest)
+	last := st.Browser.LastHeartbeat
+	if last.IsZero() { // never: as old as the daemon, so a page that never came trips an alert
+		last = c.m.start
+	}
+	ch <- gauge(descBrowser, max(now.Sub(last).Seconds(), 0))
 
 	for _, d := range []struct {
 		name string

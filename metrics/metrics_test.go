@@ -112,7 +112,8 @@ func fullStatus() ui.Status {
 		Display: ui.Device{State: ui.DeviceNone},
 		Printer: ui.Device{Source: "lp:/dev/usb/lp0", State: ui.DeviceDisconnected},
 		Outbox: ui.Outbox{Pending: 7, UploadedTotal: 1234, Quarantined: 2,
-			LastUpload: t0.Add(-time.Minute)},
+			LastUpload: t0.Add(-time.Minute), OldestPending: t0.Add(-10 * time.Minute)},
+		Browser: ui.BrowserState{State: ui.BrowserOK, LastHeartbeat: t0.Add(-3 * time.Second)},
 		Upload: ui.Upload{LastAttempt: t0.Add(-30 * time.Second), LastError: "post batch: connection refused",
 			LastHeartbeat: t0.Add(-2 * time.Minute), HeadState: "tail_deleted"},
 		Clock: ui.Clock{State: kiosk.ClockImplausible, Trusted: t0.Add(-time.Hour)},
@@ -161,8 +162,8 @@ func TestStatusGauges(t *testing.T) {
 		`kiosk_lists_stale`:                                         1,
 		`kiosk_lists_skipped_keys`:                                  1,
 		// Not configured: not exported.
-		`kiosk_browser_heartbeat_age_seconds`:     absent,
-		`kiosk_outbox_oldest_pending_age_seconds`: absent,
+		`kiosk_browser_heartbeat_age_seconds`:     3,   // from the status
+		`kiosk_outbox_oldest_pending_age_seconds`: 600, // from the status
 	})
 	n := 0
 	for name := range samples {
@@ -263,16 +264,17 @@ func TestAges(t *testing.T) {
 		f()
 	}
 	m := metrics.New(metrics.Config{
-		Now:                  func() (t time.Time) { at(func() { t = now }); return t },
-		OldestPending:        func(context.Context) (t time.Time, err error) { at(func() { t = oldest }); return t, nil },
-		BrowserLastHeartbeat: func() (t time.Time) { at(func() { t = beat }); return t },
+		Now: func() (t time.Time) { at(func() { t = now }); return t },
+		Status: func(context.Context) (st ui.Status, err error) {
+			at(func() { st.Outbox.OldestPending, st.Browser.LastHeartbeat = oldest, beat })
+			return st, nil
+		},
 	})
 	at(func() { now = t0.Add(7 * time.Second) })
 	samples, _, _ := scrape(t, m.Handler())
 	want(t, samples, map[string]float64{
 		`kiosk_browser_heartbeat_age_seconds`:     7,
-		`kiosk_outbox_oldest_pending_age_seconds`: 0,
-		`kiosk_status_up`:                         absent, // no Status configured
+		`kiosk_outbox_oldest_pending_age_seconds`: 0, // none waiting
 	})
 	at(func() { oldest, beat = t0.Add(-90*time.Second), t0.Add(5*time.Second) })
 	samples, _, _ = scrape(t, m.Handler())
@@ -307,8 +309,7 @@ func TestStatusError(t *testing.T) {
 	var sv statusVar
 	sv.set(fullStatus(), errors.New("stats: database is locked"))
 	var log syncBuffer
-	m := metrics.New(metrics.Config{Status: sv.get, Log: slog.New(slog.NewTextHandler(&log, nil)),
-		OldestPending: func(context.Context) (time.Time, error) { return time.Time{}, errors.New("stats: database is locked") }})
+	m := metrics.New(metrics.Config{Status: sv.get, Log: slog.New(slog.NewTextHandler(&log, nil))})
 	m.Show(kiosk.View{Rev: 1, Screen: kiosk.ScreenSuccess, Code: "K7Q4XZ"})
 	samples, _, _ := scrape(t, m.Handler())
 	want(t, samples, map[string]float64{
@@ -321,7 +322,7 @@ func TestStatusError(t *testing.T) {
 		`kiosk_device_state{device="scanner",state="ok"}`: absent,
 	})
 	logged := log.String()
-	for _, w := range []string{"metrics scrape incomplete", "status: stats: database is locked", "oldest pending: stats: database is locked"} {
+	for _, w := range []string{"metrics scrape incomplete", "status: stats: database is locked"} {
 		if !strings.Contains(logged, w) {
 			t.Errorf("log = %q; want it to say %q", logged, w)
 		}

@@ -261,6 +261,10 @@ type Outbox struct {
 	LastUpload    time.Time // last acknowledged upload; zero: never (null in JSON)
 	Quarantined   int64     // check-ins the upstream rejected, set aside for staff
 	LastError     string    // why the last commit failed (disk full, I/O error); "" if it worked
+	// OldestPending is when the oldest check-in not yet acknowledged was
+	// recorded; zero (null in JSON) when none waits. Its age is how far
+	// behind the upstream is.
+	OldestPending time.Time
 }
 
 type outboxJSON struct {
@@ -269,11 +273,12 @@ type outboxJSON struct {
 	LastUpload    *time.Time `json:"last_upload"`
 	Quarantined   int64      `json:"quarantined"`
 	LastError     string     `json:"last_error"`
+	OldestPending *time.Time `json:"oldest_pending"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (o Outbox) MarshalJSON() ([]byte, error) {
-	return json.Marshal(outboxJSON{o.Pending, o.UploadedTotal, jsonTime(o.LastUpload), o.Quarantined, o.LastError})
+	return json.Marshal(outboxJSON{o.Pending, o.UploadedTotal, jsonTime(o.LastUpload), o.Quarantined, o.LastError, jsonTime(o.OldestPending)})
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -283,7 +288,7 @@ func (o *Outbox) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*o = Outbox{Pending: j.Pending, UploadedTotal: j.UploadedTotal, LastUpload: goTime(j.LastUpload),
-		Quarantined: j.Quarantined, LastError: j.LastError}
+		Quarantined: j.Quarantined, LastError: j.LastError, OldestPending: goTime(j.OldestPending)}
 	return nil
 }
 

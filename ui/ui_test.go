@@ -444,7 +444,8 @@ func TestStatus(t *testing.T) {
 			Panel:   Device{Source: "gpio:/dev/gpiochip0", State: DeviceFault, Error: "open /dev/gpiochip0: permission denied"},
 			Display: Device{State: DeviceNone},
 			Printer: Device{Source: "lp:/dev/usb/lp0", State: DeviceFault, Error: "paper out"},
-			Outbox:  Outbox{Pending: 3, UploadedTotal: 12, LastUpload: last, Quarantined: 1, LastError: "disk full"},
+			Outbox: Outbox{Pending: 3, UploadedTotal: 12, LastUpload: last, Quarantined: 1, LastError: "disk full",
+				OldestPending: last.Add(-30 * time.Minute)},
 			Upload: Upload{LastAttempt: last.Add(time.Minute), LastError: "upstream: 503",
 				LastHeartbeat: last.Add(-time.Minute), HeadState: "behind"},
 			Clock: Clock{State: kiosk.ClockImplausible, Trusted: last.Add(-time.Hour)},
@@ -462,7 +463,7 @@ func TestStatus(t *testing.T) {
 	want := `{"screen":"confirm","service":{"state":"in_service"},"scanner":{"source":"sim","state":"ok"},` +
 		`"panel":{"source":"gpio:/dev/gpiochip0","state":"fault","error":"open /dev/gpiochip0: permission denied"},` +
 		`"display":{"source":"","state":"none"},"printer":{"source":"lp:/dev/usb/lp0","state":"fault","error":"paper out"},` +
-		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z","quarantined":1,"last_error":"disk full"},` +
+		`"outbox":{"pending":3,"uploaded_total":12,"last_upload":"2025-11-25T14:00:00Z","quarantined":1,"last_error":"disk full","oldest_pending":"2025-11-25T13:30:00Z"},` +
 		`"upload":{"last_attempt":"2025-11-25T14:01:00Z","last_error":"upstream: 503","last_heartbeat":"2025-11-25T13:59:00Z","head_state":"behind"},` +
 		`"clock":{"state":"implausible","trusted":"2025-11-25T13:00:00Z"},` +
 		`"lists":{"trust_seq":4,"revocations_seq":17,"revocations_issued_at":"2025-11-25T06:00:00Z","stale":true,"skipped_keys":2},` +
@@ -513,7 +514,7 @@ func TestStatusDefaults(t *testing.T) {
 	_, b := get(t, h.base+"/api/v1/status")
 	want := `{"screen":"idle","service":{"state":"in_service"},"scanner":{"source":"","state":"unknown"},"panel":{"source":"","state":"unknown"},` +
 		`"display":{"source":"","state":"unknown"},"printer":{"source":"","state":"unknown"},` +
-		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null,"quarantined":0,"last_error":""},` +
+		`"outbox":{"pending":0,"uploaded_total":0,"last_upload":null,"quarantined":0,"last_error":"","oldest_pending":null},` +
 		`"upload":{"last_attempt":null,"last_error":"","last_heartbeat":null,"head_state":""},` +
 		`"clock":{"state":"unknown","trusted":null},` +
 		`"lists":{"trust_seq":0,"revocations_seq":0,"revocations_issued_at":null,"stale":false,"skipped_keys":0},` +

@@ -298,12 +298,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// server adds the browser's heartbeat), and count the flow's screens.
 	m.metrics = metrics.New(metrics.Config{
 		Status: func(ctx context.Context) (ui.Status, error) { return m.server.Status(ctx) },
-		OldestPending: func(ctx context.Context) (time.Time, error) {
-			st, err := m.store.Stats(ctx)
-			return st.OldestPending, err
-		},
-		BrowserLastHeartbeat: func() time.Time { return m.server.Browser().LastHeartbeat },
-		Log:                  log.With("part", "metrics"),
+		Log:    log.With("part", "metrics"),
 	})
 	m.server = ui.New(ui.Config{
 		Views:   m.flow,
@@ -479,7 +474,7 @@ func (m *Main) status(ctx context.Context) (ui.Status, error) {
 		Display: displayStatus(m.Config.Display, m.display),
 		Printer: printerStatus(m.Config.Printer, m.printer),
 		Outbox: ui.Outbox{Pending: st.Pending, UploadedTotal: st.Uploaded, LastUpload: st.LastUpload,
-			Quarantined: st.Quarantined},
+			Quarantined: st.Quarantined, OldestPending: st.OldestPending},
 		Clock: ui.Clock{Trusted: m.clock.Trusted()},
 	}
 	now, state := m.clock.Now()
