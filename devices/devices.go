@@ -221,11 +221,10 @@ var _ kiosk.ViewSink = (*PanelSink)(nil)
 func (p *PanelSink) Show(v kiosk.View) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	entered := v.Screen != p.last.Screen
 	p.last = v
 	p.apply()
-	if !entered {
-		return // the same screen, updated (extended, a language, a receipt)
+	if !v.Entered() {
+		return // the same screen, updated in place (extended, a language, a receipt)
 	}
 	// A failing output is its driver's to report (State, on the status);
 	// the screen still shows, and the flow does not wait.

@@ -116,11 +116,13 @@ func TestPanelSink(t *testing.T) {
 		{kiosk.View{Screen: kiosk.ScreenIdle}, panel.Ready, false, nil},
 		{kiosk.View{Screen: kiosk.ScreenConfirm}, panel.Busy, false, nil},
 		{kiosk.View{Screen: kiosk.ScreenSuccess, Receipt: kiosk.ReceiptPrinting}, panel.Busy, false, []panel.Tone{panel.Success}},
-		{kiosk.View{Screen: kiosk.ScreenSuccess, Receipt: kiosk.ReceiptPrinted}, panel.Busy, false, nil}, // updated: no second tone
+		{kiosk.View{Screen: kiosk.ScreenSuccess, Receipt: kiosk.ReceiptPrinted, Since: 3}, panel.Busy, false, nil}, // updated in place: no second tone
 		{kiosk.View{Screen: kiosk.ScreenSeeStaff, Reason: kiosk.ReasonCardRevoked}, panel.Attention, true, []panel.Tone{panel.Refusal}},
 		{kiosk.View{Screen: kiosk.ScreenHelp}, panel.Attention, true, []panel.Tone{panel.Call}},
-		{kiosk.View{Screen: kiosk.ScreenHelp}, panel.Attention, true, nil}, // extended: no second call
+		{kiosk.View{Screen: kiosk.ScreenHelp, Since: 6}, panel.Attention, true, nil}, // extended in place: no second call
 		{kiosk.View{Screen: kiosk.ScreenAlready}, panel.Busy, false, []panel.Tone{panel.Success}},
+		{kiosk.View{Screen: kiosk.ScreenSeeStaff, Reason: kiosk.ReasonCardExpired}, panel.Attention, true, []panel.Tone{panel.Refusal}},
+		{kiosk.View{Screen: kiosk.ScreenSeeStaff, Reason: kiosk.ReasonCardExpired}, panel.Attention, true, []panel.Tone{panel.Refusal}}, // a second card refused: a second tone
 		{kiosk.View{Screen: kiosk.ScreenIdle, Reason: kiosk.ReasonScannerUnavailable}, panel.Attention, true, nil},
 		{kiosk.View{Screen: kiosk.ScreenOutOfService, Reason: kiosk.ReasonEnclosureOpen}, panel.OutOfService, true, nil},
 		{kiosk.View{Screen: kiosk.ScreenIdle}, panel.Ready, false, nil},

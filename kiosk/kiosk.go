@@ -231,6 +231,11 @@ func (v View) Answers(rev uint64) bool {
 	return rev >= since && rev <= v.Rev
 }
 
+// Entered reports whether v is a screen just entered, not one updated in
+// place (Since is Rev): what the panel's tones, the metrics' counts and
+// the staff's alerts go by. A view without Since counts as entered.
+func (v View) Entered() bool { return v.Since == 0 || v.Since == v.Rev }
+
 // ViewSink receives every view the flow shows. Show is called on the flow's
 // goroutine and must not block: a slow consumer drops, never delays.
 type ViewSink interface {

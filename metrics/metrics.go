@@ -18,12 +18,10 @@ package metrics
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,22 +64,9 @@ type Metrics struct {
 	refusals *prometheus.CounterVec
 	help     prometheus.Counter
 	scan     prometheus.Histogram
-
-	seed maphash.Seed
-	mu   sync.Mutex
-	on   onScreen // what is on screen, as far as counting needs it
 }
 
 var _ kiosk.ViewSink = (*Metrics)(nil)
-
-// onScreen is what tells a screen entered from the same screen updated in
-// place. The confirmation code is kept as a hash: the metrics hold no
-// personal data, not even in memory.
-type onScreen struct {
-	screen kiosk.Screen
-	reason kiosk.Reason
-	code   uint64
-}
 
 // New returns the kiosk's metrics, registered on a registry of their own
 // together with the Go runtime's and the process's (memory, CPU: the idle
@@ -100,14 +85,13 @@ func New(cfg Config) *Metrics {
 		cfg:   cfg,
 		start: cfg.Now(),
 		reg:   prometheus.NewRegistry(),
-		seed:  maphash.MakeSeed(),
 		checkins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kiosk_checkins_total",
 			Help: "Check-in screens entered, by outcome: checked_in (recorded, the success screen) or already (checked in earlier the same day).",
 		}, []string{"outcome"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kiosk_refusals_total",
-			Help: "See-staff screens entered, by reason code (card_expired, card_revoked, person_denied, record_failed...; other for a code this version does not know). The same reason shown again with no other screen between counts once.",
+			Help: "See-staff screens entered, by reason code (card_expired, card_revoked, person_denied, record_failed...; other for a code this version does not know). A screen updated in place (another language, more time) counts once.",
 		}, []string{"reason"}),
 		help: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kiosk_help_requests_total",
@@ -157,21 +141,13 @@ const (
 // check-in, an already screen a repeat, a see_staff screen a refusal by its
 // reason, a help screen a request for a human. The flow shows a screen
 // again, with a new Rev, when it changes in place (a receipt printed, a
-// language chosen, more time asked for): that is not a second check-in, so
-// a screen counts only when the one before it was another screen, another
-// person's (Code) or another refusal (Reason).
+// language chosen, more time asked for): that is not a second check-in,
+// and kiosk.View.Entered tells it apart.
 //
-// It is called on the flow's goroutine and holds a lock no scrape takes.
+// It is called on the flow's goroutine; the counters are safe for
+// scrapes.
 func (m *Metrics) Show(v kiosk.View) {
-	now := onScreen{screen: v.Screen, reason: v.Reason}
-	if v.Code != "" {
-		now.code = maphash.String(m.seed, v.Code)
-	}
-	m.mu.Lock()
-	entered := now != m.on
-	m.on = now
-	m.mu.Unlock()
-	if !entered {
+	if !v.Entered() {
 		return
 	}
 	switch v.Screen {

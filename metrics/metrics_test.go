@@ -344,6 +344,10 @@ func TestCountsEnteredScreens(t *testing.T) {
 	idle := kiosk.View{Screen: kiosk.ScreenIdle}
 	confirm := kiosk.View{Screen: kiosk.ScreenConfirm, Name: "Maria Lopez"}
 	with := func(v kiosk.View, f func(*kiosk.View)) kiosk.View { f(&v); return v }
+	// again marks v as the screen before it, updated in place (the flow
+	// keeps its Since); every other view is a screen entered.
+	const inPlace = ^uint64(0)
+	again := func(v kiosk.View) kiosk.View { v.Since = inPlace; return v }
 	for _, tt := range []struct {
 		name  string
 		views []kiosk.View
@@ -352,16 +356,16 @@ func TestCountsEnteredScreens(t *testing.T) {
 		{"success updated in place", []kiosk.View{
 			idle, confirm,
 			with(success("AAA111"), func(v *kiosk.View) { v.Receipt = kiosk.ReceiptPrinting }),
-			with(success("AAA111"), func(v *kiosk.View) { v.Receipt = kiosk.ReceiptPrinted }),
-			with(success("AAA111"), func(v *kiosk.View) { v.Lang = "es"; v.Notice = "Ventanilla 3" }),
-			with(success("AAA111"), func(v *kiosk.View) { v.Lang = "es"; v.Expires = t0.Add(time.Minute) }),
+			again(with(success("AAA111"), func(v *kiosk.View) { v.Receipt = kiosk.ReceiptPrinted })),
+			again(with(success("AAA111"), func(v *kiosk.View) { v.Lang = "es"; v.Notice = "Ventanilla 3" })),
+			again(with(success("AAA111"), func(v *kiosk.View) { v.Lang = "es"; v.Expires = t0.Add(time.Minute) })),
 			idle,
 		}, map[string]float64{
 			`kiosk_checkins_total{outcome="checked_in"}`: 1,
 			`kiosk_checkins_total{outcome="already"}`:    0,
 		}},
 		{"a household", []kiosk.View{
-			confirm, success("AAA111"), idle, confirm, success("BBB222"), success("BBB222"),
+			confirm, success("AAA111"), idle, confirm, success("BBB222"), again(success("BBB222")),
 			// Another person's success straight after: entered too.
 			success("CCC333"),
 		}, map[string]float64{
@@ -369,7 +373,7 @@ func TestCountsEnteredScreens(t *testing.T) {
 		}},
 		{"already", []kiosk.View{
 			kiosk.View{Screen: kiosk.ScreenAlready, Code: "AAA111"},
-			with(kiosk.View{Screen: kiosk.ScreenAlready, Code: "AAA111"}, func(v *kiosk.View) { v.Lang = "fr" }),
+			again(with(kiosk.View{Screen: kiosk.ScreenAlready, Code: "AAA111"}, func(v *kiosk.View) { v.Lang = "fr" })),
 			kiosk.View{Screen: kiosk.ScreenAlready, Code: "BBB222"},
 			success("BBB222"),
 		}, map[string]float64{
@@ -378,7 +382,7 @@ func TestCountsEnteredScreens(t *testing.T) {
 		}},
 		{"refusals", []kiosk.View{
 			refused(kiosk.ReasonCardExpired),
-			with(refused(kiosk.ReasonCardExpired), func(v *kiosk.View) { v.Lang = "ar" }),
+			again(with(refused(kiosk.ReasonCardExpired), func(v *kiosk.View) { v.Lang = "ar" })),
 			refused(kiosk.ReasonCardRevoked),
 			idle,
 			refused(kiosk.ReasonCardExpired),
@@ -395,15 +399,25 @@ func TestCountsEnteredScreens(t *testing.T) {
 			`kiosk_checkins_total{outcome="checked_in"}`:              0,
 		}},
 		{"help", []kiosk.View{
-			{Screen: kiosk.ScreenHelp}, {Screen: kiosk.ScreenHelp, Lang: "uk"}, idle, {Screen: kiosk.ScreenHelp},
+			{Screen: kiosk.ScreenHelp}, again(kiosk.View{Screen: kiosk.ScreenHelp, Lang: "uk"}), idle, {Screen: kiosk.ScreenHelp},
 		}, map[string]float64{
 			`kiosk_help_requests_total`: 2,
+		}},
+		{"the same refusal again, a screen entered again", []kiosk.View{
+			refused(kiosk.ReasonCardExpired), refused(kiosk.ReasonCardExpired),
+		}, map[string]float64{
+			`kiosk_refusals_total{reason="card_expired"}`: 2, // two scans, two refusals
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m := metrics.New(metrics.Config{})
+			var since uint64
 			for i, v := range tt.views {
 				v.Rev = uint64(i + 1)
+				if v.Since != inPlace {
+					since = v.Rev
+				}
+				v.Since = since
 				m.Show(v)
 			}
 			samples, _, _ := scrape(t, m.Handler())
@@ -423,8 +437,9 @@ func TestShowWhileScraping(t *testing.T) {
 		defer close(done)
 		for i := range 200 {
 			code := "C" + strconv.Itoa(i)
-			m.Show(kiosk.View{Rev: uint64(2*i + 1), Screen: kiosk.ScreenSuccess, Code: code})
-			m.Show(kiosk.View{Rev: uint64(2*i + 2), Screen: kiosk.ScreenSuccess, Code: code, Receipt: kiosk.ReceiptPrinted})
+			entered := uint64(2*i + 1)
+			m.Show(kiosk.View{Rev: entered, Since: entered, Screen: kiosk.ScreenSuccess, Code: code})
+			m.Show(kiosk.View{Rev: entered + 1, Since: entered, Screen: kiosk.ScreenSuccess, Code: code, Receipt: kiosk.ReceiptPrinted})
 			m.ObserveScan(time.Millisecond)
 		}
 	}()

@@ -80,16 +80,11 @@ func (m *Main) StaffAddr() string {
 // staffAlerts raises the dashboard's alerts for the screens that need a
 // person: help asked, a person sent to staff (with the reason's code,
 // never who). It runs on the flow's goroutine; Raise never blocks.
-type staffAlerts struct {
-	s    *staff.Server
-	last kiosk.Screen
-}
+type staffAlerts struct{ s *staff.Server }
 
 func (a *staffAlerts) Show(v kiosk.View) {
-	entered := v.Screen != a.last
-	a.last = v.Screen
-	if !entered {
-		return
+	if !v.Entered() {
+		return // updated in place: alerted already
 	}
 	switch v.Screen {
 	case kiosk.ScreenHelp:
