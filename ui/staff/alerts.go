@@ -1,12 +1,26 @@
 package staff
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"regexp"
 	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
 )
+
+// alertsFileName keeps the open alerts, in the staff directory (Dir), so
+// that a restart of the daemon (a crash, an update, the watchdog) does not
+// silently drop a help call nobody has answered yet.
+const alertsFileName = "alerts.json"
+
+// maxOpenAlerts bounds the alerts kept: one per kind is open at most, and
+// kinds are few; anything past this is a file not of our making.
+const maxOpenAlerts = 64
 
 // The kinds of alert the dashboard knows; it shows any other kind too,
 // by its name.
@@ -35,11 +49,71 @@ var alertKind = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 // maxAlertDetail bounds a detail, in bytes: a line on the dashboard.
 const maxAlertDetail = 200
 
-// alerts are the open alerts, oldest first.
+// alerts are the open alerts, oldest first. Every change bumps gen, and
+// the saver (Server.saveLoop) writes the list to the alerts file whenever
+// gen has moved past what it last wrote.
 type alerts struct {
 	mu   sync.Mutex
 	next uint64
 	open []Alert
+	gen  uint64 // changes so far
+}
+
+// alertsFile is the alerts file as written: {"next":N,"open":[...]}.
+type alertsFile struct {
+	Next uint64  `json:"next"`
+	Open []Alert `json:"open"`
+}
+
+// load reads the alerts left open by the previous run from path. No file
+// is no alerts. A file that cannot be read or parsed is an error, and the
+// alerts stay empty: the dashboard must run all the same.
+func (a *alerts) load(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read alerts: %w", err)
+	}
+	var f alertsFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("parse alerts %s: %w", path, err)
+	}
+	if len(f.Open) > maxOpenAlerts {
+		return fmt.Errorf("parse alerts %s: %d open; at most %d", path, len(f.Open), maxOpenAlerts)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.next = f.Next
+	for _, x := range f.Open {
+		if !alertKind.MatchString(x.Kind) || len(x.Detail) > maxAlertDetail || x.ID == 0 {
+			continue // not ours: dropped rather than shown
+		}
+		a.next = max(a.next, x.ID)
+		a.open = append(a.open, x)
+	}
+	return nil
+}
+
+// snapshot returns the file's contents now, and the change they are of.
+func (a *alerts) snapshot() ([]byte, uint64, error) {
+	a.mu.Lock()
+	f := alertsFile{Next: a.next, Open: append([]Alert{}, a.open...)}
+	gen := a.gen
+	a.mu.Unlock()
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode alerts: %w", err)
+	}
+	return b, gen, nil
+}
+
+// changed returns the count of changes so far.
+func (a *alerts) changed() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gen
 }
 
 // raise opens an alert of kind unless one of that kind is open already,
@@ -60,6 +134,7 @@ func (a *alerts) raise(kind, detail string, now time.Time) bool {
 		return false
 	}
 	a.next++
+	a.gen++
 	a.open = append(a.open, Alert{ID: a.next, Kind: kind, Detail: detail, Raised: now.UTC()})
 	return true
 }
@@ -81,7 +156,11 @@ func (a *alerts) close(id uint64) bool {
 	defer a.mu.Unlock()
 	n := len(a.open)
 	a.open = slices.DeleteFunc(a.open, func(x Alert) bool { return x.ID == id })
-	return len(a.open) < n
+	if len(a.open) == n {
+		return false
+	}
+	a.gen++
+	return true
 }
 
 // list returns a copy of the open alerts, oldest first; never nil, so it

@@ -58,12 +58,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/ui"
 )
 
@@ -71,7 +73,8 @@ import (
 var webFS embed.FS
 
 // DirName is the directory, under the kiosk's state directory, of the
-// dashboard's files: accounts.json, audit.log, cert.pem and key.pem.
+// dashboard's files: accounts.json, audit.log (and audit.log.1, the one
+// before), alerts.json, cert.pem and key.pem.
 const DirName = "staff"
 
 // Dir is the dashboard's directory for the state directory stateDir.
@@ -142,6 +145,10 @@ type Server struct {
 	throttle throttle
 	auditLog *auditLog
 	alerts   alerts
+	// alertsPath is the alerts file; alertsDirty (one token) wakes the
+	// saver after a change.
+	alertsPath  string
+	alertsDirty chan struct{}
 
 	// hashing lets one login hash at a time: argon2id takes its memory
 	// for each, and a Pi has little.
@@ -208,6 +215,18 @@ func New(cfg Config) (*Server, error) {
 		hashing:     make(chan struct{}, 1),
 		poke:        make(chan struct{}, 1),
 		dashboards:  make(map[*dashboard]struct{}),
+		alertsPath:  filepath.Join(dir, alertsFileName),
+		alertsDirty: make(chan struct{}, 1),
+	}
+	if err := s.alerts.load(s.alertsPath); err != nil {
+		// The dashboard runs without them rather than not at all; the
+		// file is kept aside for a person to read, not overwritten.
+		s.log.Warn("staff: the alerts left open before the restart are lost", "err", err)
+		if rerr := os.Rename(s.alertsPath, s.alertsPath+".bad"); rerr != nil {
+			s.log.Warn("staff: keep the unreadable alerts file aside", "err", rerr)
+		}
+	} else if n := len(s.alerts.list()); n > 0 {
+		s.log.Info("staff: alerts still open from before the restart", "open", n)
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -227,7 +246,56 @@ func (s *Server) Raise(kind, detail string) {
 		return
 	}
 	s.log.Info("staff: alert", "kind", kind)
+	s.alertsChanged()
 	s.pokeNow()
+}
+
+// alertsChanged wakes the saver; it never blocks.
+func (s *Server) alertsChanged() {
+	select {
+	case s.alertsDirty <- struct{}{}:
+	default: // a save is due already
+	}
+}
+
+// alertsRetry is how long the saver waits before it tries again to write
+// an alerts file it could not.
+const alertsRetry = 5 * time.Second
+
+// saveLoop writes the open alerts to the alerts file after each change,
+// until ctx ends, and once more then if they changed. It writes off the
+// callers' goroutines: Raise runs on the kiosk's flow, which must not wait
+// for a disk. An alert raised in the few milliseconds before a crash can
+// be lost; one raised before that survives the restart.
+func (s *Server) saveLoop(ctx context.Context) {
+	var saved uint64 // the change last written; 0 is what was loaded
+	var retry <-chan time.Time
+	save := func() {
+		b, gen, err := s.alerts.snapshot()
+		if err == nil && gen == saved {
+			return
+		}
+		if err == nil {
+			err = atomicfile.Write(s.alertsPath, b, 0o600)
+		}
+		if err != nil {
+			s.log.Warn("staff: save the open alerts", "err", err)
+			retry = time.After(alertsRetry)
+			return
+		}
+		saved, retry = gen, nil
+	}
+	save()
+	for {
+		select {
+		case <-ctx.Done():
+			save()
+			return
+		case <-s.alertsDirty:
+		case <-retry:
+		}
+		save()
+	}
 }
 
 // Alerts returns the open alerts, oldest first.
@@ -290,6 +358,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(pushed)
 		s.pushLoop(pctx)
 	}()
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		s.saveLoop(pctx)
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, tlsConf)) }()
@@ -307,6 +380,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopPush()
 	<-pushed
+	<-saved
 	s.closeDashboards()
 	s.conns.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -463,6 +537,7 @@ func (s *Server) handleAck(w http.ResponseWriter, r *http.Request, sess session)
 		return
 	}
 	s.alerts.close(id)
+	s.alertsChanged()
 	s.pokeNow()
 	writeJSON(w, http.StatusOK, apiBody{Status: "ok"})
 }
