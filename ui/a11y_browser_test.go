@@ -242,7 +242,7 @@ func (p *a11yPage) resize(s a11ySize) {
 
 // a11yFinding is one thing wrong on a screen: its kind (missing_text,
 // overflow, contrast, target_size, covered, order, direction,
-// colour_only, scroll, render), the element, and what was measured.
+// colour_only, scroll, icon, render), the element, and what was measured.
 type a11yFinding struct {
 	Kind  string `json:"kind"`
 	Where string `json:"where"`
@@ -316,7 +316,7 @@ func (p *a11yPage) screenshot(name string) {
 // language at every size and fails on what a person could not read or
 // reach: missing text, text cut or spilling, scrolling sideways, contrast
 // under AA (4.5:1, 3:1 for large text, icons and button edges), a target
-// under 48×48 CSS px or covered, Yes and No out of reading order, Arabic
+// under 48×48 CSS px or covered, a step or a button without an icon, Yes and No out of reading order, Arabic
 // not mirrored, a held button told apart by colour alone. At 200 % zoom
 // the screen may scroll, but every target must be reachable.
 //
@@ -354,7 +354,9 @@ func TestKioskPageAccessible(t *testing.T) {
 					switch {
 					case s.name == "1024x600" && lang == ui.DefaultLang,
 						s.name == "800x480" && lang == "ar",
-						s.name == "800x480" && c.name == "success_worst":
+						s.name == "800x480" && c.name == "success_worst",
+						s.name == "800x480" && lang == ui.DefaultLang && (c.name == "confirm" || c.name == "challenge"),
+						s.portrait && lang == ui.DefaultLang && c.name == "success":
 						p.screenshot(s.name + "-" + lang + "-" + c.name)
 					}
 				}
@@ -386,6 +388,13 @@ func TestKioskPageChecksCanFail(t *testing.T) {
 		{"direction", "ar", "idle", `document.documentElement.dir = "ltr"`},
 		{"colour_only", "en", "confirm_held", `for (const b of document.querySelectorAll(".choices .btn")) b.style.cssText = "border-style:solid;opacity:.4"`},
 		{"scroll", "en", "success_worst", `document.querySelector("#success-notice").style.cssText = "max-height:2.5em;overflow-y:auto"`},
+		// The keypad's keys carry icons: only the one outside them is the step's.
+		{"icon", "en", "challenge", `document.querySelector('section[data-for="challenge"] .question svg').style.display = "none"`},
+		{"icon", "en", "success_worst", `document.querySelector('section[data-for="success"] h1 svg').style.display = "none"`},
+		{"icon", "ar", "confirm", `document.querySelector('[data-action="deny"] svg').remove()`},
+		{"icon", "en", "success", `document.querySelector('section[data-for="success"] [data-action="done"] svg').style.cssText = "width:12px;height:12px"`},
+		{"icon", "en", "picker", `document.querySelector("#lang-list svg").remove()`},
+		{"icon", "en", "help", `document.querySelector('section[data-for="see_staff"] [data-action="done"] svg').innerHTML = '<path d="M4 12.5l5 5L20 6.5"/>'`},
 	}
 	for _, tt := range tests {
 		var c a11yCase
@@ -537,6 +546,28 @@ async function a11yCheck(want) {
   const inRoots = (el) => roots.some((r) => r.contains(el));
   const all = [...document.querySelectorAll("*")].filter((el) => !el.closest("svg") || el.tagName.toLowerCase() === "svg").filter(a11yVisible);
   const seen = all.filter(inRoots);
+
+  // --- icons: what the step is and what each button does, without words
+  // The step's icon is the screen's own, outside its buttons, at least
+  // 24×24 CSS px (connecting: the spinner); the picker, over the screen,
+  // needs its own. Every button has one of 16×16 or more beside its
+  // word, but the keypad's digits, which are their own sign. The buttons
+  // that finish and go back to start share one icon, on every screen.
+  const iconShown = (el, min) => el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true }) &&
+    el.getBoundingClientRect().width >= min - 0.5 && el.getBoundingClientRect().height >= min - 0.5;
+  const step = want.picker ? picker : shown[0];
+  if (step) {
+    const icons = [...step.querySelectorAll("svg, .spinner")].filter((e) => !e.parentElement.closest("button"));
+    if (!icons.some((e) => iconShown(e, 24)))
+      add("icon", step, "no icon of 24×24 CSS px or more for the step (of " + icons.length + ": " + icons.map((e) => { const r = e.getBoundingClientRect(); return Math.round(r.width) + "×" + Math.round(r.height); }).join(", ") + ")");
+  }
+  for (const b of seen.filter((e) => e.tagName.toLowerCase() === "button")) {
+    if (/^[0-9]$/.test(b.dataset.key || "")) continue;
+    if (![...b.querySelectorAll("svg")].some((e) => iconShown(e, 16))) add("icon", b, "no icon of 16×16 CSS px or more beside its word");
+  }
+  const finish = [...document.querySelectorAll('button[data-action="done"]')];
+  const glyphs = new Set(finish.map((b) => { const svg = b.querySelector("svg"); return svg ? svg.outerHTML.replace(/\s+/g, " ") : ""; }));
+  if (glyphs.size > 1) add("icon", finish.find(a11yVisible) || document.body, "the " + finish.length + " buttons that go back to start show " + glyphs.size + " different icons; want one");
 
   // --- no missing text -------------------------------------------------
   const cat = (STRINGS[want.lang] || {}).t || {};

@@ -190,7 +190,7 @@ func (v *Verifier) finish(res Result, at, iat, exp time.Time, claimStatus Status
 		return res
 	}
 	if v.Revocations.containsCTI(res.Card.Issuer, cti) {
-		res.Status, res.Stage, res.Err = Revoked, StageRevocation, fmt.Errorf("serial %s is revoked", res.Card.Serial)
+		res.Status, res.Stage, res.Err = Revoked, StageRevocation, errors.New("the card's serial is on the revocation list") // never the serial: this is logged
 		return res
 	}
 	if v.ListsStale(at) {

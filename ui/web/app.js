@@ -311,7 +311,11 @@ function openPicker() {
     b.className = "btn btn-lang-choice";
     b.lang = code;
     b.dir = tr.dir;
-    b.textContent = tr.name;
+    // The ring (ticked when chosen) from the page's template, then the
+    // name in its own language and script.
+    const name = document.createElement("span");
+    name.textContent = tr.name;
+    b.append($("lang-choice-icon").content.firstElementChild.cloneNode(true), name);
     if (code === page.lang) b.setAttribute("aria-pressed", "true");
     b.addEventListener("click", () => {
       closePicker();

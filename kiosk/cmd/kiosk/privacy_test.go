@@ -58,6 +58,13 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 		p.Want(kiosk.ScreenIdle)
 	}
 	eventually(t, "the uploads", func() bool { return getStatus(t, m).Outbox.UploadedTotal == 10 })
+	// A refused card is logged with why, never with whose: the revoked
+	// sample's serial and name stay out of the log.
+	simScan(t, m, kit.Samples["revoked"])
+	p.Want(kiosk.ScreenSeeStaff)
+	p.Act(kiosk.ActionDone)
+	p.Want(kiosk.ScreenIdle)
+	inLog := []string{"d0c0000000000003", "Nguyen"} // demokit's revoked person
 
 	var files []string
 	filepath.WalkDir(state, func(path string, d os.DirEntry, err error) error {
@@ -94,6 +101,14 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 		}
 	}
 	check("the daemon's log", []byte(logs.String()))
+	for _, s := range inLog {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the daemon's log contains %q, of the card refused", s)
+		}
+	}
+	if !strings.Contains(logs.String(), "card refused") {
+		t.Errorf("the log records no refusal: the test is not looking at the right log")
+	}
 	if !bytes.Contains([]byte(logs.String()), []byte("check-in recorded")) {
 		t.Errorf("the log records no check-in: the test is not looking at the right log")
 	}
