@@ -98,9 +98,18 @@ func SimFeed(d scanner.Device) func(text string) error {
 	}
 }
 
-// Scans runs the scanner d and hands each scan to out until ctx ends.
-func Scans(ctx context.Context, d scanner.Device, out chan<- kiosk.Scan) error {
-	return relay(ctx, d.Run, out, func(s scanner.Scan) (kiosk.Scan, bool) { return kiosk.Scan(s), true })
+// Liveness is told when a relay holds an input it has not handed on yet
+// (Busy) and when it has (Idle), for the daemon's watchdog: a scan the
+// flow never takes stops the watchdog's pings. *liveness.Loop is one.
+type Liveness interface {
+	Busy()
+	Idle()
+}
+
+// Scans runs the scanner d and hands each scan to out until ctx ends;
+// live (nil: none) sees each scan held.
+func Scans(ctx context.Context, d scanner.Device, out chan<- kiosk.Scan, live Liveness) error {
+	return relay(ctx, d.Run, out, live, func(s scanner.Scan) (kiosk.Scan, bool) { return kiosk.Scan(s), true })
 }
 
 // StatePoll is how often WatchScanner looks at the scanner's State: a
@@ -140,7 +149,7 @@ func WatchScanner(ctx context.Context, d scanner.Device, ready func(bool), log *
 // switch is told to enclosure (kiosk.Flow.SetEnclosureOpen), which takes
 // the kiosk out of service while it is open and logs it.
 func Actions(ctx context.Context, d PanelInputs, out chan<- kiosk.Action, enclosure func(open bool)) error {
-	return relay(ctx, d.Run, out, func(e panel.Event) (kiosk.Action, bool) {
+	return relay(ctx, d.Run, out, nil, func(e panel.Event) (kiosk.Action, bool) {
 		switch e {
 		case panel.EnclosureOpen:
 			enclosure(true)
@@ -166,7 +175,7 @@ func action(e panel.Event) (kiosk.Action, bool) {
 // relay runs a driver and hands what it sends, through conv, to out; conv
 // returns false for an input the flow has no use for. Like the drivers, it
 // never drops an input the flow needs: it blocks on out.
-func relay[T, U any](ctx context.Context, run func(context.Context, chan<- T) error, out chan<- U, conv func(T) (U, bool)) error {
+func relay[T, U any](ctx context.Context, run func(context.Context, chan<- T) error, out chan<- U, live Liveness, conv func(T) (U, bool)) error {
 	in := make(chan T)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return run(ctx, in) })
@@ -180,10 +189,16 @@ func relay[T, U any](ctx context.Context, run func(context.Context, chan<- T) er
 				if !ok {
 					continue
 				}
+				if live != nil {
+					live.Busy()
+				}
 				select {
 				case out <- u:
 				case <-ctx.Done():
 					return nil
+				}
+				if live != nil {
+					live.Idle()
 				}
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/drivers/display"
 	"github.com/docketkiosk/checkin-kiosk/drivers/panel"
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
+	"github.com/docketkiosk/checkin-kiosk/internal/liveness"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
 )
 
@@ -46,7 +47,7 @@ func TestScanFeedOnlySimulated(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := make(chan kiosk.Scan)
-	go Scans(ctx, sim, out)
+	go Scans(ctx, sim, out, nil)
 	go feed("SDC1:ABC")
 	if got := <-out; got.Text != "SDC1:ABC" {
 		t.Errorf("fed %q; scanned %q", "SDC1:ABC", got.Text)
@@ -255,4 +256,34 @@ func noTime(groups []string, a slog.Attr) slog.Attr {
 		return slog.Attr{}
 	}
 	return a
+}
+
+// A scan the flow does not take holds the relay busy, and the watchdog's
+// check names it once past its limit; taken, the relay is waiting again.
+func TestScansLiveness(t *testing.T) {
+	sim := scanner.NewSim()
+	live := liveness.New("scanner", 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan kiosk.Scan) // nobody reads it yet: a stuck flow
+	go Scans(ctx, sim, out, live)
+	if err := live.Check(time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("no scan yet: %v; want waiting", err)
+	}
+	go Feed(ctx, sim, "SDC1:ABC")
+	deadline := time.Now().Add(5 * time.Second)
+	for live.Check(time.Now().Add(time.Second)) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a scan held past the limit is not reported stuck")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	<-out
+	deadline = time.Now().Add(5 * time.Second)
+	for live.Check(time.Now().Add(time.Hour)) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("still stuck after the scan was taken")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

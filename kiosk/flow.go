@@ -68,6 +68,15 @@ type Flow struct {
 	// byte (Scan.At) to the screen it led to, on the flow's goroutine: for
 	// the metrics. It must not block.
 	ScanLatency func(time.Duration)
+	// Liveness, if set, is told when Run leaves its select for work
+	// (Busy) and when it is back waiting (Idle), for the daemon's
+	// watchdog: a flow stuck at work (a commit that never returns) stops
+	// the watchdog's pings, and systemd restarts the daemon. Its methods
+	// must not block.
+	Liveness interface {
+		Busy()
+		Idle()
+	}
 
 	ConfirmTimeout time.Duration // 0: DefaultConfirmTimeout
 	ResultTimeout  time.Duration // 0: DefaultResultTimeout
@@ -220,22 +229,37 @@ func (f *Flow) Run(ctx context.Context, scans <-chan Scan, actions <-chan Action
 				scans = nil
 				break
 			}
+			f.busy()
 			f.scan(ctx, s)
 		case a, ok := <-actions:
 			if !ok {
 				actions = nil
 				break
 			}
+			f.busy()
 			f.act(ctx, a)
 		case <-timeout:
+			f.busy()
 			f.expire()
 		case <-outages:
+			f.busy()
 			c, _ := f.latestOutage()
 			f.setConditions1(c)
 		case r := <-f.receipts:
+			f.busy()
 			f.receiptDone(r)
 		}
+		if f.Liveness != nil {
+			f.Liveness.Idle()
+		}
 		timer.Stop()
+	}
+}
+
+// busy tells Liveness that Run is at work.
+func (f *Flow) busy() {
+	if f.Liveness != nil {
+		f.Liveness.Busy()
 	}
 }
 

@@ -158,7 +158,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 // healthBody is the JSON of GET /healthz.
 type healthBody struct {
-	Status string `json:"status"` // "ok"
+	Status  string `json:"status"`            // "ok"
+	Version string `json:"version,omitempty"` // Config.Version: the updater's health gate checks it
 }
 
 // errorBody is the JSON of a failed API request.
@@ -170,9 +171,10 @@ type errorBody struct {
 // outOfServiceBody is the JSON of GET /healthz while the kiosk cannot take
 // check-ins.
 type outOfServiceBody struct {
-	Status string       `json:"status"` // "out_of_service"
-	Reason kiosk.Reason `json:"reason"` // storage_low, record_failed
-	Error  string       `json:"error"`  // what failed, for the operator
+	Status  string       `json:"status"` // "out_of_service"
+	Reason  kiosk.Reason `json:"reason"` // storage_low, record_failed
+	Error   string       `json:"error"`  // what failed, for the operator
+	Version string       `json:"version,omitempty"`
 }
 
 // handleHealth answers 200 only when the kiosk can take a check-in: its
@@ -187,10 +189,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	if st.Service.State == OutOfService {
 		writeJSON(w, http.StatusServiceUnavailable, outOfServiceBody{
-			Status: string(OutOfService), Reason: st.Service.Reason, Error: st.Service.Error})
+			Status: string(OutOfService), Reason: st.Service.Reason, Error: st.Service.Error, Version: s.cfg.Version})
 		return
 	}
-	writeJSON(w, http.StatusOK, healthBody{Status: "ok"})
+	writeJSON(w, http.StatusOK, healthBody{Status: "ok", Version: s.cfg.Version})
 }
 
 // handleSimScan feeds the body to the simulated scanner. The body is the

@@ -81,6 +81,10 @@ type Config struct {
 	// the browser is reported not responding (Server.Browser). 0:
 	// DefaultBrowserTimeout.
 	BrowserTimeout time.Duration
+	// Version is the daemon's version, on GET /healthz: `kiosk update`
+	// waits for the new version to answer healthy there before it keeps
+	// it. "" (the default): not shown.
+	Version string
 }
 
 // DefaultBrowserTimeout is Config.BrowserTimeout when it is 0: three of the

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/internal/liveness"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -83,6 +84,12 @@ type Uploader struct {
 	// RequestTimeout bounds each request, from sending to reading the
 	// answer. 0: DefaultRequestTimeout.
 	RequestTimeout time.Duration
+
+	// Liveness, if set, is Busy while Run drains and heartbeats (renewed
+	// at each batch answered) and Idle while it waits: the daemon's
+	// watchdog stops pinging when a drain stops making progress. Its
+	// limit must exceed LivenessLimit(RequestTimeout).
+	Liveness *liveness.Loop
 
 	// Heads, if set, gives the chain head sent to the upstream as a
 	// heartbeat every HeartbeatInterval (0: DefaultHeartbeatInterval) and
@@ -163,6 +170,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 	failures := 0
 	var nextBeat time.Time // the zero time: a heartbeat is due at once
 	for {
+		u.Liveness.Busy()
 		n, err := u.drain(ctx, client)
 		if ctx.Err() != nil {
 			return nil
@@ -185,6 +193,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 				level = slog.LevelWarn
 			}
 			u.log().Log(ctx, level, "upload failed", "err", err, "failures", failures, "retry_in", wait)
+			u.Liveness.Idle()
 			if !u.sleep(ctx, wait, nil) {
 				return nil
 			}
@@ -202,10 +211,19 @@ func (u *Uploader) Run(ctx context.Context) error {
 		if u.Heads != nil {
 			wait = min(wait, max(time.Until(nextBeat), 0))
 		}
+		u.Liveness.Idle()
 		if !u.sleep(ctx, wait, u.Store.Changed()) {
 			return nil
 		}
 	}
+}
+
+// LivenessLimit is how long Run may go without progress before its
+// Liveness calls it stuck, for requests bounded by requestTimeout (0: the
+// default): a batch's answer, or a heartbeat's, may take a request's
+// time, and the outbox's reads and marks between them take a little.
+func LivenessLimit(requestTimeout time.Duration) time.Duration {
+	return 2*cmp.Or(requestTimeout, DefaultRequestTimeout) + 30*time.Second
 }
 
 // sleep waits for d, a Kick, a signal on changed (nil: none) or the end of
@@ -310,6 +328,7 @@ func (u *Uploader) drain(ctx context.Context, client *http.Client) (int, error) 
 		fl := queue[0]
 		queue = queue[1:]
 		p := <-fl.done
+		u.Liveness.Busy() // a batch answered: progress
 		if p.err != nil {
 			failure = cmp.Or(failure, p.err)
 			continue

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +26,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/drivers/scanner"
 	"github.com/docketkiosk/checkin-kiosk/internal/atomicfile"
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
+	"github.com/docketkiosk/checkin-kiosk/internal/liveness"
 	"github.com/docketkiosk/checkin-kiosk/internal/sdnotify"
 	"github.com/docketkiosk/checkin-kiosk/internal/statedir"
 	"github.com/docketkiosk/checkin-kiosk/kiosk"
@@ -70,6 +73,14 @@ type Main struct {
 	// Panel, if set, is the front panel instead of the one Config.Panel
 	// names: a board the configuration cannot name, or a test's lines.
 	Panel devices.Panel
+	// Sinks, if set, are told of every screen after the daemon's own, on
+	// the flow's goroutine (kiosk.ViewSink): another display of the
+	// screen, or a test's probe.
+	Sinks []kiosk.ViewSink
+	// LoopLimit, if set, is how long any of the daemon's loops may be at
+	// work before the watchdog calls it stuck, instead of each loop's own
+	// limit (flowLimit, scanLimit, upload.LivenessLimit): for tests.
+	LoopLimit time.Duration
 
 	ln       net.Listener
 	lock     *statedir.Dir
@@ -100,6 +111,10 @@ type Main struct {
 	downloader *upload.Downloader
 
 	storage *outbox.Monitor // whether the outbox can take a check-in
+
+	// loops are the loops the watchdog watches (healthy): the flow, the
+	// scanner's relay to it, and the uploader.
+	loops liveness.Set
 
 	// level is the level of the logger Run makes (and of a Log built on
 	// it): Run sets it from Config.LogLevel, Reload changes it.
@@ -260,6 +275,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ResultTimeout:  c.ResultTimeout,
 		HelpTimeout:    c.HelpTimeout,
 		Challenge:      c.Challenge,
+		Liveness:       m.loop("flow", flowLimit),
 	}
 	if c.Upstream != "" {
 		client, err := enroll.Client(c.Upstream, c.UpstreamCA, enr, dev, c.KioskID)
@@ -278,6 +294,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Log:        log.With("part", "upload"),
 			MinBackoff: c.UploadMinBackoff,
 			MaxBackoff: c.UploadMaxBackoff,
+			Liveness:   m.loop("upload", upload.LivenessLimit(0)),
 		}
 		if c.Root != "" { // without a root key, nothing downloaded can be verified
 			if err := m.lists.LoadNotices(); err != nil {
@@ -306,6 +323,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		SimScan: devices.SimFeed(m.scanner),
 		Status:  m.status,
 		Metrics: m.metrics.Handler(),
+		Version: versionString(),
 		Log:     log.With("part", "ui"),
 	})
 	m.lights = &devices.PanelSink{Out: m.panel}
@@ -316,6 +334,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		m.flow.Sinks = append(m.flow.Sinks, &staffAlerts{s: m.staff})
 	}
+	m.flow.Sinks = append(m.flow.Sinks, m.Sinks...)
 	m.flow.ScanLatency = m.metrics.ObserveScan
 	if m.printer != nil {
 		m.receipts = &devices.Receipts{Printer: m.printer, Office: c.Office, KioskID: c.KioskID,
@@ -337,7 +356,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	scans := make(chan kiosk.Scan)
 	g.Go(func() error { return m.flow.Run(ctx, scans, actions) })
 	g.Go(func() error { return m.server.Serve(ctx, m.ln) })
-	g.Go(func() error { return devices.Scans(ctx, m.scanner, scans) })
+	scanLoop := m.loop("scanner", scanLimit)
+	g.Go(func() error { return devices.Scans(ctx, m.scanner, scans, scanLoop) })
 	g.Go(func() error {
 		return devices.WatchScanner(ctx, m.scanner, m.flow.SetScannerReady, log.With("part", "scanner"))
 	})
@@ -373,6 +393,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return m.store.RunCheckpoints(ctx, func() bool { return m.flow.View().Screen == kiosk.ScreenIdle })
 	})
 	g.Go(func() error { return m.storage.Run(ctx) })
+	if dir := runtimeDir(); dir != "" {
+		// Under systemd (RuntimeDirectory=kiosk): a silent page has
+		// systemd restart the browser (kiosk-browser-restart.path).
+		w := &ui.BrowserWatchdog{Browser: m.server.Browser,
+			Restart: ui.RestartFile(filepath.Join(dir, ui.BrowserRestartFile)), Log: log.With("part", "browser")}
+		g.Go(func() error { return w.Run(ctx) })
+	}
 
 	log.Info("kiosk serving", "addr", m.ln.Addr().String(), "version", versionString())
 	sdnotify.Notify(log, sdnotify.Ready)
@@ -455,10 +482,40 @@ func (m *Main) service() ui.Service {
 // Addr returns the address the kiosk page is served on, once Run returned.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// healthy reports whether the daemon can take check-ins.
+// How long a loop may be at work before the watchdog calls it stuck. The
+// flow's work is a verification, a commit (an fsync on an SD card: well
+// under a second, seconds when the card is worn) and the sinks, which do
+// not block. The scanner's relay waits for the flow to take a scan, so
+// its limit is the flow's and a little more: the flow is named first.
+const (
+	flowLimit = 20 * time.Second
+	scanLimit = flowLimit + 5*time.Second
+)
+
+// runtimeDir is the daemon's runtime directory as systemd gives it
+// (RuntimeDirectory=kiosk sets $RUNTIME_DIRECTORY, /run/kiosk), or "" when
+// there is none: run by hand, or the demo, with no browser to restart.
+func runtimeDir() string {
+	dir, _, _ := strings.Cut(os.Getenv("RUNTIME_DIRECTORY"), ":")
+	return dir
+}
+
+// loop returns a watched loop called name with limit (or LoopLimit).
+func (m *Main) loop(name string, limit time.Duration) *liveness.Loop {
+	l := liveness.New(name, cmp.Or(m.LoopLimit, limit))
+	m.loops = append(m.loops, l)
+	return l
+}
+
+// healthy reports whether the daemon works, for the watchdog: the outbox
+// answers, and none of its loops (the flow, the scanner's relay, the
+// uploader) is stuck at work. Waiting is not stuck: an idle kiosk is
+// healthy however long nobody comes.
 func (m *Main) healthy(ctx context.Context) error {
-	_, err := m.store.Stats(ctx)
-	return err
+	if _, err := m.store.Stats(ctx); err != nil {
+		return err
+	}
+	return m.loops.Check(time.Now())
 }
 
 func (m *Main) status(ctx context.Context) (ui.Status, error) {
