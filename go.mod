@@ -3,6 +3,7 @@ module github.com/docketkiosk/checkin-kiosk
 go 1.26.0
 
 require (
+	aead.dev/minisign v0.3.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coreos/go-systemd/v22 v22.5.0
 	github.com/fxamacker/cbor/v2 v2.10.0

@@ -96,6 +96,26 @@ type Config struct {
 	// StorageCheck is how often free space (and, after a failed commit,
 	// whether the outbox can commit again) is checked.
 	StorageCheck time.Duration
+
+	// UpdateSource is where `kiosk update` looks for releases when not
+	// told on its command line: an https:// URL or a local path (a USB
+	// stick's directory), of a release directory or of one manifest; ""
+	// (the default) for none.
+	UpdateSource string
+	// UpdateKey is the pinned release public key, minisign's base64 line
+	// ("RWQ..."); UpdateKeyFile a file holding it instead. Releases are
+	// applied only signed by it; neither set: no updates.
+	UpdateKey, UpdateKeyFile string
+	// UpdateCA is a PEM file of the CA certificates an https:// source is
+	// verified with; "" for the system's.
+	UpdateCA string
+	// UpdateHealthTimeout is how long a release, once kioskd is restarted
+	// onto it, has to answer healthy (GET /healthz, as its own version)
+	// before it is rolled back and marked bad.
+	UpdateHealthTimeout time.Duration
+	// UpdateIdleTimeout is how long an update waits for the kiosk to be
+	// idle (no one's session under way) before it gives up, unswitched.
+	UpdateIdleTimeout time.Duration
 }
 
 // Pins name the panel's GPIO lines by role: a line's name on the chip
@@ -142,6 +162,13 @@ func Default() Config {
 		MaxListAge:   72 * time.Hour,
 		DiskReserve:  64 << 20,
 		StorageCheck: 5 * time.Second,
+		// Long enough for a Pi to start the daemon and open its outbox
+		// after a restart; short enough that a kiosk left on a release
+		// that does not answer is back within two minutes.
+		UpdateHealthTimeout: 90 * time.Second,
+		// Sessions last a minute or two at most (screens.*_timeout); a
+		// kiosk busy for ten minutes is updated at the timer's next run.
+		UpdateIdleTimeout: 10 * time.Minute,
 	}
 }
 
@@ -228,7 +255,37 @@ func (c Config) Check() error {
 	if c.Retention < 0 {
 		bad("storage.retention", "negative; 0 keeps acknowledged check-ins for good")
 	}
+	if err := checkUpdateSource(c.UpdateSource); err != nil {
+		bad("update.source", "%v", err)
+	}
+	if c.UpdateKey != "" && c.UpdateKeyFile != "" {
+		bad("update.release_key", "update.release_key and update.release_key_file are one key: set one of them")
+	}
+	for _, t := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"update.health_timeout", c.UpdateHealthTimeout},
+		{"update.idle_timeout", c.UpdateIdleTimeout},
+	} {
+		if t.d <= 0 {
+			bad(t.key, "want more than 0")
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkUpdateSource refuses an update source that is a URL but not an
+// https:// one: a release is signed, but what is fetched, and when, is
+// still worth keeping from the network's view.
+func checkUpdateSource(src string) error {
+	if !strings.Contains(src, "://") {
+		return nil // "" or a local path
+	}
+	if u, err := url.Parse(src); err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an https:// URL or a local path", src)
+	}
+	return nil
 }
 
 // checkLoopback refuses an address other than loopback: the kiosk page and

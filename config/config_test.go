@@ -80,6 +80,14 @@ recover_corrupt = true
 
 [clock]
 synced_file = "/run/synced"
+
+[update]
+source = "https://updates.example.gov/kiosk/"
+release_key = "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"
+release_key_file = ""
+ca = "/etc/kiosk/updates-ca.pem"
+health_timeout = "2m"
+idle_timeout = "30m"
 `, func(c *Config) {
 			*c = Config{
 				Listen: "127.0.0.1:9090", StateDir: "/srv/kiosk", KioskID: "lobby-1", LogLevel: "debug",
@@ -95,6 +103,8 @@ synced_file = "/run/synced"
 				StaffListen: "10.1.2.3:9443", StaffCert: "/etc/kiosk/staff.pem", StaffKey: "/etc/kiosk/staff-key.pem",
 				DiskReserve: 128 << 20, StorageCheck: 10 * time.Second, Retention: 240 * time.Hour, RecoverCorrupt: true,
 				ClockSyncedFile: "/run/synced",
+				UpdateSource:    "https://updates.example.gov/kiosk/", UpdateKey: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3",
+				UpdateCA: "/etc/kiosk/updates-ca.pem", UpdateHealthTimeout: 2 * time.Minute, UpdateIdleTimeout: 30 * time.Minute,
 			}
 		}},
 		{"size as an integer", "[storage]\ndisk_reserve = 1048576\n", func(c *Config) { c.DiskReserve = 1 << 20 }},
@@ -175,6 +185,10 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`kiosk.toml:2: lists.revocations: needs lists.root: a revocation list is only read signed by the root key`}},
 		{"a check error without a line", "[lists]\nroot = \"/etc/kiosk/root.pem\"\n[upstream]\nmin_backoff = \"1m\"\n",
 			[]string{`kiosk.toml: upstream.max_backoff: 30s is less than upstream.min_backoff (1m)`}},
+		{"an update source over http", "[update]\nsource = \"http://updates.example.gov/\"\nhealth_timeout = 90\n",
+			[]string{`kiosk.toml:3: update.health_timeout: want a duration such as "60s" or "72h"`}},
+		{"an update source over http, alone", "[update]\n\nsource = \"http://updates.example.gov/\"\n",
+			[]string{`kiosk.toml:3: update.source: "http://updates.example.gov/" is not an https:// URL or a local path`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +266,14 @@ func TestCheck(t *testing.T) {
 		{"negative retention", func(c *Config) { c.Retention = -time.Hour }, "storage.retention"},
 		{"retention for good", func(c *Config) { c.Retention = 0 }, ""},
 		{"no disk reserve", func(c *Config) { c.DiskReserve = 0 }, ""},
+		{"update from https", func(c *Config) { c.UpdateSource = "https://updates.example.gov/kiosk/" }, ""},
+		{"update from a USB stick", func(c *Config) { c.UpdateSource = "/media/usb/kiosk" }, ""},
+		{"update from http", func(c *Config) { c.UpdateSource = "http://updates.example.gov/kiosk/" }, "update.source"},
+		{"update from ftp", func(c *Config) { c.UpdateSource = "ftp://updates.example.gov/" }, "update.source"},
+		{"release key twice", func(c *Config) { c.UpdateKey, c.UpdateKeyFile = "RWQ", "/etc/kiosk/release.pub" }, "update.release_key"},
+		{"release key file", func(c *Config) { c.UpdateKeyFile = "/etc/kiosk/release.pub" }, ""},
+		{"no health timeout", func(c *Config) { c.UpdateHealthTimeout = 0 }, "update.health_timeout"},
+		{"negative idle timeout", func(c *Config) { c.UpdateIdleTimeout = -time.Second }, "update.idle_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -85,6 +85,17 @@ type file struct {
 	Clock struct {
 		SyncedFile *string `toml:"synced_file" comment:"File that exists while the system clock is synchronized\n(systemd-timesyncd's)."`
 	} `toml:"clock"`
+	// The daemon does not use [update]: `kiosk update` reads the file at
+	// each run, so a change is taken at once (reload:"yes"), never a
+	// restart of kioskd.
+	Update struct {
+		Source         *string   `toml:"source" reload:"yes" comment:"Where kiosk update finds releases: an https:// URL or a local path (a USB\nstick), of a release directory or of one .manifest.json; empty: none (name\none on the command line)."`
+		ReleaseKey     *string   `toml:"release_key" reload:"yes" comment:"The release public key (minisign, \"RWQ...\"): only releases it signed are\napplied. Empty: no updates (or release_key_file)."`
+		ReleaseKeyFile *string   `toml:"release_key_file" reload:"yes" comment:"A file holding the release public key instead (kiosk update keygen's .pub)."`
+		CA             *string   `toml:"ca" reload:"yes" comment:"PEM file of the CAs an https:// source is verified with; empty: the\nsystem's."`
+		HealthTimeout  *duration `toml:"health_timeout" reload:"yes" comment:"How long a new release has to answer healthy after kioskd restarts onto it,\nbefore it is rolled back and marked bad."`
+		IdleTimeout    *duration `toml:"idle_timeout" reload:"yes" comment:"How long an update waits for the kiosk to be idle (no session under way)\nbefore it gives up, nothing switched."`
+	} `toml:"update" comment:"Signed updates (kiosk update check|apply|rollback|status; docs/UPDATE.md)."`
 }
 
 // bind returns the file layout with every key pointing at its field of c.
@@ -130,6 +141,12 @@ func bind(c *Config) *file {
 	f.Storage.Retention = (*duration)(&c.Retention)
 	f.Storage.RecoverCorrupt = &c.RecoverCorrupt
 	f.Clock.SyncedFile = &c.ClockSyncedFile
+	f.Update.Source = &c.UpdateSource
+	f.Update.ReleaseKey = &c.UpdateKey
+	f.Update.ReleaseKeyFile = &c.UpdateKeyFile
+	f.Update.CA = &c.UpdateCA
+	f.Update.HealthTimeout = (*duration)(&c.UpdateHealthTimeout)
+	f.Update.IdleTimeout = (*duration)(&c.UpdateIdleTimeout)
 	return &f
 }
 

@@ -718,7 +718,7 @@ func TestUpdateUnits(t *testing.T) {
 	r := options(t, "kiosk-update-rollback.service")
 	for key, want := range map[string]string{
 		"Service.Type": "oneshot", "Service.StateDirectory": "kiosk-update",
-		"Service.ExecStart": "/usr/bin/kiosk update rollback --config " + config.DefaultPath,
+		"Service.ExecStart": "/usr/bin/kiosk update recover --config " + config.DefaultPath,
 	} {
 		if got := one(t, "kiosk-update-rollback.service", r, key); got != want {
 			t.Errorf("kiosk-update-rollback.service: %s = %q; want %q", key, got, want)

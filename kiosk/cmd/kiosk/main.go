@@ -20,6 +20,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/cardcmd"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/hwcmd"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/staffcmd"
+	"github.com/docketkiosk/checkin-kiosk/kiosk/cmd/kiosk/internal/updatecmd"
 )
 
 func main() {
@@ -61,6 +62,7 @@ func kioskCommand() *cli.Command {
 			hwcmd.Scanner(),
 			hwcmd.Panel(),
 			staffcmd.Command(),
+			updatecmd.Command(),
 			{Name: "upstream", Summary: "run the reference upstream server; make enrollment tokens", Usage: upstreamUsage,
 				Description: upstreamDescription, Example: "kiosk upstream --state-dir /srv/upstream --listen :8443 --host upstream.example",
 				Run: upstreamCommand,
@@ -83,22 +85,85 @@ func kioskCommand() *cli.Command {
 	}
 }
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = ""
+// version and commit say which build this is; buildDate (run.go) says
+// when. A release sets all three: -ldflags "-X main.version=v1.4.0
+// -X main.commit=abc1234 -X main.buildDate=2026-12-03" (packaging/cross).
+// A plain go build leaves version and commit empty: they are read from the
+// build's own record (debug.ReadBuildInfo), and buildDate keeps its
+// default, the clock floor of the source rather than the day of the build.
+var (
+	version = ""
+	commit  = ""
+)
 
-func versionString() string {
+// versionString is the version alone ("v1.4.0", "devel"): what the log
+// and /healthz report, and what the updater compares with the release it
+// switched to.
+func versionString() string { return versionOf(readBuildInfo()) }
+
+// buildString is the whole build: "v1.4.0 (commit abc1234, built
+// 2026-12-03)". What kiosk version and kiosk selftest print.
+func buildString() string { return describeBuild(readBuildInfo()) }
+
+// readBuildInfo is the binary's build record, or nil when it has none.
+func readBuildInfo() *debug.BuildInfo {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil
+	}
+	return bi
+}
+
+// versionOf is the -X version, else the module version a go install
+// module@version records, else "devel".
+func versionOf(bi *debug.BuildInfo) string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	if bi != nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
 	return "devel"
 }
 
+// commitOf is the -X commit, else the revision the go command recorded
+// from git (its first 12 digits, as a pseudo-version has them), marked
+// -dirty when the tree had changes; "unknown" without either (a build
+// outside a repository, or with -buildvcs=false).
+func commitOf(bi *debug.BuildInfo) string {
+	if commit != "" {
+		return commit
+	}
+	var rev string
+	var dirty bool
+	if bi != nil {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if rev == "" {
+		return "unknown"
+	}
+	rev = rev[:min(len(rev), 12)]
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
+}
+
+// describeBuild is buildString for the build record bi.
+func describeBuild(bi *debug.BuildInfo) string {
+	return fmt.Sprintf("%s (commit %s, built %s)", versionOf(bi), commitOf(bi), buildDate)
+}
+
 func versionCommand(*flag.FlagSet) cli.Action {
 	return func(_ context.Context, env *cli.Env, _ []string) error {
-		fmt.Fprintf(env.Stdout, "kiosk %s\n", versionString())
+		fmt.Fprintf(env.Stdout, "kiosk %s\n", buildString())
 		return nil
 	}
 }
