@@ -281,7 +281,7 @@ func open(path string, opts Options, migrations fs.FS) (*Store, error) {
 		epochRecords: cmp.Or(opts.SealEpochRecords, DefaultSealEpochRecords),
 		epochAge:     cmp.Or(opts.SealEpochAge, DefaultSealEpochAge),
 	}
-	if s.epochRecords < 1 || s.epochRecords > wire.MaxEpochRecords || s.epochAge < 0 {
+	if s.epochRecords < 1 || uint64(s.epochRecords) > wire.MaxEpochRecords || s.epochAge < 0 {
 		return nil, fmt.Errorf("open outbox: sealing epoch of %d records or %v", s.epochRecords, s.epochAge)
 	}
 	if s.loc == nil {

@@ -244,7 +244,7 @@ type Sealer struct {
 // NewSealer begins an epoch of at most limit records of kioskID (at most
 // MaxEpochRecords), sealed to the upstream's public key.
 func NewSealer(pub hpke.PublicKey, kioskID string, limit int) (*Sealer, error) {
-	if limit < 1 || limit > MaxEpochRecords {
+	if limit < 1 || uint64(limit) > MaxEpochRecords { // uint64: an int is 32 bits on armv7
 		return nil, fmt.Errorf("seal: epoch of %d records; want 1 to %d", limit, uint32(MaxEpochRecords))
 	}
 	enc, s, err := hpke.NewSender(pub, sealKDF, hpke.ExportOnly(), sealInfo("v2", kioskID))

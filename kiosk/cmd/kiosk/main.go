@@ -80,6 +80,7 @@ func kioskCommand() *cli.Command {
 				Description: "Asks the daemon at kiosk.listen for its status (GET /api/v1/status) and prints it;\n" +
 					"with a staff dashboard, its address and certificate fingerprint.",
 				Example: "kiosk status", Run: statusCommand},
+			selftestCmd(),
 			{Name: "version", Summary: "print the version", Usage: "", Example: "kiosk version", Run: versionCommand},
 		},
 	}
