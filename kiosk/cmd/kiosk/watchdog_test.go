@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,5 +138,55 @@ func TestWatchdogUploadStuck(t *testing.T) {
 	})
 	if !silent(msgs, time.Second, 10*time.Second) {
 		t.Fatal("the watchdog was still pinged with the uploader stuck on an upstream that never answers")
+	}
+}
+
+// TestWatchdogScannerStuck: a scan the flow cannot take (it is stuck on
+// the one before) holds the scanner's hand-over, which the watchdog names
+// too, beside the flow.
+func TestWatchdogScannerStuck(t *testing.T) {
+	msgs := sdnotifytest.Messages(t, 200*time.Millisecond)
+	kit := testKit(t)
+	sink := &stuckSink{free: make(chan struct{})}
+	defer sink.release()
+	m := startMain(t, testLog(t), t.TempDir(), kit, "", func(m *Main) {
+		m.Sinks = []kiosk.ViewSink{sink}
+		m.LoopLimit = 500 * time.Millisecond
+	})
+	if !pinged(msgs, 5*time.Second) {
+		t.Fatal("no watchdog ping from an idle kiosk")
+	}
+	sink.arm()
+	simScan(t, m, kit.Samples["valid"])   // taken by the flow, which hangs
+	simScan(t, m, kit.Samples["expired"]) // held by the scanner's relay
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := m.healthy(context.Background())
+		if err != nil && strings.Contains(err.Error(), "scanner loop stuck") && strings.Contains(err.Error(), "flow loop stuck") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthy = %v; want the flow and the scanner's hand-over named stuck", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !silent(msgs, time.Second, 10*time.Second) {
+		t.Fatal("the watchdog was still pinged")
+	}
+}
+
+// TestWatchdogDatabase: an outbox that no longer answers stops the pings.
+func TestWatchdogDatabase(t *testing.T) {
+	msgs := sdnotifytest.Messages(t, 200*time.Millisecond)
+	kit := testKit(t)
+	m := startKiosk(t, t.TempDir(), kit, "")
+	if !pinged(msgs, 5*time.Second) {
+		t.Fatal("no watchdog ping from an idle kiosk")
+	}
+	if err := m.store.Close(); err != nil { // under the daemon: every query fails from now on
+		t.Fatal(err)
+	}
+	if !silent(msgs, time.Second, 10*time.Second) {
+		t.Fatal("the watchdog was still pinged with the outbox closed")
 	}
 }
