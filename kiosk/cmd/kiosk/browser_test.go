@@ -21,6 +21,19 @@ func newBrowser(t *testing.T) context.Context { return browsertest.New(t, 90*tim
 // set, for a person to look at.
 func screenshot(t *testing.T, ctx context.Context, name string) { browsertest.Screenshot(t, ctx, name) }
 
+// openPage opens the kiosk page of m in a touch screen of w×h CSS px, and
+// waits for its idle screen.
+func openPage(t *testing.T, ctx context.Context, m *Main, w, h int64) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(w, h, chromedp.EmulateTouch),
+		chromedp.Navigate("http://"+m.Addr()+"/"),
+	); err != nil {
+		t.Fatalf("open the kiosk page: %v", err)
+	}
+	waitScreen(t, ctx, kiosk.ScreenIdle)
+}
+
 func waitScreen(t *testing.T, ctx context.Context, s kiosk.Screen) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`body[data-screen="`+string(s)+`"]`))); err != nil {
@@ -45,13 +58,7 @@ func TestKioskPageInBrowser(t *testing.T) {
 	up := startUpstream(t, t.TempDir(), "127.0.0.1:0")
 	m := startKiosk(t, t.TempDir(), kit, up.URL)
 
-	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(1024, 600, chromedp.EmulateTouch),
-		chromedp.Navigate("http://"+m.Addr()+"/"),
-	); err != nil {
-		t.Fatalf("open the kiosk page: %v", err)
-	}
-	waitScreen(t, ctx, kiosk.ScreenIdle)
+	openPage(t, ctx, m, 1024, 600)
 	screenshot(t, ctx, "idle")
 
 	simScan(t, m, kit.Samples["valid"])
@@ -115,13 +122,7 @@ func TestHardwareScreensInBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	kit := testKit(t)
 	m := startKiosk(t, t.TempDir(), kit, "", func(c *Config) { c.Printer = "sim" })
-	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(800, 480, chromedp.EmulateTouch),
-		chromedp.Navigate("http://"+m.Addr()+"/"),
-	); err != nil {
-		t.Fatalf("open the kiosk page: %v", err)
-	}
-	waitScreen(t, ctx, kiosk.ScreenIdle)
+	openPage(t, ctx, m, 800, 480)
 	visible := func(sel string) bool {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+"`"+sel+"`"+`);
@@ -194,13 +195,7 @@ func TestChallengeAndHouseholdInBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	kit := testKit(t)
 	m := startKiosk(t, t.TempDir(), kit, "", func(c *Config) { c.Challenge = true })
-	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(1024, 600, chromedp.EmulateTouch),
-		chromedp.Navigate("http://"+m.Addr()+"/"),
-	); err != nil {
-		t.Fatalf("open the kiosk page: %v", err)
-	}
-	waitScreen(t, ctx, kiosk.ScreenIdle)
+	openPage(t, ctx, m, 1024, 600)
 	simScan(t, m, kit.Samples["valid"])
 	waitScreen(t, ctx, kiosk.ScreenConfirm)
 	tap(t, ctx, kiosk.ScreenConfirm, kiosk.ActionConfirm)
@@ -269,13 +264,7 @@ func TestHelpAndMoreTimeInBrowser(t *testing.T) {
 		c.Challenge = true
 		c.ConfirmTimeout = 17 * time.Second // the warning shows in the last 15 s
 	})
-	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(800, 480, chromedp.EmulateTouch),
-		chromedp.Navigate("http://"+m.Addr()+"/"),
-	); err != nil {
-		t.Fatalf("open the kiosk page: %v", err)
-	}
-	waitScreen(t, ctx, kiosk.ScreenIdle)
+	openPage(t, ctx, m, 800, 480)
 	help := func(from kiosk.Screen) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(`#help-button`))); err != nil {

@@ -227,13 +227,7 @@ func TestHostileStaleTapInBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	kit := testKit(t)
 	m := startKiosk(t, t.TempDir(), kit, "")
-	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(1024, 600, chromedp.EmulateTouch),
-		chromedp.Navigate("http://"+m.Addr()+"/"),
-	); err != nil {
-		t.Fatalf("open the kiosk page: %v", err)
-	}
-	waitScreen(t, ctx, kiosk.ScreenIdle)
+	openPage(t, ctx, m, 1024, 600)
 	simScan(t, m, kit.Samples["valid"])
 	waitScreen(t, ctx, kiosk.ScreenConfirm)
 	const yes = `section[data-for="confirm"] button[data-action="confirm"]`

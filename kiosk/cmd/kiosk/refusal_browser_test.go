@@ -366,13 +366,7 @@ func TestHelpFromSuccessAndAlreadyInBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	kit := testKit(t)
 	m := startKiosk(t, t.TempDir(), kit, "")
-	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(1080, 1920, chromedp.EmulateTouch),
-		chromedp.Navigate("http://"+m.Addr()+"/"),
-	); err != nil {
-		t.Fatalf("open the kiosk page: %v", err)
-	}
-	waitScreen(t, ctx, kiosk.ScreenIdle)
+	openPage(t, ctx, m, 1080, 1920)
 
 	simScan(t, m, kit.Samples["valid"])
 	waitScreen(t, ctx, kiosk.ScreenConfirm)

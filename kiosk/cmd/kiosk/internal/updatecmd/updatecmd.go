@@ -198,19 +198,29 @@ func source(args []string, c config.Config) (string, error) {
 	return c.UpdateSource, nil
 }
 
+// sourced reads the settings, and returns the updater they make and the
+// source to take a release from: what check and apply begin with.
+func (d deps) sourced(conf func() (config.Config, error), args []string, env *cli.Env) (*update.Updater, string, error) {
+	c, err := conf()
+	if err != nil {
+		return nil, "", err
+	}
+	src, err := source(args, c)
+	if err != nil {
+		return nil, "", err
+	}
+	u, err := d.updater(c, env)
+	if err != nil {
+		return nil, "", err
+	}
+	return u, src, nil
+}
+
 func (d deps) check(fs *flag.FlagSet) cli.Action {
 	conf := settings(fs)
 	opts := applyFlags(fs)
 	return func(ctx context.Context, env *cli.Env, args []string) error {
-		c, err := conf()
-		if err != nil {
-			return err
-		}
-		src, err := source(args, c)
-		if err != nil {
-			return err
-		}
-		u, err := d.updater(c, env)
+		u, src, err := d.sourced(conf, args, env)
 		if err != nil {
 			return err
 		}
@@ -244,15 +254,7 @@ func (d deps) apply(fs *flag.FlagSet) cli.Action {
 	conf := settings(fs)
 	opts := applyFlags(fs)
 	return func(ctx context.Context, env *cli.Env, args []string) error {
-		c, err := conf()
-		if err != nil {
-			return err
-		}
-		src, err := source(args, c)
-		if err != nil {
-			return err
-		}
-		u, err := d.updater(c, env)
+		u, src, err := d.sourced(conf, args, env)
 		if err != nil {
 			return err
 		}
