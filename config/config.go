@@ -57,10 +57,13 @@ type Config struct {
 	ReferencePrefix string
 	Trust           string // signed trust list; without Root, PEM issuer certificates or keys (development)
 	Revocations     string // signed revocation list; "" for none (needs Root)
-	Upstream        string // base URL of the upstream; "" to keep everything queued (default: from enrollment.json)
-	UpstreamCA      string // PEM file of the upstream's CA; "" for the one in enrollment.json
-	KioskID         string // this kiosk's name at the upstream
-	LogLevel        string // debug, info, warn, error
+	// Upstream is the base URL of the upstream, or several replicas' base
+	// URLs separated by commas, the preferred first (UpstreamURLs); "" to
+	// keep everything queued (default: from enrollment.json).
+	Upstream   string
+	UpstreamCA string // PEM file of the upstream's CA; "" for the one in enrollment.json
+	KioskID    string // this kiosk's name at the upstream
+	LogLevel   string // debug, info, warn, error
 	// ClockSyncedFile exists while the system clock is synchronized
 	// (systemd-timesyncd creates it); "" means never known to be.
 	ClockSyncedFile string
@@ -227,10 +230,17 @@ func (c Config) Check() error {
 	if c.MaxListAge < 0 {
 		bad("lists.max_list_age", "negative; 0 is no limit")
 	}
-	if c.Upstream != "" {
-		if u, err := url.Parse(c.Upstream); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("upstream.url", "%q is not an http or https URL", c.Upstream)
+	schemes := map[string]bool{}
+	for _, s := range c.UpstreamURLs() {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("upstream.url", "%q is not an http or https URL", s)
+			continue
 		}
+		schemes[u.Scheme] = true
+	}
+	if len(schemes) > 1 {
+		bad("upstream.url", "mixes http and https: the replicas of one upstream are reached one way")
 	}
 	if c.UploadMinBackoff <= 0 {
 		bad("upstream.min_backoff", "want more than 0")
@@ -352,3 +362,16 @@ var sizeUnits = []struct {
 	name string
 	size uint64
 }{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+
+// UpstreamURLs returns the upstream's base URLs, the preferred first: the
+// comma-separated entries of Upstream, trimmed, empty ones dropped. A
+// kiosk fails over to the next when one stops answering (sync/upload).
+func (c Config) UpstreamURLs() []string {
+	var urls []string
+	for s := range strings.SplitSeq(c.Upstream, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			urls = append(urls, s)
+		}
+	}
+	return urls
+}

@@ -503,3 +503,26 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// Several replicas are one key, comma-separated, the preferred first; each
+// must be a URL, and all reached the same way.
+func TestUpstreamURLs(t *testing.T) {
+	c := Default()
+	c.Upstream = " https://a.example:8443, ,https://b.example:8443 "
+	if got, want := c.UpstreamURLs(), []string{"https://a.example:8443", "https://b.example:8443"}; !slices.Equal(got, want) {
+		t.Errorf("UpstreamURLs = %q; want %q", got, want)
+	}
+	if err := c.Check(); err != nil {
+		t.Errorf("two https replicas: %v", err)
+	}
+	for _, bad := range []string{"https://a.example, http://b.example", "https://a.example, b.example"} {
+		c.Upstream = bad
+		if err := c.Check(); err == nil || !strings.Contains(err.Error(), "upstream.url") {
+			t.Errorf("upstream.url %q: %v; want refused", bad, err)
+		}
+	}
+	c.Upstream = ""
+	if got := c.UpstreamURLs(); len(got) != 0 {
+		t.Errorf("no upstream: %q", got)
+	}
+}

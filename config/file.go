@@ -43,7 +43,7 @@ type file struct {
 		MaxListAge      *duration `toml:"max_list_age" reload:"yes" comment:"How old the revocation list may be (by its issue time) before cards are sent\nto staff as stale; \"0s\": no limit."`
 	} `toml:"lists" comment:"The signed lists cards are verified against. The upstream sends newer ones;\nthese are what the kiosk starts with."`
 	Upstream struct {
-		URL        *string   `toml:"url" comment:"Base URL of the agency's server; empty: the one kiosk enroll kept (check-ins\nstay queued if none)."`
+		URL        *string   `toml:"url" comment:"Base URL of the agency's server, or its replicas' separated by commas, the\npreferred first (the kiosk fails over to the next when one stops answering,\nand back to the first after 5 minutes); empty: the one kiosk enroll kept\n(check-ins stay queued if none)."`
 		CA         *string   `toml:"ca" comment:"PEM file of the upstream's CA; empty: the one kiosk enroll kept."`
 		SealKey    *string   `toml:"seal_key" comment:"File of the upstream's public seal key, raw or base64, for a kiosk not\nenrolled; empty: the one kiosk enroll kept."`
 		MinBackoff *duration `toml:"min_backoff" comment:"First retry delay after a failed upload."`

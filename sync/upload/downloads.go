@@ -42,7 +42,13 @@ type Acceptor interface {
 // Downloader is transport only: it trusts nothing it fetches. Set the
 // fields, then call Run once.
 type Downloader struct {
-	URL      string
+	URL string
+	// URLs, if not empty, replaces URL, and RetryPrimary (0:
+	// DefaultRetryPrimary) says when to try the first again: failover as
+	// the Uploader's.
+	URLs         []string
+	RetryPrimary time.Duration
+
 	Client   *http.Client  // nil: a client with timeouts (plain HTTP or system roots: tests only)
 	Lists    Acceptor      // verifies, keeps and uses each list fetched
 	Kinds    []trust.Kind  // nil: trust.Kinds
@@ -52,6 +58,7 @@ type Downloader struct {
 	once   sync.Once
 	kick   chan struct{}
 	polled chan struct{} // closed when Run's first poll ends
+	ep     *endpoints    // URL or URLs, and the one in use
 
 	mu     sync.Mutex
 	etags  map[trust.Kind]string
@@ -72,6 +79,7 @@ func (d *Downloader) init() {
 		d.polled = make(chan struct{})
 		d.etags = map[trust.Kind]string{}
 		d.status = map[trust.Kind]DownloadStatus{}
+		d.ep = newEndpoints(d.URL, d.URLs, d.RetryPrimary, d.log)
 	})
 }
 
@@ -170,9 +178,10 @@ func (d *Downloader) fetch(ctx context.Context, client *http.Client, k trust.Kin
 	if !ok {
 		return fmt.Errorf("unknown list kind %q", k)
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(d.URL, "/")+path, nil)
+	base, at := d.ep.pick()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimSuffix(base, "/")+path, nil)
 	if err != nil {
 		return err
 	}
@@ -180,11 +189,16 @@ func (d *Downloader) fetch(ctx context.Context, client *http.Client, k trust.Kin
 	etag := d.etags[k]
 	d.mu.Unlock()
 	if etag != "" {
+		// The replicas serve the same files, so the same ETags.
 		req.Header.Set("If-None-Match", etag)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("get: %w", err)
+		err = fmt.Errorf("get: %w", err)
+		if failsOver(ctx, err, 0) {
+			d.ep.failed(at, err)
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -195,11 +209,19 @@ func (d *Downloader) fetch(ctx context.Context, client *http.Client, k trust.Kin
 		return nil
 	default:
 		se := newStatusError(resp, io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("get: %d %s %s", se.code, http.StatusText(se.code), se.msg)
+		err := fmt.Errorf("get: %d %s %s", se.code, http.StatusText(se.code), se.msg)
+		if failsOver(ctx, nil, se.code) {
+			d.ep.failed(at, err)
+		}
+		return err
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, trust.MaxDocumentLen+1))
 	if err != nil {
-		return fmt.Errorf("get: %w", err)
+		err = fmt.Errorf("get: %w", err)
+		if failsOver(ctx, err, 0) {
+			d.ep.failed(at, err)
+		}
+		return err
 	}
 	if len(data) > trust.MaxDocumentLen {
 		return fmt.Errorf("get: document larger than %d bytes", trust.MaxDocumentLen)

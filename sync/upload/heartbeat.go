@@ -50,23 +50,32 @@ func (u *Uploader) sendHead(ctx context.Context, client *http.Client) (wire.Hear
 	if err != nil {
 		return wire.HeartbeatResult{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, u.requestTimeout())
+	rctx, cancel := context.WithTimeout(ctx, u.requestTimeout())
 	defer cancel()
-	url := strings.TrimSuffix(u.URL, "/") + wire.PathHeartbeats
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	base, at := u.ep.pick()
+	url := strings.TrimSuffix(base, "/") + wire.PathHeartbeats
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return wire.HeartbeatResult{}, err
 	}
 	req.Header.Set("Content-Type", wire.ContentType)
 	resp, err := client.Do(req)
 	if err != nil {
-		return wire.HeartbeatResult{}, fmt.Errorf("post heartbeat: %w", err)
+		err = fmt.Errorf("post heartbeat: %w", err)
+		if failsOver(ctx, err, 0) {
+			u.ep.failed(at, err)
+		}
+		return wire.HeartbeatResult{}, err
 	}
 	defer resp.Body.Close()
 	lr := io.LimitReader(resp.Body, 64<<10)
 	if resp.StatusCode != http.StatusOK {
 		se := newStatusError(resp, lr)
-		return wire.HeartbeatResult{}, fmt.Errorf("post heartbeat: %d %s %s", se.code, http.StatusText(se.code), se.msg)
+		err := fmt.Errorf("post heartbeat: %d %s %s", se.code, http.StatusText(se.code), se.msg)
+		if failsOver(ctx, nil, se.code) {
+			u.ep.failed(at, err)
+		}
+		return wire.HeartbeatResult{}, err
 	}
 	var res wire.HeartbeatResult
 	if err := json.NewDecoder(lr).Decode(&res); err != nil {

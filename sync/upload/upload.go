@@ -69,11 +69,19 @@ const (
 	maxResponseBytes = 4 << 20
 )
 
-// Uploader drains Store to the upstream at URL. Set the fields, then call Run
-// once; do not change them while it runs.
+// Uploader drains Store to the upstream at URL, or at the first of URLs
+// that answers. Set the fields, then call Run once (Kick and Status may
+// come before); do not change them while it runs.
 type Uploader struct {
-	Store        Source
-	URL          string        // base URL of the upstream, e.g. "https://upstream.example"
+	Store Source
+	URL   string // base URL of the upstream, e.g. "https://upstream.example"
+	// URLs, if not empty, replaces URL: the base URLs of the agency's
+	// upstream replicas, the preferred first. A request that fails with a
+	// network error or a 5xx moves the next attempt to the next URL; after
+	// RetryPrimary (0: DefaultRetryPrimary) the first is tried again. One
+	// Client serves them all: the same pinned CA, the same device.
+	URLs         []string
+	RetryPrimary time.Duration
 	Client       *http.Client  // nil: a client with timeouts
 	Log          *slog.Logger  // nil: discard
 	BatchSize    int           // records per request; 0 (or more than wire.MaxBatch): wire.MaxBatch
@@ -105,6 +113,7 @@ type Uploader struct {
 
 	once sync.Once
 	kick chan struct{}
+	ep   *endpoints // URL or URLs, and the one in use
 
 	mu     sync.Mutex
 	status Status
@@ -122,6 +131,7 @@ type Status struct {
 	LastAttempt time.Time // when a batch was last sent
 	LastSuccess time.Time // when the upstream last answered a batch
 	LastError   string    // why the last round failed; "" once a round succeeds
+	Upstream    string    // the base URL in use (Uploader.URLs)
 	Uploaded    int64     // records this process had acknowledged
 	Quarantined int64     // records the upstream rejected, set aside by this process
 
@@ -132,9 +142,12 @@ type Status struct {
 
 // Status returns the uploader's status. It is safe to call from any goroutine.
 func (u *Uploader) Status() Status {
+	u.init()
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.status
+	st := u.status
+	u.mu.Unlock()
+	st.Upstream = u.ep.current()
+	return st
 }
 
 // Kick makes the uploader try now: it ends a backoff or an idle wait. It
@@ -151,6 +164,7 @@ func (u *Uploader) init() {
 	u.once.Do(func() {
 		u.kick = make(chan struct{}, 1)
 		u.rejected = map[string]bool{}
+		u.ep = newEndpoints(u.URL, u.URLs, u.RetryPrimary, u.log)
 	})
 }
 
@@ -499,10 +513,11 @@ func (u *Uploader) quarantine(ctx context.Context, rejected []wire.ItemResult) {
 // post sends one encoded batch and returns the upstream's per-record
 // results.
 func (u *Uploader) post(ctx context.Context, client *http.Client, body []byte) ([]wire.ItemResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, u.requestTimeout())
+	rctx, cancel := context.WithTimeout(ctx, u.requestTimeout())
 	defer cancel()
-	url := strings.TrimSuffix(u.URL, "/") + wire.PathCheckIns
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	base, at := u.ep.pick()
+	url := strings.TrimSuffix(base, "/") + wire.PathCheckIns
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -514,16 +529,30 @@ func (u *Uploader) post(ctx context.Context, client *http.Client, body []byte) (
 	u.mu.Unlock()
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("post batch: %w", err)
+		err = fmt.Errorf("post batch: %w", err)
+		if failsOver(ctx, err, 0) {
+			u.ep.failed(at, err)
+		}
+		return nil, err
 	}
 	defer resp.Body.Close()
 	lr := io.LimitReader(resp.Body, maxResponseBytes)
 	if resp.StatusCode != http.StatusOK {
-		return nil, newStatusError(resp, lr)
+		se := newStatusError(resp, lr)
+		if failsOver(ctx, nil, se.code) {
+			u.ep.failed(at, se)
+		}
+		return nil, se
 	}
 	var res wire.BatchResult
 	if err := json.NewDecoder(lr).Decode(&res); err != nil {
-		return nil, fmt.Errorf("post batch: read answer: %w", err)
+		// A connection broken in the middle of the answer, most
+		// likely: the batch may be stored, and is sent again.
+		err = fmt.Errorf("post batch: read answer: %w", err)
+		if failsOver(ctx, err, 0) {
+			u.ep.failed(at, err)
+		}
+		return nil, err
 	}
 	u.mu.Lock()
 	u.status.LastSuccess = time.Now()

@@ -277,8 +277,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Challenge:      c.Challenge,
 		Liveness:       m.loop("flow", flowLimit),
 	}
-	if c.Upstream != "" {
-		client, err := enroll.Client(c.Upstream, c.UpstreamCA, enr, dev, c.KioskID)
+	if urls := c.UpstreamURLs(); len(urls) > 0 {
+		// One client for every replica: one agency, one CA (config.Check
+		// refuses http mixed with https).
+		client, err := enroll.Client(urls[0], c.UpstreamCA, enr, dev, c.KioskID)
 		if err != nil {
 			return err
 		}
@@ -289,7 +291,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Store:      m.store,
 			Heads:      m.store, // heartbeats: the signed chain head
 			Quarantine: m.store,
-			URL:        c.Upstream,
+			URLs:       urls,
 			Client:     client,
 			Log:        log.With("part", "upload"),
 			MinBackoff: c.UploadMinBackoff,
@@ -301,7 +303,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				return err
 			}
 			m.downloader = &upload.Downloader{
-				URL:    c.Upstream,
+				URLs:   urls,
 				Client: client,
 				Lists:  m.lists,
 				Kinds:  listFiles(c).Kinds(),
