@@ -14,6 +14,13 @@ import (
 // stores, while a batch of the same kiosk with lower seqs is being handled
 // here, for at most maxTurnWait: a batch whose sender stalls does not hold
 // up the next for long.
+//
+// This is an optimisation of one process, not what makes storing correct:
+// a Store places the batches of one kiosk one after the other, each
+// against what the one before stored, whichever process stores them
+// (Store.Append; sync/upstream/postgres locks the kiosk's row), so replicas
+// sharing a store, which cannot see each other's batches here, give the
+// same answers, a gap noted for an instant at most.
 const maxTurnWait = 2 * time.Second
 
 // sequencer orders the storing of a kiosk's batches handled at once by

@@ -16,10 +16,12 @@ import (
 // its own checks for the rest; a Store keeps it, each call in a
 // transaction of its own. sync/upstream/sqlite is the embedded one.
 //
-// A Server takes its Store over: Server.Close closes it. One server writes
-// a store at a time (OpenDir holds its directory's lock): the order in
-// which a kiosk's batches in flight at once are stored is kept in the
-// server's memory (sequencer), not in the store.
+// A Server takes its Store over: Server.Close closes it. Exactly-once and
+// order are the store's: Append places one kiosk's batch at a time, whichever
+// process calls it (sqlite: one writer; postgres: the kiosk's row locked),
+// against what is held, so that several replicas sharing one database give
+// the same answers, whichever stores a batch. The server's sequencer only
+// spares a note when a kiosk's batches in flight arrive out of order.
 type Store interface {
 	// Append stores the items of one batch of kioskID, in order, in one
 	// transaction, and returns one Placement per item: an item already

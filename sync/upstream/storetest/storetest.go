@@ -18,26 +18,51 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
-// Run runs the contract's tests, each against a store open returns (new
-// and empty); Run closes it.
-func Run(t *testing.T, open func(t *testing.T) upstream.Store) {
+// Stores opens the stores the suite tests.
+type Stores struct {
+	// New returns a new, empty store; the suite closes it.
+	New func(t *testing.T) upstream.Store
+	// Replica, if set, opens another Store on the data of st (one New
+	// returned), as a second upstream replica does; the suite closes it.
+	// Nil: the store is one process's (SQLite), and the tests of replicas
+	// share st between their goroutines, as one server's requests do.
+	Replica func(t *testing.T, st upstream.Store) upstream.Store
+}
+
+// Run runs the contract's tests, each against a new store.
+func Run(t *testing.T, s Stores) {
 	for _, tc := range []struct {
 		name string
-		test func(t *testing.T, st upstream.Store)
+		test func(t *testing.T, st, replica upstream.Store)
 	}{
-		{"Append", testAppend},
-		{"Beats", testBeats},
-		{"Devices", testDevices},
-		{"Enroll", testEnroll},
+		{"Append", func(t *testing.T, st, _ upstream.Store) { testAppend(t, st) }},
+		{"Beats", func(t *testing.T, st, _ upstream.Store) { testBeats(t, st) }},
+		{"Devices", func(t *testing.T, st, _ upstream.Store) { testDevices(t, st) }},
+		{"Enroll", func(t *testing.T, st, _ upstream.Store) { testEnroll(t, st) }},
+		{"OutOfOrderAcrossReplicas", testOutOfOrder},
+		{"SameBatchAtOnce", testSameBatchAtOnce},
+		{"RetriedBatches", testRetried},
+		{"InterleavedAtOnce", testInterleavedAtOnce},
+		{"ChainCheckedAtOnce", testChainCheckedAtOnce},
+		{"EnrollAtOnce", testEnrollAtOnce},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := open(t)
+			st := s.New(t)
 			t.Cleanup(func() {
 				if err := st.Close(); err != nil {
 					t.Errorf("Close() = %v", err)
 				}
 			})
-			tc.test(t, st)
+			replica := st
+			if s.Replica != nil {
+				replica = s.Replica(t, st)
+				t.Cleanup(func() {
+					if err := replica.Close(); err != nil {
+						t.Errorf("replica Close() = %v", err)
+					}
+				})
+			}
+			tc.test(t, st, replica)
 		})
 	}
 }
