@@ -69,7 +69,7 @@ func BenchmarkDrain(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		url, _ := startUpstreamProcess(b, upDir)
+		url, _, admin := startUpstreamProcess(b, upDir)
 		u := &upload.Uploader{
 			Store: store, Quarantine: store, URL: url, Client: upload.NewClient(pool, cert, time.Minute),
 			MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond,
@@ -105,7 +105,7 @@ func BenchmarkDrain(b *testing.B) {
 		}
 		store.Close()
 		// The upstream holds every record once, its chain whole.
-		if got, want := upstreamStats(b, u.Client, url), (wire.Stats{CheckIns: drainRecords, Kiosks: 1}); got != want {
+		if got, want := upstreamStats(b, u.Client, url, admin), (wire.Stats{CheckIns: drainRecords, Kiosks: 1}); got != want {
 			b.Fatalf("upstream after the drain: %+v; want %+v", got, want)
 		}
 		recsPerSec = float64(drainRecords) / elapsed.Seconds()
@@ -117,10 +117,16 @@ func BenchmarkDrain(b *testing.B) {
 	b.ReportMetric(peakMB, "peak-RSS-MB")
 }
 
-// upstreamStats asks the upstream at url for its counts.
-func upstreamStats(b *testing.B, client *http.Client, url string) wire.Stats {
+// upstreamStats asks the upstream at url for its counts, with its admin
+// token.
+func upstreamStats(b *testing.B, client *http.Client, url, admin string) wire.Stats {
 	b.Helper()
-	resp, err := client.Get(url + wire.PathStats)
+	req, err := http.NewRequest("GET", url+wire.PathStats, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := client.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -139,7 +145,7 @@ func upstreamStats(b *testing.B, client *http.Client, url string) wire.Stats {
 func drainUpstreamTemplate(b *testing.B) (string, *device.Identity, hpke.PublicKey) {
 	b.Helper()
 	dir := filepath.Join(b.TempDir(), "upstream")
-	url, token := startUpstreamProcess(b, dir)
+	url, token, _ := startUpstreamProcess(b, dir)
 	state := b.TempDir() // the kiosk's: its device key and enrollment.json
 	e, err := enroll.Enroll(context.Background(), url, caPEM(b, dir), token, drainKiosk, state)
 	if err != nil {
@@ -249,10 +255,10 @@ var upstreamProcs []func()
 
 // startUpstreamProcess runs the reference upstream, with its state in dir,
 // in a child process (TestDrainUpstreamProcess) serving HTTPS on loopback
-// as `kiosk upstream` does, and returns its URL and an enrollment token for
-// the benchmark's kiosk. The process ends with the benchmark, or at
+// as `kiosk upstream` does, and returns its URL, an enrollment token for
+// the benchmark's kiosk and an admin token for its stats. The process ends with the benchmark, or at
 // stopUpstreamProcess.
-func startUpstreamProcess(b *testing.B, dir string) (url, token string) {
+func startUpstreamProcess(b *testing.B, dir string) (url, token, admin string) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDrainUpstreamProcess$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), "KIOSK_DRAIN_UPSTREAM="+dir)
@@ -282,13 +288,16 @@ func startUpstreamProcess(b *testing.B, dir string) (url, token string) {
 		if t, ok := strings.CutPrefix(lines.Text(), "token "); ok {
 			token = t
 		}
+		if t, ok := strings.CutPrefix(lines.Text(), "admin "); ok {
+			admin = t
+		}
 		if addr, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
 			go io.Copy(io.Discard, stdout)
-			return "https://" + addr, token
+			return "https://" + addr, token, admin
 		}
 	}
 	b.Fatalf("upstream process ended before serving: %v", lines.Err())
-	return "", ""
+	return "", "", ""
 }
 
 // stopUpstreamProcess stops the newest upstream process and waits for it.
@@ -332,13 +341,24 @@ func TestDrainUpstreamProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The stats are an operator endpoint: an admin token of this process
+	// alone, as the benchmark reads them.
+	admin, line, err := upstream.NewAdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := upstream.ParseAdmin([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetAdmin(a)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := &http.Server{Handler: srv.Handler(), TLSConfig: auth.TLSConfig()}
 	go hs.ServeTLS(ln, "", "")
-	fmt.Printf("token %s\nlistening on %s\n", token, ln.Addr())
+	fmt.Printf("token %s\nadmin %s\nlistening on %s\n", token, admin, ln.Addr())
 	io.Copy(io.Discard, os.Stdin)
 	hs.Close()
 }

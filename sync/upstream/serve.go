@@ -60,9 +60,9 @@ type Dir struct {
 // first start what is missing: the directory (0700), the CA and a server
 // certificate naming o.Hosts (TLSDir), the seal key, the store and the
 // documents directory. It holds the directory's lock (internal/statedir)
-// until Close: a second server on the same store would keep its own order
-// of each kiosk's batches (sequencer), so it fails, saying the directory
-// is in use.
+// until Close: a second server in the same directory fails, saying the
+// directory is in use (the embedded SQLite store has one writer; replicas
+// share a PostgreSQL database, each with its own directory).
 func OpenDir(path string, o DirOptions) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("create upstream state directory: %w", err)

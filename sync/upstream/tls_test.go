@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -26,10 +27,11 @@ import (
 // tlsUpstream is an upstream served as `kiosk upstream` serves it: TLS
 // from its own CA, devices authenticated by client certificate.
 type tlsUpstream struct {
-	srv  *upstream.Server
-	auth *upstream.Authority
-	url  string
-	docs string // document directory
+	srv   *upstream.Server
+	auth  *upstream.Authority
+	url   string
+	docs  string // document directory
+	token string // the admin token of the operator endpoints
 }
 
 func startTLS(t *testing.T, faults *upstream.Faults) *tlsUpstream {
@@ -44,6 +46,7 @@ func startTLS(t *testing.T, faults *upstream.Faults) *tlsUpstream {
 	}
 	docs := t.TempDir()
 	srv.SetDocumentDir(docs)
+	token := setAdmin(t, srv)
 	ts := httptest.NewUnstartedServer(faults.Wrap(srv.Handler()))
 	ts.TLS = auth.TLSConfig()
 	ts.StartTLS()
@@ -51,7 +54,26 @@ func startTLS(t *testing.T, faults *upstream.Faults) *tlsUpstream {
 		ts.Close()
 		srv.Close()
 	})
-	return &tlsUpstream{srv: srv, auth: auth, url: ts.URL, docs: docs}
+	return &tlsUpstream{srv: srv, auth: auth, url: ts.URL, docs: docs, token: token}
+}
+
+// withToken returns c sending the admin token with every request.
+func withToken(c *http.Client, token string) *http.Client {
+	cc := *c
+	cc.Transport = bearerTransport{base: cmp.Or[http.RoundTripper](c.Transport, http.DefaultTransport), token: token}
+	return &cc
+}
+
+// bearerTransport adds an admin token to each request it sends on.
+type bearerTransport struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", bearer(b.token))
+	return b.base.RoundTrip(r)
 }
 
 // enroll enrolls a new device as kioskID and returns it with a client that
@@ -142,7 +164,8 @@ func TestDeviceAuthentication(t *testing.T) {
 		{"unknown device, heartbeat", unknown, "POST", wire.PathHeartbeats, signedHead(stranger, "kiosk-a", 0), 403},
 		{"unknown device, download", unknown, "GET", wire.PathTrustList, nil, 403},
 		{"no certificate, batch", anonymous, "POST", wire.PathCheckIns, batch("kiosk-a"), 403},
-		{"no certificate, stats", anonymous, "GET", wire.PathStats, nil, 200},
+		{"no certificate, stats", anonymous, "GET", wire.PathStats, nil, 401},
+		{"no certificate, admin token, stats", withToken(anonymous, u.token), "GET", wire.PathStats, nil, 200},
 		{"no certificate, health", anonymous, "GET", wire.PathHealth, nil, 200},
 	} {
 		got, body, err := do(t, tc.client, tc.method, u.url+tc.path, tc.body)
@@ -317,7 +340,7 @@ func TestHeartbeatsInStats(t *testing.T) {
 
 	stats := func() map[string]wire.KioskHealth {
 		t.Helper()
-		code, body, err := do(t, clientA, "GET", u.url+wire.PathStats, nil)
+		code, body, err := do(t, withToken(clientA, u.token), "GET", u.url+wire.PathStats, nil)
 		var rep upstream.StatsReport
 		if err != nil || code != 200 || json.Unmarshal(body, &rep) != nil {
 			t.Fatalf("GET stats = %d %s, %v", code, body, err)

@@ -65,9 +65,10 @@ type Server struct {
 	now     func() time.Time
 	sealKey hpke.PrivateKey
 	opener  *wire.Opener // sealKey's, keeping the keys of recent sealing epochs
-	order   sequencer    // a kiosk's batches handled at once store in seq order
+	order   sequencer    // a kiosk's batches handled here at once store in seq order: fewer gaps noted, not correctness
 	auth    func(*http.Request) (ed25519.PublicKey, error)
-	t       transport // enrollment, heartbeats, downloads
+	t       transport     // enrollment, heartbeats, downloads
+	ops     operatorState // operator endpoints: admin tokens, metrics (admin.go)
 }
 
 // Options configures a Server.
@@ -148,19 +149,24 @@ func (s *Server) Close() error {
 	return s.store.Close()
 }
 
-// Handler serves the API. Every request but enrollment, stats and health
-// must come from an enrolled device (Options.Authenticate: by default its
-// TLS client certificate), else it is answered 403; the kiosk the device
+// Handler serves the API. The operator endpoints (stats, fleet, metrics)
+// need an admin token (SetAdmin, admin.go); every other request but
+// enrollment and health must come from an enrolled device
+// (Options.Authenticate: by default its TLS client certificate), else it
+// is answered 403; the kiosk the device
 // was enrolled as is the only one it may post batches and heartbeats for.
 // Served over plain HTTP without Options.Authenticate, it refuses every
 // kiosk request.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+wire.PathCheckIns, s.postCheckIns)
-	mux.HandleFunc("GET "+wire.PathStats, s.getStatsReport)
+	mux.Handle("POST "+wire.PathCheckIns, s.observeBatches(http.HandlerFunc(s.postCheckIns)))
 	mux.HandleFunc("GET "+wire.PathHealth, s.getHealth)
 	s.transportRoutes(mux)
-	return s.authenticate(mux)
+	// Operator endpoints take an admin token, not a device (admin.go).
+	top := http.NewServeMux()
+	top.Handle("/", s.authenticate(mux))
+	s.operatorRoutes(top)
+	return top
 }
 
 // Stats counts the records held, the gaps in each kiosk's sequence, the

@@ -215,6 +215,22 @@ func statuses(rs []wire.ItemResult) string {
 	return strings.Join(s, ", ")
 }
 
+// setAdmin gives srv an admin of one new token, and returns the token, as
+// `kiosk upstream` does with its admin token file.
+func setAdmin(t *testing.T, srv *upstream.Server) string {
+	t.Helper()
+	token, line, err := upstream.NewAdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := upstream.ParseAdmin([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetAdmin(a)
+	return token
+}
+
 func stats(t *testing.T, srv *upstream.Server) wire.Stats {
 	t.Helper()
 	st, err := srv.Stats(context.Background())
@@ -434,7 +450,7 @@ func TestSealKeyKept(t *testing.T) {
 // TestPlainHTTPRefused: the one handler there is, served over plain HTTP
 // as it comes (no Options.Authenticate), has no device to take a kiosk's
 // requests from, and refuses them all — a batch of an enrolled kiosk
-// included — while stats and health stay open.
+// included — while health stays open and stats take the admin token.
 func TestPlainHTTPRefused(t *testing.T) {
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "upstream.db"))
 	if err != nil {
@@ -447,6 +463,7 @@ func TestPlainHTTPRefused(t *testing.T) {
 	if err := srv.RegisterDevice(context.Background(), "k1", deviceOf("k1").Public()); err != nil {
 		t.Fatal(err)
 	}
+	token := setAdmin(t, srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ts.Close()
@@ -457,21 +474,30 @@ func TestPlainHTTPRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, path string
 		body               []byte
+		admin              bool // with the admin token
 		want               int
 	}{
-		{"batch", "POST", wire.PathCheckIns, mustJSON(t, wire.Batch{KioskID: "k1", Records: []wire.Record{record("k1", 1)}}), http.StatusForbidden},
-		{"heartbeat", "POST", wire.PathHeartbeats, mustJSON(t, head), http.StatusForbidden},
-		{"download", "GET", wire.PathTrustList, nil, http.StatusForbidden},
-		{"stats", "GET", wire.PathStats, nil, http.StatusOK},
-		{"health", "GET", wire.PathHealth, nil, http.StatusOK},
+		{"batch", "POST", wire.PathCheckIns, mustJSON(t, wire.Batch{KioskID: "k1", Records: []wire.Record{record("k1", 1)}}), false, http.StatusForbidden},
+		{"heartbeat", "POST", wire.PathHeartbeats, mustJSON(t, head), false, http.StatusForbidden},
+		{"download", "GET", wire.PathTrustList, nil, false, http.StatusForbidden},
+		{"stats", "GET", wire.PathStats, nil, false, http.StatusUnauthorized},
+		{"stats with the admin token", "GET", wire.PathStats, nil, true, http.StatusOK},
+		{"health", "GET", wire.PathHealth, nil, false, http.StatusOK},
 	} {
 		// The user of the URL is what the other tests authenticate by:
 		// here it must count for nothing.
-		req, err := http.NewRequest(tc.method, as(ts.URL, "k1")+tc.path, bytes.NewReader(tc.body))
+		u := as(ts.URL, "k1")
+		if tc.admin {
+			u = ts.URL // the admin token is the password of no user here
+		}
+		req, err := http.NewRequest(tc.method, u+tc.path, bytes.NewReader(tc.body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", wire.ContentType)
+		if tc.admin {
+			req.Header.Set("Authorization", bearer(token))
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -479,7 +505,7 @@ func TestPlainHTTPRefused(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
-			t.Errorf("%s %s over plain HTTP, no client certificate = %d %s; want %d", tc.method, tc.path, resp.StatusCode, body, tc.want)
+			t.Errorf("%s: %s %s over plain HTTP, no client certificate = %d %s; want %d", tc.name, tc.method, tc.path, resp.StatusCode, body, tc.want)
 		}
 	}
 	if got := stats(t, srv); got.CheckIns != 0 || got.Rejected != 0 {
@@ -653,11 +679,25 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestStatsAndHealth(t *testing.T) {
-	_, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
+	srv, ts := open(t, filepath.Join(t.TempDir(), "upstream.db"))
+	token := setAdmin(t, srv)
 	postBatch(t, ts.URL, wire.Batch{KioskID: "k1", Records: []wire.Record{record("k1", 1), record("k1", 2)}})
 	postBatch(t, ts.URL, wire.Batch{KioskID: "k2", Records: []wire.Record{record("k2", 1)}})
 
 	resp, err := http.Get(ts.URL + wire.PathStats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET %s without the admin token = %d; want 401", wire.PathStats, resp.StatusCode)
+	}
+	req, err := http.NewRequest("GET", ts.URL+wire.PathStats, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer(token))
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

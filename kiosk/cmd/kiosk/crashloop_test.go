@@ -173,7 +173,14 @@ func (p *proc) output() string {
 var (
 	upstreamReady = regexp.MustCompile(`upstream listening on https?://(\S+)`)
 	kioskReady    = regexp.MustCompile(`msg="kiosk serving" addr=(\S+)`)
+	// adminTokenLine is what `kiosk upstream` prints of the admin token it
+	// makes on its first start.
+	adminTokenLine = regexp.MustCompile(`(?m)^admin token +(\S+)$`)
 )
+
+// upstreamAdminTokens holds, for each upstream state directory, the
+// admin token its first start printed: a restart prints none.
+var upstreamAdminTokens sync.Map
 
 // upstreamProc is a running `kiosk upstream`.
 type upstreamProc struct {
@@ -181,6 +188,7 @@ type upstreamProc struct {
 	bin    string
 	dir    string
 	client *http.Client // trusts the upstream's CA; no client certificate
+	token  string       // the admin token of its operator endpoints
 }
 
 // startUpstreamProc runs `kiosk upstream` with its store and CA in dir and
@@ -198,6 +206,14 @@ func startUpstreamProc(t *testing.T, bin, dir string, flags ...string) *upstream
 		t.Fatalf("upstream CA %s: %v", u.caFile(), err)
 	}
 	u.client = upload.NewClient(pool, tls.Certificate{}, 10*time.Second)
+	if m := adminTokenLine.FindStringSubmatch(u.output()); m != nil {
+		upstreamAdminTokens.Store(dir, m[1])
+	}
+	tok, ok := upstreamAdminTokens.Load(dir)
+	if !ok {
+		t.Fatalf("kiosk upstream printed no admin token on its first start in %s:\n%s", dir, u.output())
+	}
+	u.token = tok.(string)
 	return u
 }
 
@@ -223,10 +239,16 @@ func (u *upstreamProc) enroll(t *testing.T, state, kioskID string) {
 	}
 }
 
-// stats returns the upstream's GET /v1/stats, every field.
+// stats returns the upstream's GET /v1/stats, every field, asked with
+// its admin token.
 func (u *upstreamProc) stats(t *testing.T) upstream.StatsReport {
 	t.Helper()
-	resp, err := u.client.Get(u.url() + "/v1/stats")
+	req, err := http.NewRequest("GET", u.url()+wire.PathStats, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+u.token)
+	resp, err := u.client.Do(req)
 	if err != nil {
 		t.Fatalf("upstream stats: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
+	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 	"github.com/docketkiosk/checkin-kiosk/ui/staff"
 )
 
@@ -99,7 +100,18 @@ func runDemo(ctx context.Context, env *cli.Env, m *Main, upstreamListen string, 
 		return fmt.Errorf("listen for upstream: %w", err)
 	}
 	defer upLn.Close() // upstream.Serve closes it; this is for a failure before
-	printDemo(env.Stdout, m.Listener.Addr().String(), kit, state, upLn.Addr().String())
+	// The upstream's operator endpoints take an admin token: one new on
+	// every run and kept in memory only, as the staff password, so that
+	// the banner can show the curl that reads the stats.
+	adminToken, adminLine, err := upstream.NewAdminToken()
+	if err != nil {
+		return err
+	}
+	admin, err := upstream.ParseAdmin([]byte(adminLine))
+	if err != nil {
+		return err
+	}
+	printDemo(env.Stdout, m.Listener.Addr().String(), kit, state, upLn.Addr().String(), adminToken)
 
 	// The upstream decrypts what it receives, so it keeps its store apart.
 	up, err := openUpstream(filepath.Join(state, "upstream"), m.Log.With("part", "upstream"), []string{"127.0.0.1", "localhost"})
@@ -107,6 +119,7 @@ func runDemo(ctx context.Context, env *cli.Env, m *Main, upstreamListen string, 
 		return err
 	}
 	defer up.Close()
+	up.Server.SetAdmin(admin)
 	// The upstream serves the kit's signed lists (the same files the
 	// kiosk starts with) and notices.
 	up.Server.SetDocumentDir(kit.Dir)
@@ -181,14 +194,15 @@ func runDemo(ctx context.Context, env *cli.Env, m *Main, upstreamListen string, 
 	return err
 }
 
-// printDemo prints the banner: where the kiosk page is, how to scan.
-func printDemo(w io.Writer, addr string, kit *demokit.Kit, state, upstreamAddr string) {
+// printDemo prints the banner: where the kiosk page is, how to scan, and
+// the curl that reads the upstream's stats with its admin token.
+func printDemo(w io.Writer, addr string, kit *demokit.Kit, state, upstreamAddr, adminToken string) {
 	page := "http://" + addr + "/"
 	fmt.Fprintf(w, `Check-in kiosk demo: all hardware simulated.
 
   Kiosk page      %s
   Status          %sapi/v1/status
-  Upstream stats  https://%s/v1/stats  (curl --cacert %s)
+  Upstream stats  curl --cacert %s -H "Authorization: Bearer %s" https://%s%s
   State           %s
   Sample cards    %s/{%s}.txt
 
@@ -198,6 +212,6 @@ here and press Enter, or send it to the simulated scanner:
   curl --data-binary @%s %sapi/v1/sim/scan
 
 Press Ctrl-C to stop.
-`, page, page, upstreamAddr, filepath.Join(state, "upstream", upstream.TLSDir, upstream.CACertFile), state, kit.Dir, strings.Join(demokit.SampleNames, ","),
+`, page, page, filepath.Join(state, "upstream", upstream.TLSDir, upstream.CACertFile), adminToken, upstreamAddr, wire.PathStats, state, kit.Dir, strings.Join(demokit.SampleNames, ","),
 		strings.Join(demokit.SampleNames, ", "), filepath.Join(kit.Dir, "valid.txt"), page)
 }

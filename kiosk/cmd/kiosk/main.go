@@ -70,6 +70,8 @@ func kioskCommand() *cli.Command {
 					{Name: "token", Summary: "print a one-time enrollment token for a kiosk", Usage: "--kiosk-id ID [--ttl D] [--state-dir DIR]",
 						Example:  "kiosk upstream token --kiosk-id lobby-1 --state-dir /srv/upstream",
 						Required: []string{"kiosk-id"}, Run: upstreamTokenCommand},
+					{Name: "admin-token", Summary: "add an admin token for the operator endpoints; print it once", Usage: "[--state-dir DIR] [--admin-tokens FILE]",
+						Example: "kiosk upstream admin-token --state-dir /srv/upstream", Run: upstreamAdminTokenCommand},
 				}},
 			{Name: "enroll", Summary: "pair this kiosk with an upstream", Usage: "--upstream URL --ca CA.pem --token T --kiosk-id ID [--state-dir DIR]",
 				Description: "Registers the device key at the upstream and keeps the upstream's address, CA and\n" +
