@@ -203,9 +203,16 @@ type leaf struct {
 }
 
 // leaves returns the keys of the file, in order, bound to c's fields.
-func leaves(c *Config) []leaf {
+func leaves(c *Config) []leaf { return layoutLeaves(bind(c)) }
+
+// layoutLeaves returns the keys of a file's layout, in order: layout points
+// to a struct of tables (kiosk.toml's file, upstream.toml's upstreamFile),
+// each a struct of pointers bound to a configuration's fields. One reader
+// of every file, so that each gets the same kinds checked, the same lines
+// named and the same unknown keys refused.
+func layoutLeaves(layout any) []leaf {
 	var ls []leaf
-	f := reflect.ValueOf(bind(c)).Elem()
+	f := reflect.ValueOf(layout).Elem()
 	for i := range f.NumField() {
 		table, tt := f.Field(i), f.Type().Field(i)
 		for j := range table.NumField() {
@@ -224,6 +231,8 @@ func leaves(c *Config) []leaf {
 				l.kind, l.want = unstable.String, `a duration such as "60s" or "72h"`
 			case reflect.Uint64:
 				l.kind, l.want = unstable.Integer, `a size such as "64MiB", or a number of bytes`
+			case reflect.Slice:
+				l.kind, l.want = unstable.Array, `a list of strings such as ["a", "b"]`
 			}
 			ls = append(ls, l)
 		}
@@ -279,7 +288,23 @@ func Load(path string) (Config, error) {
 func parse(name string, doc []byte) (Config, error) {
 	c := Default()
 	c.KioskID = ""
-	ls := leaves(&c)
+	err := decode(name, doc, bind(&c), func() error {
+		if c.KioskID == "" {
+			c.KioskID = hostname()
+		}
+		return c.Check()
+	})
+	if err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// decode reads doc, the contents of the file name, into the fields layout
+// is bound to (layoutLeaves), then runs check over the result: the errors
+// of either are *Errors naming the file and the line of their key.
+func decode(name string, doc []byte, layout any, check func() error) error {
+	ls := layoutLeaves(layout)
 	// First the kinds: the decoder would take 60 for a duration as 60ns,
 	// and names no line when a value's own parser fails on a number.
 	lines, parsed := keyLines(doc)
@@ -296,27 +321,24 @@ func parse(name string, doc []byte) (Config, error) {
 			}
 		}
 		if len(errs) > 0 {
-			return Config{}, errors.Join(errs...)
+			return errors.Join(errs...)
 		}
 	}
 	dec := toml.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(bind(&c)); err != nil {
-		return Config{}, decodeError(name, err, ls)
+	if err := dec.Decode(layout); err != nil {
+		return decodeError(name, err, ls)
 	}
-	if c.KioskID == "" {
-		c.KioskID = hostname()
-	}
-	if err := c.Check(); err != nil {
+	if err := check(); err != nil {
 		for _, e := range unjoin(err) {
 			var ce *Error
 			if errors.As(e, &ce) {
 				ce.File, ce.Line = name, lines[ce.Key].line
 			}
 		}
-		return Config{}, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // decodeError turns the decoder's error into *Errors naming file and line.
@@ -418,9 +440,15 @@ func unjoin(err error) []error {
 // WriteTOML writes c as a TOML file that Load reads back as c, each key
 // with its comment.
 func (c Config) WriteTOML(w io.Writer) error {
+	return encode(w, bind(&c))
+}
+
+// encode writes the configuration layout is bound to, each key with its
+// comment.
+func encode(w io.Writer, layout any) error {
 	enc := toml.NewEncoder(w)
 	enc.SetIndentTables(false)
-	if err := enc.Encode(bind(&c)); err != nil {
+	if err := enc.Encode(layout); err != nil {
 		return fmt.Errorf("encode configuration: %w", err)
 	}
 	return nil

@@ -362,6 +362,9 @@ var docs = []struct{ src, name string }{
 	{"docs/INSTALL.md", "INSTALL.md"},
 	{"docs/HARDWARE.md", "HARDWARE.md"},
 	{"systemd/README.md", "systemd.md"},
+	// The agency's server, not the kiosk's: a sample for whoever runs
+	// `kiosk upstream`, never a file in /etc of a kiosk.
+	{"systemd/upstream.toml", "upstream.toml.sample"},
 }
 
 // replaceSuffix renames NAME+from to prefix+NAME+to.

@@ -13,14 +13,16 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
 // Enrollment pairs a kiosk with the upstream (sync/API.md, "Devices"): an
 // administrator makes a one-time token for a kiosk id (NewEnrollToken, `kiosk
-// upstream token`), carries it to the kiosk, and `kiosk enroll` sends it with
-// the device's public key. The upstream keeps only a hash of the token, and
+// upstream token`), naming its office if the agency has several, carries it
+// to the kiosk, and `kiosk enroll` sends it with the device's public key. The upstream keeps only a hash of the token, and
 // takes it once, before it expires.
 
 // DefaultTokenLifetime is how long an enrollment token can be used.
@@ -42,11 +44,51 @@ func tokenHash(token string) []byte {
 	return h[:]
 }
 
+// MaxOfficeLen is the most characters an office name may have: a label,
+// as on a sign, not an address.
+const MaxOfficeLen = 64
+
+// ValidOffice reports whether office can name a kiosk's office: 1 to
+// MaxOfficeLen printable characters (letters, marks, numbers,
+// punctuation, symbols, the ASCII space) of valid UTF-8, without a space
+// at either end. No control or format character: the name is shown on
+// the fleet page and in tools' terminals, where those could disguise it.
+func ValidOffice(office string) bool {
+	if office == "" || !utf8.ValidString(office) || utf8.RuneCountInString(office) > MaxOfficeLen ||
+		strings.TrimSpace(office) != office {
+		return false
+	}
+	for _, r := range office {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// A TokenOption adds to an enrollment token what NewEnrollToken does not
+// need.
+type TokenOption func(*Token)
+
+// WithOffice names the office the kiosk belongs to (ValidOffice): the
+// token, once used, keeps it as the kiosk's, for the fleet view. "" names
+// none.
+func WithOffice(office string) TokenOption {
+	return func(t *Token) { t.Office = office }
+}
+
 // NewEnrollToken makes a one-time enrollment token for kioskID, valid for
 // ttl (0: DefaultTokenLifetime), and returns it. Only its hash is kept.
-func (s *Server) NewEnrollToken(ctx context.Context, kioskID string, ttl time.Duration) (string, error) {
+func (s *Server) NewEnrollToken(ctx context.Context, kioskID string, ttl time.Duration, opts ...TokenOption) (string, error) {
 	if !wire.ValidKioskID(kioskID) {
 		return "", fmt.Errorf("new token: invalid kiosk id %q", kioskID)
+	}
+	var t Token
+	for _, o := range opts {
+		o(&t)
+	}
+	if t.Office != "" && !ValidOffice(t.Office) {
+		return "", fmt.Errorf("new token: invalid office %q: want 1 to %d printable characters, no space at either end", t.Office, MaxOfficeLen)
 	}
 	if ttl <= 0 {
 		ttl = DefaultTokenLifetime
@@ -57,7 +99,8 @@ func (s *Server) NewEnrollToken(ctx context.Context, kioskID string, ttl time.Du
 	}
 	token := tokenEncoding.EncodeToString(b)
 	now := s.now()
-	if err := s.store.PutToken(ctx, tokenHash(token), Token{KioskID: kioskID, Created: now, Expires: now.Add(ttl)}); err != nil {
+	t.KioskID, t.Created, t.Expires = kioskID, now, now.Add(ttl)
+	if err := s.store.PutToken(ctx, tokenHash(token), t); err != nil {
 		return "", fmt.Errorf("new token: %w", err)
 	}
 	return token, nil

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"path"
@@ -36,20 +37,6 @@ const (
 // fleetPageTemplate is the page's template in webFiles.
 const fleetPageTemplate = "fleet.html"
 
-// OfficeStore is what a Store may add to name each kiosk's office in the
-// fleet view (from the enrollment token's metadata). Without it, or for a
-// kiosk it does not name, the office is unknown ("").
-type OfficeStore interface {
-	KioskOffices(ctx context.Context) (map[string]string, error)
-}
-
-// LastCheckInStore is what a Store may add to give each kiosk's last
-// check-in time in the fleet view: the at of its highest record held.
-// Without it the last check-in is unknown (null).
-type LastCheckInStore interface {
-	LastCheckIns(ctx context.Context) (map[string]time.Time, error)
-}
-
 // FleetReport is the body of GET /v1/fleet.
 type FleetReport struct {
 	GeneratedAt time.Time    `json:"generated_at"`         // the server's time
@@ -60,7 +47,7 @@ type FleetReport struct {
 // FleetKiosk is one kiosk in the fleet view.
 type FleetKiosk struct {
 	KioskID       string     `json:"kiosk_id"`
-	Office        string     `json:"office"`         // "": unknown to the upstream
+	Office        string     `json:"office"`         // as its enrollment token named it (Token.Office); "": none named
 	LastHeartbeat *time.Time `json:"last_heartbeat"` // null: never
 	State         string     `json:"state"`          // the last head against what is held now (wire.Head*); "": no heartbeat
 	HeadSeq       uint64     `json:"head_seq"`       // of the last heartbeat
@@ -68,9 +55,13 @@ type FleetKiosk struct {
 	// Backlog estimates the records the kiosk still has to send: its last
 	// head's seq above the highest seq held. It grows only with
 	// heartbeats, so it is as old as the last one.
-	Backlog     uint64     `json:"backlog"`
-	LastCheckIn *time.Time `json:"last_check_in"` // null: unknown (the store cannot say) or none held
-	Alerts      []string   `json:"alerts"`        // Alert*; [] when all is well
+	Backlog uint64 `json:"backlog"`
+	// LastCheckIn is the newest time a record held of the kiosk was
+	// checked in, by the kiosk's clock (Record.At), not when it arrived:
+	// the records a kiosk sends after an outage say when its people came.
+	// Null: no record held.
+	LastCheckIn *time.Time `json:"last_check_in"`
+	Alerts      []string   `json:"alerts"` // Alert*; [] when all is well
 }
 
 // Fleet returns the fleet view: every kiosk enrolled or heard from.
@@ -85,17 +76,13 @@ func (s *Server) Fleet(ctx context.Context) (FleetReport, error) {
 	if err != nil {
 		return FleetReport{}, err
 	}
-	var offices map[string]string
-	if st, ok := s.store.(OfficeStore); ok {
-		if offices, err = st.KioskOffices(ctx); err != nil {
-			return FleetReport{}, err
-		}
+	offices, err := s.store.KioskOffices(ctx)
+	if err != nil {
+		return FleetReport{}, fmt.Errorf("kiosk offices: %w", err)
 	}
-	var last map[string]time.Time
-	if ls, ok := s.store.(LastCheckInStore); ok {
-		if last, err = ls.LastCheckIns(ctx); err != nil {
-			return FleetReport{}, err
-		}
+	last, err := s.store.LastCheckIns(ctx)
+	if err != nil {
+		return FleetReport{}, fmt.Errorf("last check-ins: %w", err)
 	}
 	rep := FleetReport{GeneratedAt: s.now().UTC(), SilentAfter: silentAfter.Seconds(), Kiosks: make([]FleetKiosk, 0, len(heads))}
 	for _, h := range heads {

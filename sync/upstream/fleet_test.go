@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/docketkiosk/checkin-kiosk/sync/device"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
-	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 	"github.com/docketkiosk/checkin-kiosk/sync/wire"
 )
 
@@ -93,6 +91,10 @@ func TestFleetView(t *testing.T) {
 		head, held, back uint64
 		alerts           []string
 	}
+	// The newest record held of each; k4 has none. No token named an
+	// office (the person's office, sealed in each record, is not the
+	// kiosk's).
+	lastCheckIn := map[string]time.Time{"k1": record("k1", 3).At, "k2": record("k2", 2).At, "k3": record("k3", 3).At}
 	check := func(when string, wants map[string]want) {
 		t.Helper()
 		fleet := o.fleetOf(t)
@@ -105,8 +107,9 @@ func TestFleetView(t *testing.T) {
 			if got.state != w.state || got.head != w.head || got.held != w.held || got.back != w.back || !slices.Equal(got.alerts, w.alerts) {
 				t.Errorf("%s: fleet[%s] = %+v; want %+v", when, id, got, w)
 			}
-			if k.Office != "" || k.LastCheckIn != nil {
-				t.Errorf("%s: fleet[%s] office %q, last check-in %v; want unknown from a store that cannot say", when, id, k.Office, k.LastCheckIn)
+			last, held := lastCheckIn[id]
+			if k.Office != "" || (k.LastCheckIn != nil) != held || held && !k.LastCheckIn.Equal(last) {
+				t.Errorf("%s: fleet[%s] office %q, last check-in %v; want none, %v", when, id, k.Office, k.LastCheckIn, last)
 			}
 		}
 	}
@@ -132,7 +135,8 @@ func TestFleetView(t *testing.T) {
 	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("page CSP = %q; want default-src 'none' and no unsafe-inline", csp)
 	}
-	for _, s := range []string{"k1", "k2", "k3", "k4", upstream.AlertFork, upstream.AlertGaps, upstream.AlertNeverHeard, "4 kiosks · 4 with alerts"} {
+	for _, s := range []string{"k1", "k2", "k3", "k4", upstream.AlertFork, upstream.AlertGaps, upstream.AlertNeverHeard, "4 kiosks · 4 with alerts",
+		"2026-03-04 09:18:30 UTC"} { // k1's last check-in
 		if !strings.Contains(page, s) {
 			t.Errorf("page lacks %q", s)
 		}
@@ -144,33 +148,65 @@ func TestFleetView(t *testing.T) {
 	}
 }
 
-// fleetStore is a store that also knows offices and last check-ins, as
-// OfficeStore and LastCheckInStore let a store add.
-type fleetStore struct {
-	upstream.Store
-	offices map[string]string
-	last    map[string]time.Time
-}
-
-func (f fleetStore) KioskOffices(context.Context) (map[string]string, error) { return f.offices, nil }
-func (f fleetStore) LastCheckIns(context.Context) (map[string]time.Time, error) {
-	return f.last, nil
-}
-
-// TestFleetOfficeAndLastCheckIn: a store that knows them fills the office
-// and the last check-in.
-func TestFleetOfficeAndLastCheckIn(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "upstream.db"))
+// TestFleetOffice: a kiosk enrolled by a token naming its office shows
+// it, and its last check-in is its newest record held, not the last to
+// arrive; on the page too.
+func TestFleetOffice(t *testing.T) {
+	o := startOperated(t, nil, "k1")
+	ctx := context.Background()
+	const office = "Newark field office"
+	token, err := o.srv.NewEnrollToken(ctx, "k5", 0, upstream.WithOffice(office))
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := time.Date(2026, 3, 4, 9, 15, 0, 0, time.UTC)
-	o := startOperated(t, fleetStore{Store: st, offices: map[string]string{"k1": "SFR"}, last: map[string]time.Time{"k1": at}}, "k1", "k2")
-	fleet := o.fleetOf(t)
-	if k := fleet["k1"]; k.Office != "SFR" || k.LastCheckIn == nil || !k.LastCheckIn.Equal(at) {
-		t.Errorf("fleet[k1] office %q, last check-in %v; want SFR, %v", k.Office, k.LastCheckIn, at)
+	req := wire.EnrollRequest{KioskID: "k5", DevicePublicKey: deviceOf("k5").Public(), Token: token}
+	if code, body, err := do(t, o.anon, "POST", o.url+wire.PathEnroll, req); err != nil || code != http.StatusOK {
+		t.Fatalf("POST %s = %d %s, %v; want 200", wire.PathEnroll, code, body, err)
 	}
-	if k := fleet["k2"]; k.Office != "" || k.LastCheckIn != nil {
-		t.Errorf("fleet[k2] office %q, last check-in %v; want unknown", k.Office, k.LastCheckIn)
+	o.upload(t, "k5", 3)
+	o.upload(t, "k5", 1)
+
+	fleet := o.fleetOf(t)
+	if k := fleet["k5"]; k.Office != office || k.LastCheckIn == nil || !k.LastCheckIn.Equal(record("k5", 3).At) {
+		t.Errorf("fleet[k5] office %q, last check-in %v; want %q, %v", k.Office, k.LastCheckIn, office, record("k5", 3).At)
+	}
+	if k := fleet["k1"]; k.Office != "" || k.LastCheckIn != nil {
+		t.Errorf("fleet[k1] office %q, last check-in %v; want none, null", k.Office, k.LastCheckIn)
+	}
+	_, _, page := o.get(t, o.anon, upstream.PathFleetPage, basic(o.token))
+	for _, s := range []string{office, record("k5", 3).At.Format("2006-01-02 15:04:05 MST")} {
+		if !strings.Contains(page, s) {
+			t.Errorf("page lacks %q", s)
+		}
+	}
+
+	if _, err := o.srv.NewEnrollToken(ctx, "k6", 0, upstream.WithOffice("SFR\x1b[2J")); err == nil {
+		t.Error("NewEnrollToken(an office with a control character) = nil; want an error")
+	}
+}
+
+func TestValidOffice(t *testing.T) {
+	for _, tc := range []struct {
+		office string
+		want   bool
+	}{
+		{"SFR", true},
+		{"Newark field office", true},
+		{"Bureau de Montréal", true},
+		{strings.Repeat("é", upstream.MaxOfficeLen), true},
+		{"", false},
+		{strings.Repeat("a", upstream.MaxOfficeLen+1), false},
+		{" SFR", false},
+		{"SFR ", false},
+		{"SFR\nNYC", false},
+		{"SFR\tNYC", false},
+		{"SFR\x1b[31m", false},
+		{"SFR\u202eCYN", false}, // a bidi override: a format character
+		{"SFR\u00a0NYC", false}, // a space other than ASCII's
+		{"SFR\xff", false},      // not UTF-8
+	} {
+		if got := upstream.ValidOffice(tc.office); got != tc.want {
+			t.Errorf("ValidOffice(%q) = %v; want %v", tc.office, got, tc.want)
+		}
 	}
 }

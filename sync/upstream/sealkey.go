@@ -23,10 +23,20 @@ const sealKeyPEMType = "HPKE X25519 PRIVATE KEY"
 // file, making it on first use. A file readable by group or others is
 // refused.
 func LoadOrCreateSealKey(file string) (hpke.PrivateKey, error) {
-	b, err := os.ReadFile(file)
+	k, err := LoadSealKey(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return createSealKey(file)
 	}
+	return k, err
+}
+
+// LoadSealKey loads the private key person data is sealed to from file,
+// which it never writes: the key replicas share, named in their
+// configuration, is made once and given to each. A missing file is an
+// error wrapping fs.ErrNotExist; a file readable by group or others is
+// refused.
+func LoadSealKey(file string) (hpke.PrivateKey, error) {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("load seal key: %w", err)
 	}
@@ -52,7 +62,7 @@ func createSealKey(file string) (hpke.PrivateKey, error) {
 		return nil, err
 	}
 	if err := SaveSealKey(file, k); errors.Is(err, fs.ErrExist) {
-		return LoadOrCreateSealKey(file) // made meanwhile
+		return LoadSealKey(file) // made meanwhile
 	} else if err != nil {
 		return nil, err
 	}

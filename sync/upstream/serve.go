@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/hpke"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -42,6 +43,16 @@ type DirOptions struct {
 	// SilentAfter is how long without a heartbeat makes a kiosk silent
 	// (SetSilentAfter); 0: DefaultSilentAfter.
 	SilentAfter time.Duration
+	// SealKey is the seal private key's file (LoadSealKey), only ever
+	// read: replicas share one, given to each. "": SealKeyFile in the
+	// state directory, made on first start.
+	SealKey string
+	// CACert and CAKey are the CA's certificate and private key files
+	// (LoadAuthority), both or neither, only ever read: replicas share
+	// one CA, as kiosks pin it. "": CACertFile and CAKeyFile in TLSDir,
+	// made on first start. The server certificate is in TLSDir either
+	// way, each replica's own, made from the CA for Hosts.
+	CACert, CAKey string
 	// Log is where the server logs; nil discards.
 	Log *slog.Logger
 }
@@ -59,7 +70,8 @@ type Dir struct {
 // OpenDir opens the upstream kept in the state directory path, making on
 // first start what is missing: the directory (0700), the CA and a server
 // certificate naming o.Hosts (TLSDir), the seal key, the store and the
-// documents directory. It holds the directory's lock (internal/statedir)
+// documents directory. A seal key or CA that o names is read from its
+// files, never made nor written. It holds the directory's lock (internal/statedir)
 // until Close: a second server in the same directory fails, saying the
 // directory is in use (the embedded SQLite store has one writer; replicas
 // share a PostgreSQL database, each with its own directory).
@@ -81,7 +93,7 @@ func OpenDir(path string, o DirOptions) (*Dir, error) {
 		lock.Close()
 		return nil, fmt.Errorf("create documents directory: %w", err)
 	}
-	if d.Authority, err = LoadOrCreateAuthority(filepath.Join(path, TLSDir), o.Hosts); err != nil {
+	if d.Authority, err = openAuthority(filepath.Join(path, TLSDir), o); err != nil {
 		lock.Close()
 		return nil, err
 	}
@@ -99,8 +111,21 @@ func (d *Dir) Close() error {
 	return errors.Join(d.Server.Close(), d.lock.Close())
 }
 
+// openAuthority opens the CA o names, or the one kept in dir, made if
+// missing; and the server certificate kept in dir.
+func openAuthority(dir string, o DirOptions) (*Authority, error) {
+	switch {
+	case o.CACert == "" && o.CAKey == "":
+		return LoadOrCreateAuthority(dir, o.Hosts)
+	case o.CACert == "" || o.CAKey == "":
+		return nil, errors.New("open upstream: a CA certificate and its key go together: name both, or neither")
+	}
+	return LoadAuthority(dir, o.CACert, o.CAKey, o.Hosts)
+}
+
 // OpenServer opens the server kept in the state directory dir — its seal
-// key and its store, made if missing — without taking the directory's lock
+// key (o.SealKey's, or the directory's, made if missing) and its store,
+// made if missing — without taking the directory's lock
 // or loading its CA: `kiosk upstream token` writes a token into the store
 // beside a running server. It neither sets a document directory.
 func OpenServer(dir string, o DirOptions) (*Server, error) {
@@ -110,7 +135,13 @@ func OpenServer(dir string, o DirOptions) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create upstream state directory: %w", err)
 	}
-	key, err := LoadOrCreateSealKey(filepath.Join(dir, SealKeyFile))
+	var key hpke.PrivateKey
+	var err error
+	if o.SealKey != "" {
+		key, err = LoadSealKey(o.SealKey)
+	} else {
+		key, err = LoadOrCreateSealKey(filepath.Join(dir, SealKeyFile))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open upstream: %w", err)
 	}

@@ -61,9 +61,23 @@ type Store interface {
 	// Enroll, in one transaction, reads the token whose hash is hash and
 	// lets check refuse it (found false: no such token; an error from
 	// check is returned as it is); then marks it used at now and enrolls
-	// pub as the token's kiosk, as PutDevice does. When it returns an
-	// error, nothing changed.
+	// pub as the token's kiosk, as PutDevice does, and, if the token names
+	// an office, keeps it as the kiosk's (KioskOffices); a token without
+	// one leaves the kiosk's office as it was. When it returns an error,
+	// nothing changed.
 	Enroll(ctx context.Context, hash []byte, pub ed25519.PublicKey, now time.Time, check func(t Token, found bool) error) error
+
+	// KioskOffices returns, by kiosk id, the office each enrolled kiosk
+	// belongs to, as its enrollment token named it (Token.Office); a kiosk
+	// no token named an office for is not in it.
+	KioskOffices(ctx context.Context) (map[string]string, error)
+	// LastCheckIns returns, by kiosk id, the newest time at which a record
+	// held of the kiosk was checked in: the greatest Record.At, the
+	// kiosk's clock, whatever order the records came in. A kiosk with no
+	// record held is not in it. It is read for the fleet view, so it is
+	// cheap: it reads a row or an index lookup per kiosk, never the
+	// records whole.
+	LastCheckIns(ctx context.Context) (map[string]time.Time, error)
 
 	// Ping reports whether the store can be read.
 	Ping(ctx context.Context) error
@@ -178,4 +192,9 @@ type Token struct {
 	KioskID          string    // the kiosk it enrolls
 	Created, Expires time.Time // it is refused from Expires on
 	Used             time.Time // zero until used, once
+	// Office is the office the kiosk belongs to, as the agency names it
+	// ("SFR", "Newark field office"), kept with the kiosk when the token
+	// enrolls it; "" says nothing. A label of the agency's, never personal
+	// data (ValidOffice).
+	Office string
 }

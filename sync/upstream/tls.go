@@ -67,6 +67,36 @@ func LoadOrCreateAuthority(dir string, hosts []string) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
+	return withServer(dir, caKey, caCert, hosts)
+}
+
+// LoadAuthority loads the CA from caCertFile and caKeyFile, which it never
+// writes — the CA replicas share, named in their configuration, is made
+// once and given to each — and the server certificate kept in dir,
+// making it from that CA whenever the one kept does not name every one of
+// hosts or was issued by another CA: each replica has its own. A missing
+// CA file is an error wrapping fs.ErrNotExist; a CA key readable by group
+// or others is refused.
+func LoadAuthority(dir, caCertFile, caKeyFile string, hosts []string) (*Authority, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("authority: %w", err)
+	}
+	caKey, caCert, err := loadCA(caCertFile, caKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(caKeyFile); err != nil {
+		return nil, fmt.Errorf("authority: CA: %w", err)
+	} else if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("authority: %s has mode %v: it must be readable by its owner only (0600)", caKeyFile, perm)
+	}
+	return withServer(dir, caKey, caCert, hosts)
+}
+
+// withServer returns the authority of the CA caCert, with the server
+// certificate kept in dir, made (or made again) if it does not name every
+// one of hosts or is not the CA's.
+func withServer(dir string, caKey *ecdsa.PrivateKey, caCert *x509.Certificate, hosts []string) (*Authority, error) {
 	a := &Authority{CA: caCert, CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})}
 	server, err := tls.LoadX509KeyPair(filepath.Join(dir, ServerCert), filepath.Join(dir, ServerKeyFile))
 	if err == nil && covers(server.Leaf, hosts) && server.Leaf.CheckSignatureFrom(caCert) == nil {
@@ -135,23 +165,32 @@ func devicePublicKey(der []byte) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
+// loadCA loads the CA's certificate and key from their files.
+func loadCA(certFile, keyFile string) (*ecdsa.PrivateKey, *x509.Certificate, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("authority: CA: %w", err)
+	}
+	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("authority: %s: not an ECDSA key", keyFile)
+	}
+	if !pair.Leaf.IsCA {
+		return nil, nil, fmt.Errorf("authority: %s: not a CA certificate", certFile)
+	}
+	return key, pair.Leaf, nil
+}
+
 func loadOrCreateCA(dir string) (*ecdsa.PrivateKey, *x509.Certificate, error) {
 	keyFile, certFile := filepath.Join(dir, CAKeyFile), filepath.Join(dir, CACertFile)
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err == nil {
-		key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, nil, fmt.Errorf("authority: %s: not an ECDSA key", keyFile)
-		}
-		return key, pair.Leaf, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("authority: CA: %w", err)
+	key, cert, err := loadCA(certFile, keyFile)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return key, cert, err
 	}
 	if _, err := os.Stat(keyFile); err == nil {
 		return nil, nil, fmt.Errorf("authority: %s exists without %s: refusing to make a new CA", keyFile, certFile)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,7 +208,7 @@ func loadOrCreateCA(dir string) (*ecdsa.PrivateKey, *x509.Certificate, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("authority: CA: %w", err)
 	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err = x509.ParseCertificate(der)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
+	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
 )
 
 // TestCommandTree walks every command of the binary, nested ones included,
@@ -87,5 +90,19 @@ func TestCommandFailures(t *testing.T) {
 			t.Errorf("kiosk %s: exit %d, stdout %q, stderr %q; want exit 1, stderr starting %q",
 				strings.Join(tt.args, " "), code, stdout, stderr, tt.want)
 		}
+	}
+}
+
+// An office that could not be shown as one line of the fleet view is
+// refused before anything is opened.
+func TestUpstreamTokenOffice(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	for _, office := range []string{" SFR", "SF\u202eR", strings.Repeat("x", upstream.MaxOfficeLen+1)} {
+		code := dispatch(context.Background(), env, []string{"upstream", "token", "--kiosk-id", "k", "--office", office, "--state-dir", t.TempDir()})
+		if code != 2 || !strings.Contains(errb.String(), "--office") {
+			t.Errorf("--office %q: exit %d, %q; want a usage error naming --office", office, code, errb.String())
+		}
+		errb.Reset()
 	}
 }

@@ -67,11 +67,12 @@ func kioskCommand() *cli.Command {
 				Description: upstreamDescription, Example: "kiosk upstream --state-dir /srv/upstream --listen :8443 --host upstream.example",
 				Run: upstreamCommand,
 				Subcommands: []*cli.Command{
-					{Name: "token", Summary: "print a one-time enrollment token for a kiosk", Usage: "--kiosk-id ID [--ttl D] [--state-dir DIR]",
-						Example:  "kiosk upstream token --kiosk-id lobby-1 --state-dir /srv/upstream",
+					{Name: "token", Summary: "print a one-time enrollment token for a kiosk", Usage: "--kiosk-id ID [--office NAME] [--ttl D] [--state-dir DIR]",
+						Example:  "kiosk upstream token --kiosk-id lobby-1 --office 'Newark field office' --state-dir /srv/upstream",
 						Required: []string{"kiosk-id"}, Run: upstreamTokenCommand},
 					{Name: "admin-token", Summary: "add an admin token for the operator endpoints; print it once", Usage: "[--state-dir DIR] [--admin-tokens FILE]",
 						Example: "kiosk upstream admin-token --state-dir /srv/upstream", Run: upstreamAdminTokenCommand},
+					upstreamConfigCommand(),
 				}},
 			{Name: "enroll", Summary: "pair this kiosk with an upstream", Usage: "--upstream URL --ca CA.pem --token T --kiosk-id ID [--state-dir DIR]",
 				Description: "Registers the device key at the upstream and keeps the upstream's address, CA and\n" +

@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/config"
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/kiosk/demokit"
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream"
@@ -19,32 +19,18 @@ import (
 	"github.com/docketkiosk/checkin-kiosk/sync/upstream/sqlite"
 )
 
-// Defaults of `kiosk upstream`. The names of its state directory's parts
-// are the packages' that keep them: sqlite.File, upstream.TLSDir,
-// upstream.DocumentsDir and upstream.AdminTokensFile.
-const (
-	defaultUpstreamListen = "127.0.0.1:8443"
-	defaultUpstreamHosts  = "127.0.0.1,localhost"
-	upstreamStateDirName  = "checkin-kiosk-upstream"
-)
-
-const upstreamUsage = "[--listen ADDR] [--state-dir DIR] [--db DSN] [--host NAMES] [--documents DIR] [--admin-tokens FILE] [--fault-… ]"
+const upstreamUsage = "[--config FILE] [--listen ADDR] [--state-dir DIR] [--db DSN] [--host NAMES] [--seal-key FILE] [--ca-cert FILE --ca-key FILE] [--fault-… ]"
 
 const upstreamDescription = `Runs the reference upstream server: the upload API of sync/API.md, over HTTPS from its own CA
-(made in STATE/` + upstream.TLSDir + ` on first start), kiosks authenticated by their device
-certificates. The operator endpoints (stats, fleet, metrics) take an admin token: on first start
-it makes STATE/` + upstream.AdminTokensFile + ` with one, printed once. "token" makes a one-time
-enrollment token for ` + "`kiosk enroll`" + `; "admin-token" adds an admin token.`
+(made in STATE/` + upstream.TLSDir + ` on first start, or named by ca_cert and ca_key), kiosks authenticated by
+their device certificates. The flags override the keys of the configuration file (` + config.DefaultUpstreamPath + `
+when it exists; kiosk upstream config default prints one). The operator endpoints (stats, fleet,
+metrics) take an admin token: on first start it makes STATE/` + upstream.AdminTokensFile + ` with one, printed once.
+"token" makes a one-time enrollment token for ` + "`kiosk enroll`" + `; "admin-token" adds an admin token.`
 
 // upstreamCommand runs the reference upstream server until ctx ends.
 func upstreamCommand(fs *flag.FlagSet) cli.Action {
-	listen := fs.String("listen", defaultUpstreamListen, "`address` to serve the upload API on (HTTPS)")
-	stateDir := upstreamStateDirFlag(fs)
-	hosts := fs.String("host", defaultUpstreamHosts, "comma-separated host `names` and IP addresses kiosks reach the server by (its certificate names them)")
-	docs := fs.String("documents", "", "`directory` of the signed documents served to kiosks, made at start: trustlist.cose, revocations.cose, roster.cose, notices.cose (default STATE/"+upstream.DocumentsDir+")")
-	silentAfter := fs.Duration("silent-after", upstream.DefaultSilentAfter, "how long without a heartbeat makes a kiosk silent in the stats")
-	adminTokens := adminTokensFlag(fs)
-	db := dbFlag(fs)
+	load := config.UpstreamFlags(fs, config.DefaultUpstream())
 	var faults upstream.Faults
 	fs.Float64Var(&faults.ErrorRate, "fault-error-rate", 0, "fraction of kiosk requests answered 500 (testing only)")
 	fs.Float64Var(&faults.ResetRate, "fault-reset-rate", 0, "fraction of kiosk requests whose connection breaks mid-response, unhandled (testing only)")
@@ -61,7 +47,11 @@ func upstreamCommand(fs *flag.FlagSet) cli.Action {
 		if faults.Seed == 0 {
 			faults.Seed = uint64(time.Now().UnixNano())
 		}
-		dir, err := upstreamDir(env, *stateDir)
+		conf, err := load(env.Getenv)
+		if err != nil {
+			return err
+		}
+		dir, err := upstreamDir(env, conf.StateDir)
 		if err != nil {
 			return err
 		}
@@ -69,10 +59,10 @@ func upstreamCommand(fs *flag.FlagSet) cli.Action {
 		// The operator endpoints are closed without an admin: the token
 		// file first, so that a damaged one stops the start before
 		// anything else is opened.
-		adminFile := cmp.Or(*adminTokens, filepath.Join(dir, upstream.AdminTokensFile))
+		adminFile := cmp.Or(conf.AdminTokens, filepath.Join(dir, upstream.AdminTokensFile))
 		admin, token, err := upstream.LoadOrCreateAdmin(adminFile)
 		if err != nil {
-			return fmt.Errorf("--admin-tokens: %w (kiosk upstream admin-token adds a token)", err)
+			return fmt.Errorf("--admin-tokens (upstream.admin_tokens): %w (kiosk upstream admin-token adds a token)", err)
 		}
 		if token != "" {
 			// As the demo prints its staff password: once, as only the
@@ -81,24 +71,23 @@ func upstreamCommand(fs *flag.FlagSet) cli.Action {
 			fmt.Fprintf(env.Stdout, "                new, for the operator endpoints (Authorization: Bearer TOKEN): printed this once only,\n"+
 				"                %s keeps only its hash\n", adminFile)
 		}
-		open, err := storeOpener(env, *db, log)
+		open, err := storeOpener(conf, log)
 		if err != nil {
 			return err
 		}
-		up, err := upstream.OpenDir(dir, upstream.DirOptions{OpenStore: open, Hosts: splitList(*hosts),
-			Documents: *docs, SilentAfter: *silentAfter, Log: log})
+		up, err := upstream.OpenDir(dir, dirOptions(conf, open, log))
 		if err != nil {
 			return err
 		}
 		defer up.Close()
 		up.Server.SetAdmin(admin)
 		var lc net.ListenConfig
-		ln, err := lc.Listen(ctx, "tcp", *listen)
+		ln, err := lc.Listen(ctx, "tcp", conf.Listen)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "upstream listening on https://%s\n", ln.Addr())
-		fmt.Fprintf(env.Stdout, "CA certificate  %s\n", filepath.Join(dir, upstream.TLSDir, upstream.CACertFile))
+		fmt.Fprintf(env.Stdout, "CA certificate  %s\n", cmp.Or(conf.CACert, filepath.Join(dir, upstream.TLSDir, upstream.CACertFile)))
 		fmt.Fprintf(env.Stdout, "CA fingerprint  %s\n", up.Authority.Fingerprint())
 		// What a kiosk not enrolled takes as --seal-key; enrollment gives it too.
 		fmt.Fprintf(env.Stdout, "seal key        %s\n", base64.StdEncoding.EncodeToString(up.Server.SealPublicKey()))
@@ -108,28 +97,46 @@ func upstreamCommand(fs *flag.FlagSet) cli.Action {
 	}
 }
 
+// dirOptions are the options of the upstream conf configures, its store
+// opened by open.
+func dirOptions(conf config.Upstream, open func(string) (upstream.Store, error), log *slog.Logger) upstream.DirOptions {
+	return upstream.DirOptions{OpenStore: open, Hosts: conf.Hosts, Documents: conf.Documents, SilentAfter: conf.SilentAfter,
+		SealKey: conf.SealKey, CACert: conf.CACert, CAKey: conf.CAKey, Log: log}
+}
+
 // upstreamTokenCommand prints a one-time enrollment token for a kiosk.
 func upstreamTokenCommand(fs *flag.FlagSet) cli.Action {
-	stateDir := upstreamStateDirFlag(fs)
+	load := config.UpstreamFlags(fs, config.DefaultUpstream(), "state-dir", "db", "db-file", "seal-key")
 	kioskID := fs.String("kiosk-id", "", "the `name` of the kiosk the token enrolls (required)")
 	ttl := fs.Duration("ttl", upstream.DefaultTokenLifetime, "how long the token can be used")
-	db := dbFlag(fs)
+	office := fs.String("office", "", "the `office` the kiosk stands in, shown in the fleet view (e.g. \"Newark field office\"; empty: none)")
 	return func(ctx context.Context, env *cli.Env, _ []string) error {
-		dir, err := upstreamDir(env, *stateDir)
+		if *office != "" && !upstream.ValidOffice(*office) {
+			return cli.Usagef("--office: want 1 to %d printable characters, no space at either end", upstream.MaxOfficeLen)
+		}
+		conf, err := load(env.Getenv)
 		if err != nil {
 			return err
 		}
-		open, err := storeOpener(env, *db, nil)
+		dir, err := upstreamDir(env, conf.StateDir)
+		if err != nil {
+			return err
+		}
+		open, err := storeOpener(conf, nil)
 		if err != nil {
 			return err
 		}
 		// Beside a running server: neither its lock nor its CA.
-		srv, err := upstream.OpenServer(dir, upstream.DirOptions{OpenStore: open})
+		srv, err := upstream.OpenServer(dir, dirOptions(conf, open, nil))
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
-		token, err := srv.NewEnrollToken(ctx, *kioskID, *ttl)
+		var opts []upstream.TokenOption
+		if *office != "" {
+			opts = append(opts, upstream.WithOffice(*office))
+		}
+		token, err := srv.NewEnrollToken(ctx, *kioskID, *ttl, opts...)
 		if err != nil {
 			return err
 		}
@@ -141,12 +148,15 @@ func upstreamTokenCommand(fs *flag.FlagSet) cli.Action {
 // upstreamAdminTokenCommand adds an admin token to the upstream's admin
 // token file and prints it, once: the file keeps only its hash.
 func upstreamAdminTokenCommand(fs *flag.FlagSet) cli.Action {
-	stateDir := upstreamStateDirFlag(fs)
-	adminTokens := adminTokensFlag(fs)
+	load := config.UpstreamFlags(fs, config.DefaultUpstream(), "state-dir", "admin-tokens")
 	return func(ctx context.Context, env *cli.Env, _ []string) error {
-		path := *adminTokens
+		conf, err := load(env.Getenv)
+		if err != nil {
+			return err
+		}
+		path := conf.AdminTokens
 		if path == "" {
-			dir, err := upstreamDir(env, *stateDir)
+			dir, err := upstreamDir(env, conf.StateDir)
 			if err != nil {
 				return err
 			}
@@ -165,64 +175,65 @@ func upstreamAdminTokenCommand(fs *flag.FlagSet) cli.Action {
 	}
 }
 
-// adminTokensFlag is --admin-tokens: "" is the default, in the state
-// directory.
-// envUpstreamDB is where `kiosk upstream` finds its database when --db is
-// not given: a DSN may hold a password, which a command line shows to every
-// user of the machine (ps) and an environment file (systemd's
-// EnvironmentFile=, 0600) does not.
-const envUpstreamDB = "KIOSK_UPSTREAM_DB"
-
-func dbFlag(fs *flag.FlagSet) *string {
-	return fs.String("db", "", "the store: empty for the embedded SQLite file in the state directory, or a PostgreSQL\n"+
-		"`DSN` (postgres://USER@HOST/DB?sslmode=verify-full; PG* variables fill what it leaves out) that\n"+
-		"several replicas share (default $"+envUpstreamDB+")")
+// upstreamConfigCommand is `kiosk upstream config`: the upstream's
+// configuration file sampled and checked, as `kiosk config` does the
+// kiosk's.
+func upstreamConfigCommand() *cli.Command {
+	return &cli.Command{Name: "config", Summary: "check and sample the upstream's configuration file", Usage: "COMMAND",
+		Example: "kiosk upstream config default > upstream.toml\nkiosk upstream config check upstream.toml",
+		Subcommands: []*cli.Command{
+			{Name: "check", Summary: "check a configuration file; print each error with its line", Usage: "[FILE]",
+				Description: "Checks FILE (default " + config.DefaultUpstreamPath + ") as kiosk upstream reads it.",
+				Example:     "kiosk upstream config check " + config.DefaultUpstreamPath, Args: "[FILE]", Run: upstreamConfigCheck},
+			{Name: "default", Summary: "print a sample file: every key, its default and what it does", Usage: "",
+				Example: "kiosk upstream config default > " + config.DefaultUpstreamPath, Run: upstreamConfigDefault},
+		}}
 }
 
-// storeOpener returns what opens the upstream's store: the embedded SQLite
-// one, or the PostgreSQL one at dsn (or at $KIOSK_UPSTREAM_DB).
-func storeOpener(env *cli.Env, dsn string, log *slog.Logger) (func(string) (upstream.Store, error), error) {
-	dsn = cmp.Or(dsn, env.Getenv(envUpstreamDB))
-	switch {
-	case dsn == "":
+func upstreamConfigCheck(*flag.FlagSet) cli.Action {
+	return func(_ context.Context, env *cli.Env, args []string) error {
+		path := config.DefaultUpstreamPath
+		if len(args) == 1 {
+			path = args[0]
+		}
+		if _, err := config.LoadUpstream(path); err != nil {
+			fmt.Fprintln(env.Stderr, err) // one error to a line, each naming its file and line
+			return &cli.ExitError{Code: 1}
+		}
+		fmt.Fprintf(env.Stdout, "%s: ok\n", path)
+		return nil
+	}
+}
+
+func upstreamConfigDefault(*flag.FlagSet) cli.Action {
+	return func(_ context.Context, env *cli.Env, _ []string) error {
+		return config.WriteUpstreamDefault(env.Stdout)
+	}
+}
+
+// storeOpener returns what opens the store conf names: the embedded SQLite
+// one, or the PostgreSQL one at its DSN.
+func storeOpener(conf config.Upstream, log *slog.Logger) (func(string) (upstream.Store, error), error) {
+	dsn, err := conf.ReadDSN()
+	if err != nil {
+		return nil, err
+	}
+	if dsn == "" {
 		return sqlite.OpenIn, nil
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return postgres.Opener(dsn, postgres.Options{Log: log}), nil
-	default:
-		return nil, cli.Usagef("--db: want a postgres:// DSN, or nothing for the embedded store")
 	}
+	return postgres.Opener(dsn, postgres.Options{Log: log}), nil
 }
 
-func adminTokensFlag(fs *flag.FlagSet) *string {
-	return fs.String("admin-tokens", "", "admin token `file` of the operator endpoints, one token's hash a line, made 0600 with one\n"+
-		"new token (printed once) when missing (default STATE/"+upstream.AdminTokensFile+")")
-}
-
-func upstreamStateDirFlag(fs *flag.FlagSet) *string {
-	return fs.String("state-dir", "",
-		"directory of the server's database and CA, "+sqlite.File+` and `+upstream.TLSDir+`/
-(default $XDG_STATE_HOME/`+upstreamStateDirName+`, or ~/.local/state/`+upstreamStateDirName+`)`)
-}
-
-func upstreamDir(env *cli.Env, flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
+// upstreamDir is the state directory: state_dir, or the user's default.
+func upstreamDir(env *cli.Env, stateDir string) (string, error) {
+	if stateDir != "" {
+		return stateDir, nil
 	}
-	dir, err := demokit.StateDir(env.Getenv, upstreamStateDirName)
+	dir, err := demokit.StateDir(env.Getenv, config.UpstreamStateDirName)
 	if err != nil {
 		return "", fmt.Errorf("no --state-dir: %w", err)
 	}
 	return dir, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // openUpstream opens the upstream kept in dir, its store in SQLite and its

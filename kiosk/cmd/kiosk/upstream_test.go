@@ -6,16 +6,21 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docketkiosk/checkin-kiosk/config"
 	"github.com/docketkiosk/checkin-kiosk/internal/cli"
 	"github.com/docketkiosk/checkin-kiosk/internal/pgtest"
 	"github.com/docketkiosk/checkin-kiosk/sync/enroll"
@@ -278,37 +283,41 @@ func TestDemoStatsCurl(t *testing.T) {
 }
 
 // TestUpstreamReplicasOnPostgres: two `kiosk upstream` processes on one
-// PostgreSQL database ($KIOSK_UPSTREAM_DB), each with its own state
-// directory holding the same CA, seal key and admin tokens. A token made
-// through one replica's directory enrolls a kiosk at the other, and the
-// fleet view of the first shows it: everything lives in the database.
+// PostgreSQL database, each with its own state directory and its own
+// configuration file, both naming the same key files (seal key, CA, admin
+// tokens: the agency's, made once by a first start elsewhere) and a file
+// holding the DSN. They serve with the same CA fingerprint and seal key;
+// a token made through the second's configuration enrolls a kiosk at the
+// first, and the fleet view of the second shows it: everything lives in
+// the database, and no replica wrote a key of its own.
 func TestUpstreamReplicasOnPostgres(t *testing.T) {
 	cluster := pgtest.Start(t)
-	t.Setenv(envUpstreamDB, cluster.NewDatabase(t))
 	bin := buildKiosk(t)
+	keys := agencyKeys(t, bin)
+	dsnFile := filepath.Join(t.TempDir(), "dsn")
+	if err := os.WriteFile(dsnFile, []byte(cluster.NewDatabase(t)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	first, second := t.TempDir(), t.TempDir()
-	a := startUpstreamProc(t, bin, first)
-	for _, f := range []string{upstream.SealKeyFile, upstream.AdminTokensFile,
-		filepath.Join(upstream.TLSDir, upstream.CACertFile), filepath.Join(upstream.TLSDir, upstream.CAKeyFile),
-		filepath.Join(upstream.TLSDir, upstream.ServerCert), filepath.Join(upstream.TLSDir, upstream.ServerKeyFile)} {
-		b, err := os.ReadFile(filepath.Join(first, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.MkdirAll(filepath.Dir(filepath.Join(second, f)), 0o700)
-		if err := os.WriteFile(filepath.Join(second, f), b, 0o600); err != nil {
-			t.Fatal(err)
+	confA := writeUpstreamConfig(t, first, keys, "db_file = "+strconv.Quote(dsnFile))
+	confB := writeUpstreamConfig(t, second, keys, "db_file = "+strconv.Quote(dsnFile))
+	a := startUpstreamConfig(t, bin, first, confA, keys)
+	b := startUpstreamConfig(t, bin, second, confB, keys)
+	for _, line := range []string{"CA fingerprint", "seal key"} {
+		if la, lb := between(a.output(), line, "\n"), between(b.output(), line, "\n"); la == "" || la != lb {
+			t.Errorf("the replicas print %s %q and %q; want one, the same", line, la, lb)
 		}
 	}
-	upstreamAdminTokens.Store(second, a.token)
-	b := startUpstreamProc(t, bin, second)
+	if got, want := between(a.output(), "seal key", "\n"), between(keys.output, "seal key", "\n"); got != want {
+		t.Errorf("replica's seal key %q; want the agency's, %q", got, want)
+	}
 
-	out, err := exec.Command(bin, "upstream", "token", "--kiosk-id", "lobby-7", "--state-dir", second).Output()
+	out, err := exec.Command(bin, "upstream", "token", "--kiosk-id", "lobby-7", "--office", "Newark field office", "--config", confB).Output()
 	if err != nil {
-		t.Fatalf("kiosk upstream token through the second replica's directory: %v", err)
+		t.Fatalf("kiosk upstream token with the second replica's configuration: %v", err)
 	}
 	state := t.TempDir()
-	cmd := exec.Command(bin, "enroll", "--upstream", a.url(), "--ca", a.caFile(), "--token", strings.TrimSpace(string(out)),
+	cmd := exec.Command(bin, "enroll", "--upstream", a.url(), "--ca", keys.caCert, "--token", strings.TrimSpace(string(out)),
 		"--kiosk-id", "lobby-7", "--state-dir", state)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kiosk enroll at the first replica with the second's token: %v\n%s", err, out)
@@ -327,10 +336,236 @@ func TestUpstreamReplicasOnPostgres(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&f); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("fleet at the second replica: %s, %v", resp.Status, err)
 	}
-	if len(f.Kiosks) != 1 || f.Kiosks[0].KioskID != "lobby-7" {
+	if len(f.Kiosks) != 1 || f.Kiosks[0].KioskID != "lobby-7" || f.Kiosks[0].Office != "Newark field office" {
 		t.Errorf("the second replica's fleet = %+v; want the kiosk enrolled at the first", f.Kiosks)
 	}
-	if _, err := os.Stat(filepath.Join(first, sqlite.File)); err == nil {
-		t.Errorf("%s made: the replica did not use PostgreSQL", sqlite.File)
+	a.stop()
+	b.stop()
+	keys.unchanged(t)
+	for _, dir := range []string{first, second} {
+		notMade(t, dir, sqlite.File, upstream.SealKeyFile, upstream.AdminTokensFile,
+			filepath.Join(upstream.TLSDir, upstream.CACertFile), filepath.Join(upstream.TLSDir, upstream.CAKeyFile))
 	}
+}
+
+// TestUpstreamConfigNamedKeys runs `kiosk upstream --config FILE` naming
+// the seal key, the CA and the admin tokens: it serves with them (the
+// kiosk's TLS client pins that CA; it prints that seal key), makes its own
+// server certificate in its state directory from that CA, and writes none
+// of the files named, nor a key of its own: their bytes and times are as
+// they were. A key file named but missing stops the start, and is not
+// made.
+func TestUpstreamConfigNamedKeys(t *testing.T) {
+	bin := buildKiosk(t)
+	keys := agencyKeys(t, bin)
+	state := t.TempDir()
+	conf := writeUpstreamConfig(t, state, keys)
+	up := startUpstreamConfig(t, bin, state, conf, keys)
+	if code := adminGet(t, up, wire.PathStats, keys.token); code != http.StatusOK {
+		t.Errorf("GET %s with the named admin tokens' token = %d; want 200", wire.PathStats, code)
+	}
+	if got, want := between(up.output(), "seal key", "\n"), between(keys.output, "seal key", "\n"); got == "" || got != want {
+		t.Errorf("kiosk upstream --config prints seal key %q; want the named one, %q", got, want)
+	}
+	if got := between(up.output(), "CA certificate", "\n"); strings.TrimSpace(got) != keys.caCert {
+		t.Errorf("kiosk upstream --config prints CA certificate %q; want the named %s", got, keys.caCert)
+	}
+	up.stop()
+	// Again, the server certificate now kept: still nothing written.
+	up = startUpstreamConfig(t, bin, state, conf, keys)
+	up.stop()
+	keys.unchanged(t)
+	notMade(t, state, upstream.SealKeyFile, upstream.AdminTokensFile,
+		filepath.Join(upstream.TLSDir, upstream.CACertFile), filepath.Join(upstream.TLSDir, upstream.CAKeyFile))
+	if _, err := os.Stat(filepath.Join(state, upstream.TLSDir, upstream.ServerCert)); err != nil {
+		t.Errorf("no server certificate of the replica's own: %v", err)
+	}
+
+	missing := filepath.Join(t.TempDir(), "seal-key.pem")
+	conf = writeUpstreamConfig(t, t.TempDir(), keys, "seal_key = "+strconv.Quote(missing))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "upstream", "--config", conf).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || !strings.Contains(string(out), "no such file") {
+		t.Errorf("kiosk upstream naming a missing seal key = %v:\n%s\nwant it to exit, saying the file is missing", err, out)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("kiosk upstream made the seal key it was named (%v)", err)
+	}
+}
+
+// keyFiles are the agency's keys, made once by a first start of `kiosk
+// upstream` in a directory of their own, as README says, and named in
+// every replica's configuration.
+type keyFiles struct {
+	sealKey, caCert, caKey, adminTokens string
+	token                               string // the admin token
+	output                              string // what the first start printed
+	was                                 map[string]fileState
+}
+
+// fileState is what a file named must keep: its bytes and times.
+type fileState struct {
+	data  []byte
+	mtime time.Time
+}
+
+// agencyKeys makes the agency's keys with a first start, then dates them
+// in the past, so that a rewrite shows in their times even within the
+// file system's clock resolution.
+func agencyKeys(t *testing.T, bin string) *keyFiles {
+	t.Helper()
+	dir := t.TempDir()
+	first := startUpstreamProc(t, bin, dir)
+	waitBanner(t, first)
+	first.stop()
+	k := &keyFiles{
+		sealKey:     filepath.Join(dir, upstream.SealKeyFile),
+		caCert:      filepath.Join(dir, upstream.TLSDir, upstream.CACertFile),
+		caKey:       filepath.Join(dir, upstream.TLSDir, upstream.CAKeyFile),
+		adminTokens: filepath.Join(dir, upstream.AdminTokensFile),
+		token:       first.token, output: first.output(),
+		was: map[string]fileState{},
+	}
+	past := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, f := range []string{k.sealKey, k.caCert, k.caKey, k.adminTokens} {
+		if err := os.Chtimes(f, past, past); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.was[f] = fileState{data: data, mtime: past}
+	}
+	return k
+}
+
+// unchanged fails t if a key file's bytes or time changed.
+func (k *keyFiles) unchanged(t *testing.T) {
+	t.Helper()
+	for f, was := range k.was {
+		data, err := os.ReadFile(f)
+		fi, serr := os.Stat(f)
+		if err != nil || serr != nil {
+			t.Errorf("key file %s: %v, %v", f, err, serr)
+			continue
+		}
+		if !bytes.Equal(data, was.data) || !fi.ModTime().Equal(was.mtime) {
+			t.Errorf("key file %s was written (modified %v; it was %v)", f, fi.ModTime(), was.mtime)
+		}
+	}
+}
+
+// notMade fails t if any of names exists in dir.
+func notMade(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s made in the state directory %s (%v): the file named should be used", name, dir, err)
+		}
+	}
+}
+
+// writeUpstreamConfig writes an upstream.toml for a replica in state
+// naming keys, with the extra lines of [upstream], and returns its path.
+func writeUpstreamConfig(t *testing.T, state string, keys *keyFiles, extra ...string) string {
+	t.Helper()
+	doc := fmt.Sprintf("[upstream]\nlisten = \"127.0.0.1:0\"\nstate_dir = %q\nhosts = [\"127.0.0.1\"]\n"+
+		"admin_tokens = %q\nseal_key = %q\nca_cert = %q\nca_key = %q\n",
+		state, keys.adminTokens, keys.sealKey, keys.caCert, keys.caKey)
+	for _, line := range extra {
+		// A later key of the same name replaces the earlier line.
+		key, _, _ := strings.Cut(line, " =")
+		doc = regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(key)+` = .*\n`).ReplaceAllString(doc, "")
+		doc += line + "\n"
+	}
+	path := filepath.Join(t.TempDir(), "upstream.toml")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startUpstreamConfig starts `kiosk upstream --config conf`, its state in
+// state, its CA and admin token keys'.
+func startUpstreamConfig(t *testing.T, bin, state, conf string, keys *keyFiles) *upstreamProc {
+	t.Helper()
+	u := &upstreamProc{proc: startProc(t, "upstream", bin, upstreamReady, "upstream", "--config", conf), bin: bin, dir: state, token: keys.token}
+	caPEM, err := os.ReadFile(keys.caCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := enroll.ParseCA(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.client = upload.NewClient(pool, tls.Certificate{}, 10*time.Second)
+	waitBanner(t, u)
+	if adminTokenLine.MatchString(u.output()) {
+		t.Errorf("kiosk upstream --config printed a new admin token: it should use the named file\n%s", u.output())
+	}
+	return u
+}
+
+// waitBanner waits for the last line of what u prints as it starts to
+// serve.
+func waitBanner(t *testing.T, u *upstreamProc) {
+	t.Helper()
+	eventually(t, "the upstream's banner", func() bool { return strings.Contains(u.output(), "admin tokens ") })
+}
+
+// The sample in systemd/ is what `kiosk upstream config default` prints,
+// and as shipped it checks and sets the defaults.
+func TestUpstreamConfigDefaultGolden(t *testing.T) {
+	golden := filepath.Join("..", "..", "..", "systemd", "upstream.toml")
+	code, out, stderr := runUpstreamConfig("default")
+	if code != 0 {
+		t.Fatalf("kiosk upstream config default: exit %d\n%s", code, stderr)
+	}
+	if *update {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("kiosk upstream config default differs from %s (go test -run TestUpstreamConfigDefaultGolden -update rewrites it):\n%s", golden, out)
+	}
+	c, err := config.LoadUpstream(golden)
+	if err != nil {
+		t.Fatalf("config.LoadUpstream(%s) = %v", golden, err)
+	}
+	if !reflect.DeepEqual(c, config.DefaultUpstream()) {
+		t.Errorf("%s = %+v; want the defaults %+v", golden, c, config.DefaultUpstream())
+	}
+	// The package's default, which config may not import.
+	if got := config.DefaultUpstream().SilentAfter; got != upstream.DefaultSilentAfter {
+		t.Errorf("config.DefaultUpstream().SilentAfter = %v; want upstream.DefaultSilentAfter, %v", got, upstream.DefaultSilentAfter)
+	}
+}
+
+func TestUpstreamConfigCheck(t *testing.T) {
+	good := writeConfig(t, "[upstream]\nhosts = [\"upstream.example\"]\n")
+	bad := writeConfig(t, "[upstream]\nhosts = [\"upstream.example\"]\nsealkey = \"/k\"\n")
+	if code, stdout, stderr := runUpstreamConfig("check", good); code != 0 || stdout != good+": ok\n" {
+		t.Errorf("kiosk upstream config check good = exit %d, %q, %q; want 0, %q", code, stdout, stderr, good+": ok\n")
+	}
+	want := bad + `:3: unknown key "upstream.sealkey"` + "\n"
+	if code, _, stderr := runUpstreamConfig("check", bad); code != 1 || stderr != want {
+		t.Errorf("kiosk upstream config check bad = exit %d, stderr %q; want 1, %q", code, stderr, want)
+	}
+}
+
+// runUpstreamConfig runs `kiosk upstream config` with args, and returns
+// its exit code and output.
+func runUpstreamConfig(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	code = cli.Run(context.Background(), env, upstreamConfigCommand(), args)
+	return code, out.String(), errOut.String()
 }

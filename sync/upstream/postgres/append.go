@@ -40,7 +40,8 @@ var checkinColumns = []string{"id", "kiosk_id", "seq", "at", "clock", "outcome",
 // reads the records held that Place needs: those at each record's seq and
 // either side, below the highest seq held (nothing is held above). The
 // records kept are copied in (COPY); forks, rejections and the kiosk's
-// counts are written in one batch of statements.
+// counts and last check-in (chains) are written in one batch of
+// statements.
 //
 // A record's id is unique across kiosks. Looking up every id of every
 // batch would cost a lookup per record to catch what only a broken kiosk
@@ -111,8 +112,8 @@ func (s *Store) append(ctx context.Context, kioskID string, items []upstream.Ite
 			ON CONFLICT (reason) DO UPDATE SET n = rejections.n + excluded.n`, reason, n)
 	}
 	if len(rows) > 0 {
-		writes.Queue(`UPDATE chains SET held_max = $2, held_count = held_count + $3 WHERE kiosk_id = $1`,
-			kioskID, int64(p.heldMax), int64(len(rows)))
+		writes.Queue(`UPDATE chains SET held_max = $2, held_count = held_count + $3, last_at = GREATEST(last_at, $4)
+			WHERE kiosk_id = $1`, kioskID, int64(p.heldMax), int64(len(rows)), p.lastAt)
 	}
 	if writes.Len() > 0 {
 		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
@@ -132,6 +133,7 @@ type placer struct {
 	heldMax uint64                    // the highest seq held of the kiosk, the batch's included
 	held    map[uint64]*upstream.Held // by seq: those looked up, and those the batch keeps
 	ids     map[string]bool           // ids held (looked up) or kept by the batch
+	lastAt  int64                     // the greatest at of the records the batch keeps (Unix nanoseconds)
 }
 
 // lookUp reads the records held that placing items can ask for: at each
@@ -229,6 +231,9 @@ func (p *placer) place(items []upstream.Item, now time.Time) ([]upstream.Placeme
 			p.held[rec.Seq] = &upstream.Held{ID: rec.ID, Prev: rec.Prev, Hash: rec.Hash}
 			p.ids[rec.ID] = true
 			p.heldMax = max(p.heldMax, rec.Seq)
+			if at := rec.At.UnixNano(); len(rows) == 1 || at > p.lastAt {
+				p.lastAt = at
+			}
 		}
 		placed[i].HeldMax = heldMax
 	}

@@ -140,6 +140,7 @@ func TestExplainHotQueries(t *testing.T) {
 		{"held (Append, a batch retried)", heldSQL, []any{"k7", seqs}},
 		{"holdings (Heartbeat, head below the highest held)", holdingsSQL, []any{"k7", int64(1000)}},
 		{"holdings (Heartbeat, in sync)", holdingsSQL, []any{"k7", int64(2000)}},
+		{"last check-ins (the fleet view: a row of chains per kiosk)", lastCheckInsSQL, nil},
 	} {
 		tx, err := st.pool.Begin(ctx)
 		if err != nil {

@@ -70,8 +70,8 @@ func (s *Store) DeviceKiosk(ctx context.Context, pub ed25519.PublicKey) (string,
 // PutToken keeps an enrollment token by its hash.
 func (s *Store) PutToken(ctx context.Context, hash []byte, t upstream.Token) error {
 	_, err := s.pool.Exec(ctx,
-		`INSERT INTO enroll_tokens (token_hash, kiosk_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		hash, t.KioskID, t.Created.UnixNano(), t.Expires.UnixNano())
+		`INSERT INTO enroll_tokens (token_hash, kiosk_id, created_at, expires_at, office) VALUES ($1, $2, $3, $4, $5)`,
+		hash, t.KioskID, t.Created.UnixNano(), t.Expires.UnixNano(), t.Office)
 	if err != nil {
 		return fmt.Errorf("keep token: %w", err)
 	}
@@ -92,8 +92,8 @@ func (s *Store) Enroll(ctx context.Context, hash []byte, pub ed25519.PublicKey, 
 	var t upstream.Token
 	var created, expires int64
 	var used *int64
-	err = tx.QueryRow(ctx, `SELECT kiosk_id, created_at, expires_at, used_at FROM enroll_tokens WHERE token_hash = $1 FOR UPDATE`,
-		hash).Scan(&t.KioskID, &created, &expires, &used)
+	err = tx.QueryRow(ctx, `SELECT kiosk_id, created_at, expires_at, used_at, office FROM enroll_tokens WHERE token_hash = $1 FOR UPDATE`,
+		hash).Scan(&t.KioskID, &created, &expires, &used, &t.Office)
 	found := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("look up token: %w", err)
@@ -112,6 +112,11 @@ func (s *Store) Enroll(ctx context.Context, hash []byte, pub ed25519.PublicKey, 
 	}
 	if err := putDevice(ctx, tx, t.KioskID, pub, now); err != nil {
 		return err
+	}
+	if t.Office != "" {
+		if _, err := tx.Exec(ctx, `UPDATE device_keys SET office = $1 WHERE kiosk_id = $2`, t.Office, t.KioskID); err != nil {
+			return fmt.Errorf("keep office: %w", err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -88,7 +88,12 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open upstream store: %w", err)
 	}
 	s := &Store{pool: pool, log: o.Log}
-	if err := s.migrate(ctx); err != nil {
+	ms, err := migrations()
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open upstream store: %w", err)
+	}
+	if err := s.migrate(ctx, ms); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open upstream store: %w", err)
 	}
@@ -178,15 +183,12 @@ func migrations() ([]migration, error) {
 	return out, nil
 }
 
-// migrate applies the migrations the database lacks, holding the
-// migration lock: a replica that waited for it finds them applied. A
-// database migrated beyond this program is used as it is if its
+// migrate applies the migrations of ms (migrations(), or the first of
+// them, to make a database of an older schema) the database lacks,
+// holding the migration lock: a replica that waited for it finds them
+// applied. A database migrated beyond ms is used as it is if its
 // min_reader allows this program's schema, and refused otherwise.
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
+func (s *Store) migrate(ctx context.Context, ms []migration) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

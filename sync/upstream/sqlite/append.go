@@ -46,6 +46,13 @@ func (s *Store) Append(ctx context.Context, kioskID string, items []upstream.Ite
 			rejected[res.Reason]++
 		}
 	}
+	if c.kept {
+		_, err := tx.ExecContext(ctx, `INSERT INTO last_checkins (kiosk_id, last_at) VALUES (?, ?)
+			ON CONFLICT (kiosk_id) DO UPDATE SET last_at = MAX(last_at, excluded.last_at)`, kioskID, c.lastAt)
+		if err != nil {
+			return nil, fmt.Errorf("keep last check-in: %w", err)
+		}
+	}
 	for reason, n := range rejected {
 		_, err := tx.ExecContext(ctx, `INSERT INTO rejections (reason, n) VALUES (?, ?)
 			ON CONFLICT (reason) DO UPDATE SET n = n + excluded.n`, reason, n)
@@ -74,6 +81,11 @@ type chainer struct {
 	// before the next, which then needs no lookup.
 	lastSeq  uint64
 	lastHash []byte
+
+	// kept: the batch keeps a record; lastAt: the greatest at of those it
+	// keeps (Unix nanoseconds), for last_checkins.
+	kept   bool
+	lastAt int64
 
 	// Statements prepared for the batch (prepare).
 	bySeq, insert *sql.Stmt
@@ -166,6 +178,9 @@ func (c *chainer) store(ctx context.Context, rec wire.Record, p wire.Person) (up
 		}
 		c.lastSeq, c.lastHash = rec.Seq, rec.Hash
 		c.heldMax = max(c.heldMax, rec.Seq)
+		if at := rec.At.UnixNano(); !c.kept || at > c.lastAt {
+			c.kept, c.lastAt = true, at
+		}
 	}
 	return pl, nil
 }

@@ -78,8 +78,8 @@ func (s *Store) DeviceKiosk(ctx context.Context, pub ed25519.PublicKey) (string,
 // PutToken keeps an enrollment token by its hash.
 func (s *Store) PutToken(ctx context.Context, hash []byte, t upstream.Token) error {
 	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO enroll_tokens (token_hash, kiosk_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		hash, t.KioskID, nanos(t.Created), nanos(t.Expires))
+		`INSERT INTO enroll_tokens (token_hash, kiosk_id, created_at, expires_at, office) VALUES (?, ?, ?, ?, ?)`,
+		hash, t.KioskID, nanos(t.Created), nanos(t.Expires), t.Office)
 	if err != nil {
 		return fmt.Errorf("keep token: %w", err)
 	}
@@ -98,8 +98,8 @@ func (s *Store) Enroll(ctx context.Context, hash []byte, pub ed25519.PublicKey, 
 	var t upstream.Token
 	var created, expires int64
 	var used sql.NullInt64
-	err = tx.QueryRowContext(ctx, `SELECT kiosk_id, created_at, expires_at, used_at FROM enroll_tokens WHERE token_hash = ?`,
-		hash).Scan(&t.KioskID, &created, &expires, &used)
+	err = tx.QueryRowContext(ctx, `SELECT kiosk_id, created_at, expires_at, used_at, office FROM enroll_tokens WHERE token_hash = ?`,
+		hash).Scan(&t.KioskID, &created, &expires, &used, &t.Office)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("look up token: %w", err)
@@ -118,6 +118,11 @@ func (s *Store) Enroll(ctx context.Context, hash []byte, pub ed25519.PublicKey, 
 	}
 	if err := putDevice(ctx, tx, t.KioskID, pub, now); err != nil {
 		return err
+	}
+	if t.Office != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE device_keys SET office = ? WHERE kiosk_id = ?`, t.Office, t.KioskID); err != nil {
+			return fmt.Errorf("keep office: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -240,6 +240,9 @@ func testInterleavedAtOnce(t *testing.T, st, replica upstream.Store) {
 		a.check(t, recs, 2)
 	}
 	checkHeld(t, st, wire.Stats{CheckIns: 2 * batches * size, Kiosks: 2}, all...)
+	// Each kiosk's last record is its newest, whichever batch was stored
+	// last.
+	checkLastCheckIns(t, "all stored", replica, map[string]time.Time{"k1": all[0][batches*size-1].At, "k2": all[1][batches*size-1].At})
 }
 
 // Two batches of a kiosk stored by two replicas at the same moment, the

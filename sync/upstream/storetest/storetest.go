@@ -45,6 +45,8 @@ func Run(t *testing.T, s Stores) {
 		{"InterleavedAtOnce", testInterleavedAtOnce},
 		{"ChainCheckedAtOnce", testChainCheckedAtOnce},
 		{"EnrollAtOnce", testEnrollAtOnce},
+		{"Offices", testOffices},
+		{"LastCheckIns", testLastCheckIns},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := s.New(t)
@@ -70,8 +72,15 @@ func Run(t *testing.T, s Stores) {
 var now = time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
 
 // chain returns kiosk k's records 1 to n, hashed and chained, with a
-// signature that is none: a store does not verify.
+// signature that is none: a store does not verify. Record seq is checked
+// in seq minutes after now.
 func chain(k string, n int) []wire.Record {
+	return chainAt(k, n, func(seq uint64) time.Time { return now.Add(time.Duration(seq) * time.Minute) })
+}
+
+// chainAt returns kiosk k's records 1 to n as chain does, record seq
+// checked in at at(seq).
+func chainAt(k string, n int, at func(seq uint64) time.Time) []wire.Record {
 	recs := make([]wire.Record, n)
 	prev := wire.GenesisPrev
 	kh := sha256.Sum256([]byte(k)) // ids of one kiosk's records are no other's
@@ -79,7 +88,7 @@ func chain(k string, n int) []wire.Record {
 		seq := uint64(i + 1)
 		recs[i] = wire.Record{
 			ID: fmt.Sprintf("01977420-4c00-7000-8000-%04x%08x", kh[:2], seq), KioskID: k, Seq: seq,
-			At: now.Add(time.Duration(seq) * time.Minute), Clock: "synced", Outcome: "checked_in",
+			At: at(seq), Clock: "synced", Outcome: "checked_in",
 			Issuer: "US-DHS-TEST", Serial: fmt.Sprintf("%016x", seq), Sealed: []byte{2}, Prev: prev,
 		}
 		recs[i].Hash = recs[i].Digest()
