@@ -408,23 +408,93 @@ func (a *agency) waitStored(t testing.TB, ctx context.Context, n int) {
 //	go test -run '^$' -bench 'FleetDrain|CopyFloor' -benchtime 1x ./sync/upstream/fleettest/ ./sync/upstream/postgres/
 func BenchmarkFleetDrain(b *testing.B) {
 	const kiosks, records = 200, 500
-	var perSec float64
+	var perSec, kioskCPU, replicaCPU, pgCPU, wall float64
 	b.StopTimer()
 	for range b.N {
 		a := startAgency(b, pgtest.Shared(b), 2, 0)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		fleet := a.fleet(b, ctx, kiosks, records)
+		// Where the drain's time goes: the CPU of this process (the
+		// kiosks and the proxy), of the replicas, and of PostgreSQL (the
+		// server's processes, run as nobody), before and after.
+		k0, r0, p0 := selfCPU(), a.replicaCPU(), userCPU(65534)
 		b.StartTimer()
 		start := time.Now()
 		if err := fleettest.Drain(ctx, fleet); err != nil {
 			b.Fatal(err)
 		}
-		perSec = float64(kiosks*records) / time.Since(start).Seconds()
+		wall = time.Since(start).Seconds()
 		b.StopTimer()
+		kioskCPU, replicaCPU, pgCPU = selfCPU()-k0, a.replicaCPU()-r0, userCPU(65534)-p0
+		perSec = float64(kiosks*records) / wall
 		a.check(b, ctx, kiosks, records)
 		cancel()
 	}
 	b.ReportMetric(perSec, "records/s")
+	b.ReportMetric(wall, "drain-s")
+	b.ReportMetric(kioskCPU, "kiosks-cpu-s")
+	b.ReportMetric(replicaCPU, "replicas-cpu-s")
+	b.ReportMetric(pgCPU, "postgres-cpu-s")
+}
+
+// selfCPU is the CPU time, user and system, this process has used, in
+// seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// replicaCPU is the CPU time the replicas' processes have used.
+func (a *agency) replicaCPU() float64 {
+	var s float64
+	for _, r := range a.replicas {
+		if r.cmd != nil {
+			s += procCPU(r.cmd.Process.Pid)
+		}
+	}
+	return s
+}
+
+// userCPU is the CPU time used by the processes of user uid now running
+// (and their children waited for), from /proc.
+func userCPU(uid int) float64 {
+	es, _ := os.ReadDir("/proc")
+	var s float64
+	for _, e := range es {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(filepath.Join("/proc", e.Name()), &st) != nil || int(st.Uid) != uid {
+			continue
+		}
+		s += procCPU(pid)
+	}
+	return s
+}
+
+// procCPU reads utime+stime+cutime+cstime of pid from /proc/PID/stat, in
+// seconds (at the kernel's USER_HZ, 100 on Linux).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return 0
+	}
+	var ticks float64
+	for _, v := range f[11:15] {
+		n, _ := strconv.ParseFloat(v, 64)
+		ticks += n
+	}
+	return ticks / 100
 }
 
 // freeAddr returns a loopback address free now, for a replica to listen
