@@ -19,15 +19,7 @@ func Flags(fs *flag.FlagSet, c Config) (load func() (Config, error)) {
 	path := fs.String("config", DefaultPath, "TOML `file` of settings (kiosk config default prints one); the flags below override its keys")
 	declare(&c, fs)
 	return func() (Config, error) {
-		named := false
-		var given []*flag.Flag
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "config" {
-				named = true
-			} else {
-				given = append(given, f)
-			}
-		})
+		named, given := visited(fs)
 		c, err := Read(*path, named)
 		if err != nil {
 			return Config{}, err
@@ -112,4 +104,17 @@ func FileFlag(fs *flag.FlagSet, usage string) func() (Config, error) {
 		fs.Visit(func(f *flag.Flag) { named = named || f.Name == "config" })
 		return Read(*path, named)
 	}
+}
+
+// visited reports whether --config was given on fs's command line, and
+// the other flags given: those override the file's keys, and only those.
+func visited(fs *flag.FlagSet) (named bool, given []*flag.Flag) {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "config" {
+			named = true
+		} else {
+			given = append(given, f)
+		}
+	})
+	return named, given
 }

@@ -292,15 +292,7 @@ func UpstreamFlags(fs *flag.FlagSet, u Upstream, names ...string) (load func(get
 		}
 	})
 	return func(getenv func(string) string) (Upstream, error) {
-		named := false
-		var given []*flag.Flag
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "config" {
-				named = true
-			} else {
-				given = append(given, f)
-			}
-		})
+		named, given := visited(fs)
 		u, err := ReadUpstream(*path, named)
 		if err != nil {
 			return Upstream{}, err

@@ -295,70 +295,37 @@ func fleetSize() (kiosks, records int) {
 // replicas on one database; every record is stored once, with no gap,
 // fork or rejection, and every kiosk's head is in sync.
 func TestFleetDrain(t *testing.T) {
-	kiosks, records := fleetSize()
-	a := startAgency(t, pgtest.Shared(t), 2, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	fleet := a.fleet(t, ctx, kiosks, records)
-	if err := fleettest.Drain(ctx, fleet); err != nil {
-		t.Fatal(err)
-	}
-	a.check(t, ctx, kiosks, records)
+	drainThrough(t, startAgency(t, pgtest.Shared(t), 2, 0), nil)
 }
 
 // TestReplicaKilledMidDrain: one replica killed with SIGKILL mid-drain and
 // started again; nothing is lost and nothing stored twice.
 func TestReplicaKilledMidDrain(t *testing.T) {
-	kiosks, records := fleetSize()
 	a := startAgency(t, pgtest.Shared(t), 2, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	fleet := a.fleet(t, ctx, kiosks, records)
-	drained := make(chan error, 1)
-	go func() { drained <- fleettest.Drain(ctx, fleet) }()
-	a.waitStored(t, ctx, kiosks*records/4)
-	a.replicas[0].kill()
-	a.midDrain(t, ctx, kiosks*records)
-	time.Sleep(500 * time.Millisecond)
-	a.replicas[0].start()
-	if err := <-drained; err != nil {
-		t.Fatal(err)
-	}
-	a.check(t, ctx, kiosks, records)
+	drainThrough(t, a, func() {
+		a.replicas[0].kill()
+		a.midDrain(t)
+		time.Sleep(500 * time.Millisecond)
+		a.replicas[0].start()
+	})
 }
 
 // TestPostgresRestartedMidDrain: the database stopped hard and started
 // again mid-drain; nothing is lost and nothing stored twice.
 func TestPostgresRestartedMidDrain(t *testing.T) {
-	kiosks, records := fleetSize()
 	a := startAgency(t, pgtest.Start(t), 2, 0) // its own cluster, to restart
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	fleet := a.fleet(t, ctx, kiosks, records)
-	drained := make(chan error, 1)
-	go func() { drained <- fleettest.Drain(ctx, fleet) }()
-	a.waitStored(t, ctx, kiosks*records/4)
-	a.cluster.Restart(t)
-	a.midDrain(t, ctx, kiosks*records)
-	if err := <-drained; err != nil {
-		t.Fatal(err)
-	}
-	a.check(t, ctx, kiosks, records)
+	drainThrough(t, a, func() {
+		a.cluster.Restart(t)
+		a.midDrain(t)
+	})
 }
 
 // TestRetriesAcrossReplicas: each replica loses a fifth of its answers
 // after storing the batch; the kiosk's retry goes, through the proxy, to
 // whichever replica is next, and the batch is stored once.
 func TestRetriesAcrossReplicas(t *testing.T) {
-	kiosks, records := fleetSize()
 	a := startAgency(t, pgtest.Shared(t), 2, 0.2)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	fleet := a.fleet(t, ctx, kiosks, records)
-	if err := fleettest.Drain(ctx, fleet); err != nil {
-		t.Fatal(err)
-	}
-	a.check(t, ctx, kiosks, records)
+	drainThrough(t, a, nil)
 	var lost int64
 	for _, r := range a.replicas {
 		r.stop()
@@ -370,11 +337,34 @@ func TestRetriesAcrossReplicas(t *testing.T) {
 	t.Logf("%d answers lost, each batch retried and stored once", lost)
 }
 
+// drainThrough drains a fleet of fleetSize into a, doing fault (nil: none)
+// once a quarter of its records are stored, and checks that the agency
+// holds every record once.
+func drainThrough(t *testing.T, a *agency, fault func()) {
+	t.Helper()
+	kiosks, records := fleetSize()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	fleet := a.fleet(t, ctx, kiosks, records)
+	drained := make(chan error, 1)
+	go func() { drained <- fleettest.Drain(ctx, fleet) }()
+	if fault != nil {
+		a.waitStored(t, ctx, kiosks*records/4)
+		fault()
+	}
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+	a.check(t, ctx, kiosks, records)
+}
+
 // midDrain fails the test when the agency already held all total records:
 // the fault came after the drain, and tested nothing.
-func (a *agency) midDrain(t testing.TB, ctx context.Context, total int) {
+func (a *agency) midDrain(t testing.TB) {
 	t.Helper()
-	st, err := a.server.Stats(ctx)
+	kiosks, records := fleetSize()
+	total := kiosks * records
+	st, err := a.server.Stats(context.Background())
 	if err != nil {
 		return // the database is restarting: mid-drain for sure
 	}
