@@ -709,7 +709,7 @@ func TestUpdateUnits(t *testing.T) {
 	for key, want := range map[string]string{
 		"Service.Type": "oneshot", "Unit.OnFailure": "kiosk-update-rollback.service",
 		"Service.StateDirectory": "kiosk-update", "Service.ReadWritePaths": "/opt/kiosk",
-		"Service.ExecStart": "/usr/bin/kiosk update apply --config " + config.DefaultPath,
+		"Service.ExecStart": "/usr/bin/kiosk update apply --if-configured --config " + config.DefaultPath,
 	} {
 		if got := one(t, "kiosk-update.service", u, key); got != want {
 			t.Errorf("kiosk-update.service: %s = %q; want %q", key, got, want)

@@ -53,14 +53,14 @@ func command(d deps) *cli.Command {
 		Usage: "COMMAND [FLAGS]", Example: "sudo kiosk update check\nsudo kiosk update apply /media/usb/kiosk\nsudo kiosk update status",
 		Subcommands: []*cli.Command{
 			{Name: "check", Summary: "fetch and verify a release's manifest, and say what apply would do",
-				Usage: conf + " [--allow-downgrade] [--force] [SOURCE]",
+				Usage: conf + " [--allow-downgrade] [--force] [--if-configured] [SOURCE]",
 				Description: "SOURCE (default: update.source) is an https:// URL or a local path, of a release directory\n" +
 					"(its newest release for this machine's architecture) or of one .manifest.json. Nothing is\n" +
 					"downloaded but the manifest and its signature, and nothing is written. Exits 1 when the\n" +
 					"release would be refused.",
 				Example: "sudo kiosk update check\nsudo kiosk update check /media/usb/kiosk", Args: "[SOURCE]", Run: d.check},
 			{Name: "apply", Summary: "apply a release: verify, unpack, wait for idle, switch, restart, health-check",
-				Usage: conf + " [--allow-downgrade] [--force] [SOURCE]",
+				Usage: conf + " [--allow-downgrade] [--force] [--if-configured] [SOURCE]",
 				Description: "Waits (update.idle_timeout) for no one to be using the kiosk before the switch; rolls back\n" +
 					"and marks the release bad if it does not answer healthy within update.health_timeout, and\n" +
 					"exits 1. A release older than the current one needs --allow-downgrade, one marked bad --force.",
@@ -253,7 +253,21 @@ func (d deps) check(fs *flag.FlagSet) cli.Action {
 func (d deps) apply(fs *flag.FlagSet) cli.Action {
 	conf := settings(fs)
 	opts := applyFlags(fs)
+	ifConfigured := fs.Bool("if-configured", false, "with no SOURCE and no update.source, do nothing and succeed\n"+
+		"(kiosk-update.timer's nightly run on a kiosk that takes its updates by hand or by package)")
 	return func(ctx context.Context, env *cli.Env, args []string) error {
+		if *ifConfigured && len(args) == 0 {
+			c, err := conf()
+			if err != nil {
+				return err
+			}
+			if c.UpdateSource == "" {
+				// Not a failure: a unit that failed every night would
+				// show a healthy kiosk as degraded.
+				fmt.Fprintln(env.Stdout, "updates not configured (update.source is empty): nothing to do")
+				return nil
+			}
+		}
 		u, src, err := d.sourced(conf, args, env)
 		if err != nil {
 			return err

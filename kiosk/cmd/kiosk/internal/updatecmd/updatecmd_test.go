@@ -387,6 +387,17 @@ func TestUsage(t *testing.T) {
 	if code, _, stderr := run(t, k.deps(), "update", "apply", "--config", conf); code != 1 || !strings.Contains(stderr, "no release key") {
 		t.Errorf("kiosk update apply without a key: exit %d\n%s", code, stderr)
 	}
+	// The nightly timer's run: nothing configured is nothing to do, and a
+	// success; a source without a key is still a failure, for an admin to
+	// see.
+	if code, _, stderr := run(t, k.deps(), "update", "apply", "--if-configured", "--config", conf); code != 1 || !strings.Contains(stderr, "no release key") {
+		t.Errorf("kiosk update apply --if-configured with a source and no key: exit %d\n%s", code, stderr)
+	}
+	bare := filepath.Join(t.TempDir(), "kiosk.toml")
+	os.WriteFile(bare, []byte("[update]\n"), 0o644)
+	if code, stdout, stderr := run(t, k.deps(), "update", "apply", "--if-configured", "--config", bare); code != 0 || !strings.Contains(stdout, "nothing to do") {
+		t.Errorf("kiosk update apply --if-configured with no source: exit %d\n%s%s; want 0, nothing to do", code, stdout, stderr)
+	}
 }
 
 // The defaults of [update] are update's.
