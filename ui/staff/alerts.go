@@ -109,13 +109,6 @@ func (a *alerts) snapshot() ([]byte, uint64, error) {
 	return b, gen, nil
 }
 
-// changed returns the count of changes so far.
-func (a *alerts) changed() uint64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.gen
-}
-
 // raise opens an alert of kind unless one of that kind is open already,
 // and reports whether it did.
 func (a *alerts) raise(kind, detail string, now time.Time) bool {

@@ -51,11 +51,27 @@ func writeConfig(t *testing.T, doc string) string {
 
 // The sample in systemd/ is what `kiosk config default` prints.
 func TestConfigDefaultGolden(t *testing.T) {
-	golden := filepath.Join("..", "..", "..", "systemd", "kiosk.toml")
 	code, out, stderr := runKiosk("config", "default")
 	if code != 0 {
 		t.Fatalf("kiosk config default: exit %d\n%s", code, stderr)
 	}
+	golden := checkSample(t, "kiosk.toml", out)
+	// As shipped, it checks, and sets the defaults.
+	c, err := config.Load(golden)
+	if err != nil {
+		t.Fatalf("config.Load(%s) = %v", golden, err)
+	}
+	if c != DefaultConfig() {
+		t.Errorf("%s sets %v away from the defaults", golden, config.Diff(c, DefaultConfig()))
+	}
+}
+
+// checkSample compares out, a sample a command printed, with the file
+// systemd/NAME it must equal (-update rewrites the file), and returns the
+// file's path.
+func checkSample(t *testing.T, name, out string) string {
+	t.Helper()
+	golden := filepath.Join("..", "..", "..", "systemd", name)
 	if *update {
 		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
 			t.Fatal(err)
@@ -66,16 +82,9 @@ func TestConfigDefaultGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out != string(want) {
-		t.Errorf("kiosk config default differs from %s (go test -run TestConfigDefaultGolden -update rewrites it):\n%s", golden, out)
+		t.Errorf("the sample printed differs from %s (go test -run %s -update rewrites it):\n%s", golden, t.Name(), out)
 	}
-	// As shipped, it checks, and sets the defaults.
-	c, err := config.Load(golden)
-	if err != nil {
-		t.Fatalf("config.Load(%s) = %v", golden, err)
-	}
-	if c != DefaultConfig() {
-		t.Errorf("%s sets %v away from the defaults", golden, config.Diff(c, DefaultConfig()))
-	}
+	return golden
 }
 
 func TestConfigCheck(t *testing.T) {

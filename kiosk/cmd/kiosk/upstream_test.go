@@ -519,23 +519,11 @@ func waitBanner(t *testing.T, u *upstreamProc) {
 // The sample in systemd/ is what `kiosk upstream config default` prints,
 // and as shipped it checks and sets the defaults.
 func TestUpstreamConfigDefaultGolden(t *testing.T) {
-	golden := filepath.Join("..", "..", "..", "systemd", "upstream.toml")
 	code, out, stderr := runUpstreamConfig("default")
 	if code != 0 {
 		t.Fatalf("kiosk upstream config default: exit %d\n%s", code, stderr)
 	}
-	if *update {
-		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != string(want) {
-		t.Errorf("kiosk upstream config default differs from %s (go test -run TestUpstreamConfigDefaultGolden -update rewrites it):\n%s", golden, out)
-	}
+	golden := checkSample(t, "upstream.toml", out)
 	c, err := config.LoadUpstream(golden)
 	if err != nil {
 		t.Fatalf("config.LoadUpstream(%s) = %v", golden, err)

@@ -69,13 +69,6 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 // Accepted counts the connections the proxy has taken.
 func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
 
-// SetBackends replaces the backends; connections open stay where they are.
-func (p *Proxy) SetBackends(backends ...string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.backends = backends
-}
-
 func (p *Proxy) serve() {
 	for {
 		c, err := p.ln.Accept()

@@ -67,9 +67,9 @@ func command(d deps) *cli.Command {
 				Example: "sudo kiosk update apply\nsudo kiosk update apply /media/usb/kiosk", Args: "[SOURCE]", Run: d.apply},
 			{Name: "rollback", Summary: "switch back to the previous release, health-checked, and mark the one left bad",
 				Usage: conf,
-				Description: "Started by systemd as an OnFailure= unit (MONITOR_UNIT set), it only recovers, as\n" +
-					"kiosk update recover does: the apply that failed was most often refused or rolled back\n" +
-					"already, and its release must not be rolled back from for that.",
+				Description: "An admin's command: it always leaves the current release. After a failed apply,\n" +
+					"kiosk-update-rollback.service runs kiosk update recover instead, which undoes only a\n" +
+					"switch that was not confirmed.",
 				Example: "sudo kiosk update rollback", Run: d.rollback},
 			{Name: "recover", Summary: "finish or undo an update a crash or power cut interrupted; else do nothing",
 				Usage: conf,
@@ -292,14 +292,6 @@ func (d deps) rollback(fs *flag.FlagSet) cli.Action {
 		if err != nil {
 			return err
 		}
-		// systemd (251 and later) sets MONITOR_UNIT in a unit started by
-		// another's OnFailure=: after a failed apply, whose release may
-		// be the good one still current, only an interrupted switch is
-		// to be undone.
-		if unit := env.Getenv("MONITOR_UNIT"); unit != "" {
-			fmt.Fprintf(env.Stderr, "started after %s failed: recovering only\n", unit)
-			return d.runRecover(ctx, env, c)
-		}
 		u, err := d.updater(c, env)
 		if err != nil {
 			return err
@@ -323,32 +315,26 @@ func (d deps) recover(fs *flag.FlagSet) cli.Action {
 		if err != nil {
 			return err
 		}
-		return d.runRecover(ctx, env, c)
-	}
-}
-
-// runRecover is recover's work, rollback's too when systemd starts it
-// after a failed apply.
-func (d deps) runRecover(ctx context.Context, env *cli.Env, c config.Config) error {
-	u, err := d.updater(c, env)
-	if err != nil {
-		return err
-	}
-	did, err := u.Recover(ctx)
-	if err != nil {
-		return err
-	}
-	if !did {
-		fmt.Fprintln(env.Stdout, "nothing to recover")
+		u, err := d.updater(c, env)
+		if err != nil {
+			return err
+		}
+		did, err := u.Recover(ctx)
+		if err != nil {
+			return err
+		}
+		if !did {
+			fmt.Fprintln(env.Stdout, "nothing to recover")
+			return nil
+		}
+		st, err := update.ReadStatus(d.root)
+		if err != nil {
+			return err
+		}
+		a := st.State.Last
+		fmt.Fprintf(env.Stdout, "recovered: %s %s -> %s %s; current %s\n", a.Kind, a.From, a.To, a.Phase, st.Current)
 		return nil
 	}
-	st, err := update.ReadStatus(d.root)
-	if err != nil {
-		return err
-	}
-	a := st.State.Last
-	fmt.Fprintf(env.Stdout, "recovered: %s %s -> %s %s; current %s\n", a.Kind, a.From, a.To, a.Phase, st.Current)
-	return nil
 }
 
 func (d deps) status(fs *flag.FlagSet) cli.Action {
